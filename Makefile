@@ -1,0 +1,31 @@
+# README's two commands: `make demo` and `make test`. Both create (once) and
+# reuse a virtual environment in .venv with the package installed in editable
+# mode; it is rebuilt when setup.cfg changes.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+WORKDIR ?= workdir/demo
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-fast lint clean
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/python -m techtonics.demo --workdir=$(WORKDIR)
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check techtonics tools tests
+
+test: lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: $(VENV)/.installed
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) workdir .pytest_cache

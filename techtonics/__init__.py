@@ -1,0 +1,12 @@
+"""TECHTONICS: train earthquake-detection CNNs on STEAD at scale.
+
+Importing the package selects Keras 2 (tf-keras) for every later
+`import tensorflow`: MultiWorkerMirroredStrategy and BackupAndRestore's
+chief/worker logic work there and not in Keras 3 (shared/DESIGN.md section 5).
+"""
+
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+__version__ = "0.1.0"

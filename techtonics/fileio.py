@@ -1,0 +1,121 @@
+"""File access for local paths and object stores (gs://, s3://, hdfs://).
+
+Local paths use the standard library, so processes that only touch local
+files (the synthetic writer, HDF5 reader workers) do not pay TensorFlow's
+import time and memory. Paths with a scheme go through `tf.io.gfile`, which
+tensorflow-io extends with s3://, hdfs:// and az://.
+"""
+
+import contextlib
+import os
+import shutil
+import uuid
+
+
+def is_remote(path: str) -> bool:
+    """True for paths with a URL scheme such as gs:// or s3://."""
+    return "://" in str(path)
+
+
+def _gfile():
+    import tensorflow as tf  # noqa: PLC0415  (only remote paths need it)
+
+    try:
+        import tensorflow_io  # noqa: F401, PLC0415  (registers s3://, hdfs://, az://)
+    except ImportError:
+        pass
+    return tf.io.gfile
+
+
+def join(*parts: str) -> str:
+    """Joins path parts with '/' for URLs and os.path.join for local paths."""
+    if is_remote(parts[0]):
+        return "/".join(p.rstrip("/") for p in parts)
+    return os.path.join(*parts)
+
+
+def exists(path: str) -> bool:
+    """Whether a file or directory exists."""
+    return _gfile().exists(path) if is_remote(path) else os.path.exists(path)
+
+
+def isdir(path: str) -> bool:
+    """Whether path is a directory."""
+    return _gfile().isdir(path) if is_remote(path) else os.path.isdir(path)
+
+
+def listdir(path: str) -> list[str]:
+    """Names of the entries of a directory, sorted."""
+    return sorted(_gfile().listdir(path) if is_remote(path) else os.listdir(path))
+
+
+def size(path: str) -> int:
+    """Size of a file in bytes."""
+    return _gfile().stat(path).length if is_remote(path) else os.path.getsize(path)
+
+
+def makedirs(path: str) -> None:
+    """Creates a directory and its parents; no error if it exists."""
+    if is_remote(path):
+        _gfile().makedirs(path)
+    else:
+        os.makedirs(path, exist_ok=True)
+
+
+def remove(path: str) -> None:
+    """Removes a file if it exists."""
+    if is_remote(path):
+        if _gfile().exists(path):
+            _gfile().remove(path)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+
+
+def rmtree(path: str) -> None:
+    """Removes a directory tree if it exists."""
+    if is_remote(path):
+        if _gfile().exists(path):
+            _gfile().rmtree(path)
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def open_file(path: str, mode: str = "rb"):
+    """Opens a file for reading or writing; a file object either way."""
+    return _gfile().GFile(path, mode) if is_remote(path) else open(path, mode)  # noqa: SIM115
+
+
+def rename(src: str, dst: str) -> None:
+    """Renames src to dst, replacing dst (atomic on local and POSIX file systems)."""
+    if is_remote(src):
+        _gfile().rename(src, dst, overwrite=True)
+    else:
+        os.replace(src, dst)
+
+
+def temporary_path(path: str) -> str:
+    """A unique sibling name for writing `path` before renaming it into place."""
+    return f"{path}.tmp-{uuid.uuid4().hex[:12]}"
+
+
+@contextlib.contextmanager
+def atomic_output(path: str, mode: str = "wb"):
+    """Writes through a temporary sibling file and renames it to `path` on success.
+
+    A process killed while writing leaves `path` untouched (at worst a stray
+    `*.tmp-*` file), so every reader sees either the old or the new content.
+    """
+    tmp = temporary_path(path)
+    try:
+        with open_file(tmp, mode) as f:
+            yield f
+        rename(tmp, path)
+    finally:
+        remove(tmp)
+
+
+def write_atomic(path: str, data: str | bytes) -> None:
+    """Writes a whole file atomically (see `atomic_output`)."""
+    with atomic_output(path, "wb") as f:
+        f.write(data.encode() if isinstance(data, str) else data)

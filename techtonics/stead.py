@@ -1,0 +1,279 @@
+"""The STEAD layout: its schema, label definitions, and readers.
+
+STEAD ships as pairs `chunkN.csv` + `chunkN.hdf5` (chunk1 noise, chunk2..6
+earthquakes) or one merged pair. The CSV holds 35 metadata columns per trace;
+the HDF5 file holds one (6000, 3) float32 dataset per trace at
+`data/<trace_name>`, columns E, N, Z, 100 Hz, raw counts. Every CSV column is
+repeated as an HDF5 attribute, but attributes are about 10x slower to read
+than the waveform, so metadata comes from the CSV and only waveforms from HDF5.
+
+This module is the one place that says what the columns are, which values a
+label takes and which columns can be regression targets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from techtonics import fileio
+
+SAMPLING_RATE_HZ = 100
+TRACE_SAMPLES = 6000
+CHANNELS = ("E", "N", "Z")  # column order of every waveform; Z (vertical) is index 2
+WAVEFORM_SHAPE = (TRACE_SAMPLES, len(CHANNELS))
+WAVEFORM_DTYPE = np.dtype("float32")
+HDF5_GROUP = "data"
+
+COLUMNS = (
+    "network_code", "receiver_code", "receiver_type", "receiver_latitude",
+    "receiver_longitude", "receiver_elevation_m", "p_arrival_sample", "p_status",
+    "p_weight", "p_travel_sec", "s_arrival_sample", "s_status", "s_weight", "source_id",
+    "source_origin_time", "source_origin_uncertainty_sec", "source_latitude",
+    "source_longitude", "source_error_sec", "source_gap_deg",
+    "source_horizontal_uncertainty_km", "source_depth_km", "source_depth_uncertainty_km",
+    "source_magnitude", "source_magnitude_type", "source_magnitude_author",
+    "source_mechanism_strike_dip_rake", "source_distance_deg", "source_distance_km",
+    "back_azimuth_deg", "snr_db", "coda_end_sample", "trace_start_time", "trace_category",
+    "trace_name",
+)  # fmt: skip
+
+TEXT_COLUMNS = frozenset({
+    "network_code", "receiver_code", "receiver_type", "p_status", "s_status", "source_id",
+    "source_origin_time", "source_magnitude_type", "source_magnitude_author",
+    "source_mechanism_strike_dip_rake", "trace_start_time", "trace_category", "trace_name",
+})  # fmt: skip
+SNR_COLUMN = "snr_db"  # three values, E/N/Z; "[ 56.8  55.4  47.4]" in the CSV
+CODA_COLUMN = "coda_end_sample"  # a (1, 1) array; "[[ 2896.]]" in the CSV
+FLOAT_COLUMNS = tuple(c for c in COLUMNS if c not in TEXT_COLUMNS | {SNR_COLUMN})
+MISSING = "None"  # how STEAD writes a missing value (also as an HDF5 attribute)
+# Every spelling of "missing" in real STEAD CSVs: 'None', empty, and 'nan'
+# (source_origin_uncertainty_sec of CI events).
+MISSING_SPELLINGS = (MISSING, "", "nan", "NaN")
+
+NOISE_CATEGORY = "noise"
+EARTHQUAKE_CATEGORY = "earthquake_local"
+# Class index of each trace_category; CLASS_NAMES[i] names class i.
+CATEGORY_CLASS = {NOISE_CATEGORY: 0, EARTHQUAKE_CATEGORY: 1}
+CLASS_NAMES = ("noise", "earthquake")
+TRACE_NAME_SUFFIX = {NOISE_CATEGORY: "_NO", EARTHQUAKE_CATEGORY: "_EV"}
+
+# Columns a regressor can learn, with their units. Defined for earthquakes only.
+REGRESSION_TARGETS = {
+    "source_magnitude": "magnitude",
+    "p_arrival_sample": "samples",
+    "s_arrival_sample": "samples",
+    "coda_end_sample": "samples",
+    "source_distance_km": "km",
+    "source_depth_km": "km",
+    "back_azimuth_deg": "degrees",
+}
+
+
+class SteadError(ValueError):
+    """Bad STEAD input; the message is one line naming the file and trace."""
+
+
+class BadTraceError(SteadError):
+    """One trace cannot be used; `reason` is a short code for counting skips."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclasses.dataclass(frozen=True)
+class SteadPair:
+    """One metadata CSV and the HDF5 file holding its waveforms."""
+
+    csv: str
+    hdf5: str
+
+    @property
+    def name(self) -> str:
+        """The pair's stem, such as 'chunk2' or 'merged'."""
+        return re.sub(r"\.csv$", "", self.csv.replace("\\", "/").rsplit("/", 1)[-1])
+
+
+def _natural_key(name: str):
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+
+
+def find_pairs(stead_dir: str) -> list[SteadPair]:
+    """Finds the chunkN.csv/.hdf5 pairs (or one merged pair) in a directory.
+
+    Chunks are returned in numeric order (chunk2 before chunk10). A directory
+    holding both chunks and a merged pair is rejected: the merged file repeats
+    the chunks' traces, and reading both would count every trace twice.
+    """
+    if not fileio.isdir(stead_dir):
+        raise SteadError(f"{stead_dir}: no such directory")
+    names = set(fileio.listdir(stead_dir))
+    stems = sorted(
+        (n[: -len(".csv")] for n in names if re.fullmatch(r"(chunk\d+|merged)\.csv", n)),
+        key=_natural_key,
+    )
+    if not stems:
+        raise SteadError(f"{stead_dir}: no chunkN.csv or merged.csv files")
+    if "merged" in stems and len(stems) > 1:
+        raise SteadError(
+            f"{stead_dir}: holds both merged.csv and chunk CSVs, which repeat the same "
+            "traces; pass the files to use explicitly"
+        )
+    pairs = []
+    for stem in stems:
+        if f"{stem}.hdf5" not in names:
+            raise SteadError(f"{fileio.join(stead_dir, stem + '.csv')}: no matching {stem}.hdf5")
+        pairs.append(SteadPair(fileio.join(stead_dir, f"{stem}.csv"), fileio.join(stead_dir, f"{stem}.hdf5")))
+    return pairs
+
+
+def pairs_from_lists(csvs: list[str], hdf5s: list[str]) -> list[SteadPair]:
+    """Pairs explicit CSV and HDF5 lists in the order given."""
+    if len(csvs) != len(hdf5s):
+        raise SteadError(f"{len(csvs)} CSV files but {len(hdf5s)} HDF5 files; give one of each per pair")
+    return [SteadPair(c, h) for c, h in zip(csvs, hdf5s, strict=True)]
+
+
+def _parse_snr(values: pd.Series, path: str, names: pd.Series) -> pd.Series:
+    """'[ 56.79  55.40  47.40]' -> float64 array of 3 (NaN x 3 when missing)."""
+    missing = values.isna()
+    parts = values.fillna("").str.strip("[] ").str.split()
+    lengths = parts.str.len()
+    bad = ~missing & (lengths != 3)
+    if bad.any():
+        i = bad.idxmax()
+        raise SteadError(f"{path}: trace {names[i]}: snr_db {values[i]!r} is not 3 numbers")
+    nan3 = np.full(3, np.nan)
+    try:
+        arrays = [nan3.copy() if m else np.asarray(p, dtype=np.float64) for m, p in zip(missing, parts)]
+    except ValueError as e:
+        raise SteadError(f"{path}: snr_db holds a value that is not a number ({e})") from None
+    return pd.Series(arrays, index=values.index, dtype=object)
+
+
+def _to_float(values: pd.Series, column: str, path: str, names: pd.Series) -> pd.Series:
+    if column == CODA_COLUMN and values.dtype == object:
+        values = values.str.strip("[] ")
+    if values.dtype.kind == "f":
+        return values.astype(np.float64)
+    numbers = pd.to_numeric(values, errors="coerce")
+    bad = numbers.isna() & values.notna()
+    if bad.any():
+        i = bad.idxmax()
+        raise SteadError(f"{path}: trace {names[i]}: {column} {values[i]!r} is not a number")
+    return numbers.astype(np.float64)
+
+
+def parse_metadata(raw: pd.DataFrame, path: str) -> pd.DataFrame:
+    """Types a STEAD CSV read as text: floats (NaN when missing), text, snr_db arrays.
+
+    `raw` holds the CSV with missing values already NaN. Columns beyond the 35
+    are kept as they are; columns come back in STEAD order.
+    """
+    missing = [c for c in COLUMNS if c not in raw.columns]
+    if missing:
+        raise SteadError(f"{path}: missing STEAD columns: {', '.join(missing)}")
+    names = raw["trace_name"]
+    if names.isna().any():
+        raise SteadError(f"{path}: row {int(names.isna().idxmax()) + 2} has no trace_name")
+    duplicated = names.duplicated()
+    if duplicated.any():
+        raise SteadError(f"{path}: trace {names[duplicated.idxmax()]} appears more than once")
+    typed = raw.copy()
+    for column in FLOAT_COLUMNS:
+        typed[column] = _to_float(raw[column], column, path, names)
+    typed[SNR_COLUMN] = _parse_snr(raw[SNR_COLUMN], path, names)
+    extra = [c for c in raw.columns if c not in COLUMNS]
+    return typed[list(COLUMNS) + extra].reset_index(drop=True)
+
+
+def read_metadata(csv_path: str) -> pd.DataFrame:
+    """Reads a STEAD CSV into typed columns (see `parse_metadata`)."""
+    if not fileio.exists(csv_path):
+        raise SteadError(f"{csv_path}: no such file")
+    # Text columns stay text ('NA' is a network code, source_id may look numeric);
+    # only STEAD's own spellings mean missing.
+    dtypes = {c: str for c in TEXT_COLUMNS | {SNR_COLUMN, CODA_COLUMN}}
+    try:
+        with fileio.open_file(csv_path, "rb") as f:
+            raw = pd.read_csv(
+                f, dtype=dtypes, keep_default_na=False, na_values=list(MISSING_SPELLINGS), low_memory=False
+            )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise SteadError(f"{csv_path}: not a readable CSV ({str(e).splitlines()[0]})") from None
+    return parse_metadata(raw, csv_path)
+
+
+def check_waveform(data: np.ndarray, path: str, trace_name: str) -> np.ndarray:
+    """Returns data if it is a finite (6000, 3) float32 waveform, else raises BadTraceError."""
+    where = f"{path}: trace {trace_name}"
+    if data.shape != WAVEFORM_SHAPE:
+        raise BadTraceError("wrong_shape", f"{where}: shape {data.shape}, expected {WAVEFORM_SHAPE}")
+    if data.dtype != WAVEFORM_DTYPE:
+        raise BadTraceError("wrong_dtype", f"{where}: dtype {data.dtype}, expected float32")
+    if not np.isfinite(data).all():
+        raise BadTraceError("non_finite", f"{where}: holds NaN or infinite samples")
+    return data
+
+
+class WaveformFile:
+    """Reads waveforms by trace name from one STEAD HDF5 file.
+
+    Use as a context manager; one instance per process (HDF5 handles do not
+    survive fork). Remote paths are read through tf.io.gfile file objects.
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        if not fileio.exists(path):
+            raise SteadError(f"{path}: no such file")
+        try:
+            source = fileio.open_file(path, "rb") if fileio.is_remote(path) else path
+            self._file = h5py.File(source, "r")
+        except OSError as e:
+            raise SteadError(f"{path}: not a readable HDF5 file ({str(e).splitlines()[0]})") from None
+        if HDF5_GROUP not in self._file:
+            self._file.close()
+            raise SteadError(f"{path}: no '{HDF5_GROUP}' group, so not a STEAD HDF5 file")
+        self._group = self._file[HDF5_GROUP]
+
+    def __enter__(self) -> WaveformFile:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Closes the HDF5 file."""
+        self._file.close()
+
+    def __contains__(self, trace_name: str) -> bool:
+        return trace_name in self._group
+
+    def __len__(self) -> int:
+        return len(self._group)
+
+    def trace_names(self) -> list[str]:
+        """Names of all traces in the file."""
+        return list(self._group.keys())
+
+    def read(self, trace_name: str) -> np.ndarray:
+        """The trace's (6000, 3) float32 waveform, columns E, N, Z.
+
+        Raises BadTraceError (reason 'missing', 'unreadable', 'wrong_shape',
+        'wrong_dtype' or 'non_finite') with a message naming file and trace.
+        """
+        dataset = self._group.get(trace_name)
+        if not isinstance(dataset, h5py.Dataset):
+            raise BadTraceError("missing", f"{self.path}: trace {trace_name} is not in the file")
+        try:
+            data = dataset[()]
+        except (OSError, RuntimeError) as e:
+            message = str(e).splitlines()[0]
+            raise BadTraceError("unreadable", f"{self.path}: trace {trace_name}: {message}") from None
+        return check_waveform(np.asarray(data), self.path, trace_name)
