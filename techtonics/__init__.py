@@ -8,5 +8,8 @@ chief/worker logic work there and not in Keras 3 (shared/DESIGN.md section 5).
 import os
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault(
+    "TF_CPP_MIN_LOG_LEVEL", "2"
+)  # TensorFlow's C++ INFO/WARNING lines drown progress output
 
 __version__ = "0.1.0"

@@ -2,16 +2,18 @@
 
     python -m techtonics.demo --workdir=workdir/demo     # or: make demo
 
-Writes the synthetic STEAD into WORKDIR/stead and prints where everything is.
-Each stage skips work whose output is already complete, so re-running the
-command after an interruption picks up where it stopped.
+Writes a synthetic STEAD into WORKDIR/stead, converts it into verified
+TFRecord shards in WORKDIR/records (80/10/10, no event in two splits), and
+prints where everything is. Each stage skips work whose output is already
+complete, so re-running the command after an interruption picks up where it
+stopped. About a minute on 2 cores.
 """
 
 import os
 
 from absl import app, flags
 
-from techtonics import stead, synthetic
+from techtonics import convert, records, splits, stead, synthetic
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", "workdir/demo", "Where the demo writes its data and results.")
@@ -31,15 +33,32 @@ def generate(stead_dir: str) -> list[stead.SteadPair]:
         return synthetic.write_synthetic_stead(stead_dir, FLAGS.earthquakes, FLAGS.noise, FLAGS.seed)
 
 
+def to_records(pairs: list[stead.SteadPair], records_dir: str) -> dict:
+    """Converts to TFRecords (resuming if interrupted) and verifies every shard."""
+    print(f"converting to TFRecords in {records_dir} ...")
+    config = convert.ConvertConfig(
+        pairs=tuple(pairs),
+        output_dir=records_dir,
+        split=splits.SplitConfig(split_by="source_id", seed=FLAGS.seed),
+    )
+    manifest = convert.convert(config)
+    problems = convert.verify(records_dir)
+    if problems:
+        raise SystemExit("verify failed: " + "; ".join(problems))
+    return manifest
+
+
 def main(argv):
     """Runs every stage of the demo in order."""
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     stead_dir = os.path.join(FLAGS.workdir, "stead")
-    for pair in generate(stead_dir):
-        meta = stead.read_metadata(pair.csv)
-        counts = meta.trace_category.value_counts().to_dict()
-        print(f"  {pair.csv}: {len(meta)} traces {counts}; waveforms in {pair.hdf5}")
+    records_dir = os.path.join(FLAGS.workdir, "records")
+    pairs = generate(stead_dir)
+    to_records(pairs, records_dir)
+    print("\ndone:")
+    print(f"  synthetic STEAD:   {stead_dir}/ ({', '.join(p.name for p in pairs)})")
+    print(f"  TFRecords:         {records_dir}/ (verified against {records.MANIFEST_NAME})")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,458 @@
+"""STEAD -> sharded TFRecords: select, split, shard, write in parallel, resume, verify.
+
+The run, in order:
+1. read every CSV (metadata only; waveforms stay in HDF5) and check each
+   CSV/HDF5 pair belongs together;
+2. select a per-class random subset and assign splits (techtonics.splits);
+3. plan shards: each split's traces are shuffled and dealt into shards
+   (so every shard mixes classes, stations and chunks), then each shard is
+   read in file order for locality;
+4. worker processes write shards under temporary names and rename them when
+   complete, then record count and sha256 in `_progress/<shard>.json`;
+5. `manifest.json` is written last, atomically.
+A re-run with the same arguments skips shards whose file still matches its
+recorded sha256, so a killed run resumes and ends byte-identical to an
+uninterrupted one. Nothing in a shard depends on timing or worker count.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import hashlib
+import json
+import math
+import multiprocessing
+import os
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+
+from techtonics import fileio, records, splits, stead
+
+PROGRESS_DIR = "_progress"
+COMPRESSIONS = ("NONE", "GZIP")
+ON_BAD_TRACE = ("skip", "fail")
+_RECORD_OVERHEAD_BYTES = 400  # labels, names and framing beyond the waveform
+_SAMPLE_FOR_PAIRING = 50
+
+
+class ConversionError(ValueError):
+    """A conversion cannot go on; the message is one line naming what is wrong."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvertConfig:
+    """Everything that decides what the converter writes (plus num_workers, which does not)."""
+
+    pairs: tuple[stead.SteadPair, ...]
+    output_dir: str
+    noise_traces: int | None = None
+    earthquake_traces: int | None = None
+    split: splits.SplitConfig = splits.SplitConfig()
+    test_trace_list: str | None = None
+    encoding: str = "float32"
+    compression: str = "NONE"
+    shard_mb: float = 150.0
+    min_shards: int = 8
+    on_bad_trace: str = "skip"
+    num_workers: int | None = None
+
+    def __post_init__(self):
+        if not self.pairs:
+            raise ConversionError("no input: give a STEAD directory or CSV/HDF5 pairs")
+        checks = [
+            (self.encoding in records.ENCODINGS, f"encoding must be one of {', '.join(records.ENCODINGS)}"),
+            (self.compression in COMPRESSIONS, f"compression must be one of {', '.join(COMPRESSIONS)}"),
+            (self.on_bad_trace in ON_BAD_TRACE, f"on_bad_trace must be one of {', '.join(ON_BAD_TRACE)}"),
+            (self.shard_mb > 0, "shard_mb must be positive"),
+            (self.min_shards >= 1, "min_shards must be at least 1"),
+            (self.num_workers is None or self.num_workers >= 1, "num_workers must be at least 1"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConversionError(message)
+
+    def arguments(self) -> dict:
+        """The arguments that decide the output, as recorded in the manifest."""
+        recorded = dataclasses.asdict(self)
+        recorded.pop("num_workers")
+        recorded["pairs"] = [dataclasses.asdict(p) for p in self.pairs]
+        recorded["split"]["test_traces"] = None  # the list file is recorded, not its contents
+        return recorded
+
+
+@dataclasses.dataclass
+class Shard:
+    """One planned output file and the traces it holds."""
+
+    split: str
+    file: str
+    traces: list[tuple[int, dict]]  # (pair index, metadata row)
+
+    def digest(self, config: ConvertConfig) -> str:
+        """Identifies the planned content, so a stale file from other arguments is redone."""
+        h = hashlib.sha256(f"{records.SCHEMA_VERSION}|{config.encoding}|{config.compression}".encode())
+        for pair_index, meta in self.traces:
+            h.update(f"|{config.pairs[pair_index].hdf5}:{meta['trace_name']}".encode())
+        return h.hexdigest()
+
+
+def load_metadata(pairs: tuple[stead.SteadPair, ...]) -> pd.DataFrame:
+    """All pairs' metadata in one frame with a `pair` column; checks each pair matches."""
+    frames = []
+    for index, pair in enumerate(pairs):
+        meta = stead.read_metadata(pair.csv)
+        with stead.WaveformFile(pair.hdf5) as waveforms:
+            sample = meta.trace_name.iloc[:: max(1, len(meta) // _SAMPLE_FOR_PAIRING)]
+            if len(meta) and not any(name in waveforms for name in sample):
+                raise ConversionError(
+                    f"{pair.csv} and {pair.hdf5} do not belong together: none of {len(sample)} "
+                    "sampled CSV traces is in the HDF5 file"
+                )
+        frames.append(meta.assign(pair=index))
+    meta = pd.concat(frames, ignore_index=True)
+    repeated = meta.trace_name.duplicated()
+    if repeated.any():
+        name = meta.trace_name[repeated.idxmax()]
+        raise ConversionError(f"trace {name} appears in more than one input CSV")
+    return meta
+
+
+def _shard_count(traces: int, config: ConvertConfig) -> int:
+    record_bytes = 4 * 18000 if config.encoding == "float32" else 2 * 18000
+    by_size = math.ceil(traces * (record_bytes + _RECORD_OVERHEAD_BYTES) / (config.shard_mb * 2**20))
+    return max(1, min(traces, max(by_size, config.min_shards)))
+
+
+def plan_shards(meta: pd.DataFrame, assignment: np.ndarray, config: ConvertConfig) -> list[Shard]:
+    """Deals each split's traces into shards at random; each shard in file order."""
+    rng = np.random.default_rng([config.split.seed, 13])
+    columns = [c for c in stead.COLUMNS if c in set(records.TARGETS) | set(records.TEXT_FIELDS)]
+    columns += [stead.SNR_COLUMN, "trace_category"]
+    rows = meta[columns].to_dict("records")
+    pair_of = meta.pair.to_numpy()
+    shards = []
+    for split in splits.SPLITS:
+        members = np.flatnonzero(assignment == split)
+        if members.size == 0:
+            continue
+        count = _shard_count(members.size, config)
+        for k, part in enumerate(np.array_split(rng.permutation(members), count)):
+            name = records.shard_name(split, k, count, config.compression)
+            shards.append(Shard(split, name, [(int(pair_of[i]), rows[i]) for i in np.sort(part)]))
+    return shards
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with fileio.open_file(path, "rb") as f:
+        while block := f.read(8 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+_worker_state: dict = {}
+
+
+def _init_worker(counter) -> None:
+    _worker_state.clear()
+    _worker_state["counter"] = counter
+
+
+def _waveform_file(path: str) -> stead.WaveformFile:
+    files = _worker_state.setdefault("files", {})
+    if path not in files:
+        files[path] = stead.WaveformFile(path)
+    return files[path]
+
+
+def write_shard(shard: Shard, config: ConvertConfig) -> dict:
+    """Writes one shard (temporary name, then rename) and its progress record."""
+    import tensorflow as tf  # noqa: PLC0415  (workers import it once, on first use)
+
+    path = fileio.join(config.output_dir, shard.file)
+    tmp = fileio.temporary_path(path)
+    skipped, worst_error, written = [], 0.0, 0
+    counter = _worker_state["counter"]
+    options = tf.io.TFRecordOptions(
+        compression_type="" if config.compression == "NONE" else config.compression
+    )
+    try:
+        with tf.io.TFRecordWriter(tmp, options) as writer:
+            for pair_index, meta in shard.traces:
+                try:
+                    waveform = _waveform_file(config.pairs[pair_index].hdf5).read(meta["trace_name"])
+                except stead.BadTraceError as e:
+                    if config.on_bad_trace == "fail":
+                        raise
+                    skipped.append([meta["trace_name"], e.reason])
+                else:
+                    example, error = records.make_example(waveform, meta, config.encoding)
+                    writer.write(example)
+                    written += 1
+                    worst_error = max(worst_error, error)
+                with counter.get_lock():
+                    counter.value += 1
+        result = {
+            "file": shard.file,
+            "count": written,
+            "sha256": _sha256(tmp),
+            "digest": shard.digest(config),
+            "skipped": skipped,
+            "worst_relative_error": worst_error,
+        }
+        fileio.rename(tmp, path)
+    finally:
+        fileio.remove(tmp)
+    fileio.write_atomic(_progress_path(config, shard.file), json.dumps(result, sort_keys=True))
+    return result
+
+
+def _run_shard(args) -> dict:
+    return write_shard(*args)
+
+
+def _progress_path(config: ConvertConfig, file: str) -> str:
+    return fileio.join(config.output_dir, PROGRESS_DIR, file + ".json")
+
+
+def _finished(shard: Shard, config: ConvertConfig) -> dict | None:
+    """The shard's progress record if its file is complete and unchanged, else None."""
+    progress = _progress_path(config, shard.file)
+    path = fileio.join(config.output_dir, shard.file)
+    if not (fileio.exists(progress) and fileio.exists(path)):
+        return None
+    with fileio.open_file(progress, "rb") as f:
+        result = json.loads(f.read())
+    if result.get("digest") != shard.digest(config) or _sha256(path) != result.get("sha256"):
+        return None
+    return result
+
+
+def _remove_stale_temporaries(output_dir: str, shards: list[Shard]) -> None:
+    """Removes half-written shards that a killed run left under temporary names."""
+    prefixes = tuple(f"{s.file}.tmp-" for s in shards)
+    for name in fileio.listdir(output_dir):
+        if name.startswith(prefixes):
+            fileio.remove(fileio.join(output_dir, name))
+
+
+class _Progress:
+    """A one-line progress report with traces/s and ETA, to stderr."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.total, self.enabled, self.start, self.shown = total, enabled, time.monotonic(), 0.0
+        self.interactive = sys.stderr.isatty()
+
+    def show(self, done: int, final: bool = False) -> None:
+        now = time.monotonic()
+        if not self.enabled or (not final and now - self.shown < (0.5 if self.interactive else 10.0)):
+            return
+        self.shown = now
+        rate = done / max(now - self.start, 1e-9)
+        eta = (self.total - done) / rate if rate > 0 else float("inf")
+        eta_text = f"{int(eta // 60)}:{int(eta % 60):02d}" if math.isfinite(eta) else "?"
+        line = f"converted {done}/{self.total} traces ({rate:,.0f} traces/s, ETA {eta_text})"
+        end = "\n" if final or not self.interactive else ""
+        print(("\r" if self.interactive else "") + line, end=end, file=sys.stderr, flush=True)
+
+
+def _write_all(todo: list[Shard], config: ConvertConfig, workers: int, show) -> list[dict]:
+    """Writes shards on `workers` processes with a bounded queue; fails fast on an error."""
+    context = multiprocessing.get_context("spawn")  # a parent holding TF or HDF5 state must not fork
+    counter = context.Value("q", 0)
+    if workers == 1:
+        _init_worker(counter)
+        results = []
+        for shard in todo:
+            results.append(write_shard(shard, config))
+            show(counter.value)
+        return results
+    results, pending, queue = [], collections.deque(), collections.deque(todo)
+    with context.Pool(workers, initializer=_init_worker, initargs=(counter,)) as pool:
+        while queue or pending:
+            while queue and len(pending) < 2 * workers:
+                pending.append(pool.apply_async(_run_shard, ((queue.popleft(), config),)))
+            time.sleep(0.2)
+            for task in [t for t in pending if t.ready()]:
+                pending.remove(task)
+                results.append(task.get())  # re-raises a worker's error here
+            show(counter.value)
+    return results
+
+
+def _target_stats(meta: pd.DataFrame) -> dict:
+    stats = {}
+    for name in records.TARGETS:
+        values = meta[name].to_numpy(dtype=np.float64)
+        values = values[np.isfinite(values)]
+        described = {"mean": values.mean, "std": values.std, "min": values.min, "max": values.max}
+        stats[name] = {"count": int(values.size)}
+        stats[name].update({k: float(f()) if values.size else None for k, f in described.items()})
+    return stats
+
+
+@dataclasses.dataclass
+class Plan:
+    """What a conversion writes: the selected metadata, their splits and the shards."""
+
+    meta: pd.DataFrame
+    assignment: np.ndarray  # split name per row of meta
+    shards: list[Shard]
+    skipped: list[list[str]]  # [trace, reason] found before reading waveforms
+
+
+def plan(config: ConvertConfig) -> Plan:
+    """Reads the metadata, drops unknown categories, selects, splits and plans shards."""
+    meta = load_metadata(config.pairs)
+    unknown = ~meta.trace_category.isin(list(stead.CATEGORY_CLASS))
+    skipped = [[name, "unknown_category"] for name in meta.trace_name[unknown]]
+    if skipped and config.on_bad_trace == "fail":
+        row = meta[unknown].iloc[0]
+        raise stead.BadTraceError(
+            "unknown_category",
+            f"{config.pairs[row.pair].csv}: trace {row.trace_name}: unknown trace_category {row.trace_category!r}",
+        )
+    meta = meta[~unknown].reset_index(drop=True)
+    split_config = config.split
+    if config.test_trace_list:
+        with fileio.open_file(config.test_trace_list, "rb") as f:
+            listed = splits.read_trace_list(f.read().decode())
+        split_config = dataclasses.replace(split_config, test_traces=listed)
+    meta = meta.iloc[splits.select(meta, config.noise_traces, config.earthquake_traces, config.split.seed)]
+    meta = meta.reset_index(drop=True)
+    assignment = splits.assign(meta, split_config)
+    return Plan(meta, assignment, plan_shards(meta, assignment, config), skipped)
+
+
+def convert(config: ConvertConfig, progress: bool = True) -> dict:
+    """Converts STEAD to TFRecords (resuming a killed run) and returns the manifest."""
+    started = time.monotonic()
+    planned = plan(config)
+    shards = planned.shards
+    try:
+        fileio.makedirs(fileio.join(config.output_dir, PROGRESS_DIR))
+        fileio.write_atomic(fileio.join(config.output_dir, PROGRESS_DIR, ".write-check"), "")
+    except Exception as e:  # OSError locally, tf.errors.OpError for object stores
+        raise ConversionError(f"{config.output_dir}: cannot create the output directory ({e})") from None
+
+    _remove_stale_temporaries(config.output_dir, shards)
+    finished = {s.file: r for s in shards if (r := _finished(s, config)) is not None}
+    todo = [s for s in shards if s.file not in finished]
+    total = sum(len(s.traces) for s in todo)
+    reporter = _Progress(total, progress)
+    if progress and finished:
+        print(f"resuming: {len(finished)} of {len(shards)} shards already complete", file=sys.stderr)
+    workers = max(1, min(config.num_workers or os.cpu_count() or 1, len(todo)))
+    for result in _write_all(todo, config, workers, reporter.show):
+        finished[result["file"]] = result
+    reporter.show(total, final=True)
+
+    manifest = _manifest(config, planned, finished)
+    fileio.write_atomic(
+        fileio.join(config.output_dir, records.MANIFEST_NAME), records.manifest_json(manifest)
+    )
+    if progress:
+        print(summary(manifest, total, time.monotonic() - started), file=sys.stderr)
+    return manifest
+
+
+def _manifest(config: ConvertConfig, planned: Plan, finished: dict) -> dict:
+    meta, assignment, shards = planned.meta, planned.assignment, planned.shards
+    skipped = planned.skipped + [entry for s in shards for entry in finished[s.file]["skipped"]]
+    kept = ~meta.trace_name.isin({name for name, _ in skipped}).to_numpy()
+    written, split_of = meta[kept], assignment[kept]
+    manifest_splits = {}
+    for split in splits.SPLITS:
+        files = [finished[s.file] for s in shards if s.split == split]
+        if not files:
+            continue
+        in_split = written[split_of == split]
+        manifest_splits[split] = {
+            "count": sum(f["count"] for f in files),
+            "class_counts": {
+                name: int((in_split.trace_category.map(stead.CATEGORY_CLASS) == i).sum())
+                for i, name in enumerate(stead.CLASS_NAMES)
+            },
+            "shards": [{k: f[k] for k in ("file", "count", "sha256")} for f in files],
+        }
+    return {
+        "schema_version": records.SCHEMA_VERSION,
+        "arguments": config.arguments(),
+        "sources": [
+            {"csv": p.csv, "csv_bytes": fileio.size(p.csv), "hdf5": p.hdf5, "hdf5_bytes": fileio.size(p.hdf5)}
+            for p in config.pairs
+        ],
+        "waveform": {
+            "shape": list(stead.WAVEFORM_SHAPE),
+            "channels": list(stead.CHANNELS),
+            "sampling_rate_hz": stead.SAMPLING_RATE_HZ,
+            "encoding": config.encoding,
+            "worst_relative_error": max(
+                (finished[s.file]["worst_relative_error"] for s in shards), default=0.0
+            ),
+        },
+        "compression": config.compression,
+        "class_names": list(stead.CLASS_NAMES),
+        "splits": manifest_splits,
+        "skipped": dict(sorted(collections.Counter(reason for _, reason in skipped).items())),
+        "skipped_traces": sorted(skipped),
+        "target_stats": _target_stats(written[split_of == "train"]),
+    }
+
+
+def summary(manifest: dict, traces: int, seconds: float) -> str:
+    """A few lines saying what was written, what was skipped and how fast."""
+    lines = [f"wrote {traces} traces in {seconds:.1f} s ({traces / max(seconds, 1e-9):,.0f} traces/s)"]
+    for split, info in manifest["splits"].items():
+        classes = ", ".join(f"{n} {name}" for name, n in info["class_counts"].items())
+        lines.append(f"  {split}: {info['count']} records ({classes}) in {len(info['shards'])} shards")
+    if manifest["skipped"]:
+        reasons = ", ".join(f"{n} {reason}" for reason, n in manifest["skipped"].items())
+        lines.append(
+            f"  skipped {sum(manifest['skipped'].values())} traces: {reasons} (listed in the manifest)"
+        )
+    if manifest["waveform"]["encoding"] != "float32":
+        lines.append(
+            f"  {manifest['waveform']['encoding']} encoding: worst error "
+            f"{manifest['waveform']['worst_relative_error']:.2e} of a channel's peak"
+        )
+    return "\n".join(lines)
+
+
+def verify(output_dir: str) -> list[str]:
+    """Re-reads every shard against the manifest; returns the problems found (none: [])."""
+    import tensorflow as tf  # noqa: PLC0415
+
+    manifest = records.read_manifest(output_dir)
+    encoding = manifest["waveform"]["encoding"]
+    compression = "" if manifest["compression"] == "NONE" else manifest["compression"]
+    problems = []
+    for split, info in manifest["splits"].items():
+        for shard in info["shards"]:
+            path = fileio.join(output_dir, shard["file"])
+            if not fileio.exists(path):
+                problems.append(f"{path}: missing")
+                continue
+            if _sha256(path) != shard["sha256"]:
+                problems.append(f"{path}: sha256 differs from the manifest")
+            count = 0
+            try:
+                dataset = tf.data.TFRecordDataset(path, compression_type=compression).batch(256)
+                for batch in dataset:
+                    waveforms = records.parse_batch(batch, encoding)["waveform"]
+                    finite = tf.reduce_all(tf.math.is_finite(waveforms), axis=[1, 2]).numpy()
+                    if not finite.all():
+                        problems.append(
+                            f"{path}: record {count + int(np.argmin(finite))} has non-finite samples"
+                        )
+                    count += int(finite.size)
+            except (tf.errors.OpError, ValueError) as e:
+                problems.append(f"{path}: unreadable after {count} records ({str(e).splitlines()[0]})")
+                continue
+            if count != shard["count"]:
+                problems.append(f"{path}: {count} records, the manifest says {shard['count']} ({split})")
+    return problems

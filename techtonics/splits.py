@@ -1,0 +1,120 @@
+"""Choosing traces and assigning them to train / validation / test.
+
+All functions are pure (metadata in, index arrays out) and seeded, so the
+same arguments give the same selection and splits on every machine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from techtonics import stead
+
+SPLITS = ("train", "validation", "test")
+SPLIT_BY = ("trace", "source_id")
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitConfig:
+    """How to split: fractions, grouping, an optional fixed test list, the seed."""
+
+    validation_fraction: float = 0.1
+    test_fraction: float = 0.1
+    split_by: str = "trace"
+    test_traces: frozenset[str] | None = None
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in ("validation_fraction", "test_fraction"):
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {value}")
+        if self.validation_fraction + self.test_fraction >= 1.0:
+            raise ValueError(
+                f"validation_fraction + test_fraction must leave traces for training, "
+                f"got {self.validation_fraction} + {self.test_fraction}"
+            )
+        if self.split_by not in SPLIT_BY:
+            raise ValueError(f"split_by must be one of {', '.join(SPLIT_BY)}, got {self.split_by!r}")
+
+
+def select(meta: pd.DataFrame, noise: int | None, earthquakes: int | None, seed: int) -> np.ndarray:
+    """Row indices of a random subset with the asked number per class (None: all).
+
+    Indices come back sorted, so the subset reads in file order.
+    """
+    rng = np.random.default_rng([seed, 11])
+    chosen = []
+    for category, wanted in ((stead.NOISE_CATEGORY, noise), (stead.EARTHQUAKE_CATEGORY, earthquakes)):
+        rows = np.flatnonzero(meta.trace_category.to_numpy() == category)
+        if wanted is None:
+            chosen.append(rows)
+            continue
+        if wanted > rows.size:
+            raise ValueError(f"asked for {wanted} {category} traces but the input holds {rows.size}")
+        chosen.append(rng.choice(rows, size=wanted, replace=False))
+    indices = np.sort(np.concatenate(chosen))
+    if indices.size == 0:
+        raise ValueError("the selection is empty: no traces to convert")
+    return indices
+
+
+def _groups(meta: pd.DataFrame, split_by: str) -> pd.Series:
+    """Group key per row: the trace itself, or its event (noise traces stand alone)."""
+    if split_by == "trace":
+        return meta.trace_name
+    return meta.source_id.where(meta.source_id.notna(), "trace:" + meta.trace_name)
+
+
+def assign(meta: pd.DataFrame, config: SplitConfig) -> np.ndarray:
+    """The split name of every row of `meta`, stratified by class.
+
+    Within each class, groups (traces or events) are shuffled and dealt to
+    test, then validation, until each holds its fraction of the class's
+    traces; the rest train. With a test list, every group holding a listed
+    trace is test, and the others are dealt to validation and train.
+    """
+    rng = np.random.default_rng([config.seed, 12])
+    groups = _groups(meta, config.split_by).to_numpy()
+    result = np.full(len(meta), "train", dtype=object)
+    for category in stead.CATEGORY_CLASS:
+        rows = np.flatnonzero(meta.trace_category.to_numpy() == category)
+        if rows.size == 0:
+            continue
+        keys, inverse, sizes = np.unique(groups[rows], return_inverse=True, return_counts=True)
+        group_split = np.full(keys.size, "train", dtype=object)
+        quotas = {"test": config.test_fraction, "validation": config.validation_fraction}
+        if config.test_traces is not None:
+            listed = meta.trace_name.to_numpy()[rows]
+            in_list = np.isin(listed, list(config.test_traces))
+            group_split[np.unique(inverse[in_list])] = "test"
+            quotas = {"validation": config.validation_fraction}
+        order = rng.permutation(keys.size)
+        filled = {name: 0 for name in quotas}
+        for g in order:
+            if group_split[g] != "train":
+                continue
+            for name, fraction in quotas.items():
+                if filled[name] < round(fraction * rows.size):
+                    group_split[g] = name
+                    filled[name] += sizes[g]
+                    break
+        result[rows] = group_split[inverse]
+    return result.astype(str)
+
+
+def read_trace_list(text: str) -> frozenset[str]:
+    """Trace names from a list file's text: one a line; blanks and '#' comments ignored.
+
+    Accepts EQTransformer's published test list and CSVs whose first column
+    is the trace name (a 'trace_name' header line is skipped).
+    """
+    names = set()
+    for line in text.splitlines():
+        name = line.split(",")[0].strip()
+        if name and not name.startswith("#") and name != "trace_name":
+            names.add(name)
+    return frozenset(names)

@@ -1,0 +1,321 @@
+"""The converter: exact records, clean splits, resume after SIGKILL, bad input."""
+
+import dataclasses
+import hashlib
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+
+from techtonics import convert, fileio, records, splits, stead, synthetic
+
+CLI = [sys.executable, str(pathlib.Path(__file__).resolve().parents[1] / "tools" / "convert_to_tfrecord.py")]
+
+
+def _config(stead_dir, output_dir, **overrides) -> convert.ConvertConfig:
+    split = overrides.pop("split", splits.SplitConfig(seed=3))
+    return convert.ConvertConfig(
+        pairs=tuple(stead.find_pairs(str(stead_dir))), output_dir=str(output_dir), split=split, num_workers=1,
+        **overrides,
+    )  # fmt: skip
+
+
+def read_records(output_dir) -> dict[str, list[dict]]:
+    """Every record of every split, decoded, as {split: [features as numpy]}."""
+    manifest = records.read_manifest(str(output_dir))
+    compression = "" if manifest["compression"] == "NONE" else manifest["compression"]
+    result = {}
+    for split, info in manifest["splits"].items():
+        files = [str(output_dir / s["file"]) for s in info["shards"]]
+        rows = []
+        for batch in tf.data.TFRecordDataset(files, compression_type=compression).batch(64):
+            parsed = {
+                k: v.numpy() for k, v in records.parse_batch(batch, manifest["waveform"]["encoding"]).items()
+            }
+            rows += [{k: v[i] for k, v in parsed.items()} for i in range(len(parsed["label"]))]
+        result[split] = rows
+    return result
+
+
+def _digests(directory) -> dict[str, str]:
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.iterdir()) if p.is_file()
+    }
+
+
+def test_every_trace_once_bit_for_bit(tiny_stead, tmp_path):
+    manifest = convert.convert(_config(tiny_stead, tmp_path), progress=False)
+    assert not convert.verify(str(tmp_path))
+    read = read_records(tmp_path)
+    names = [r["trace_name"].decode() for rows in read.values() for r in rows]
+    assert len(names) == len(set(names)) == 150  # every trace, exactly once
+    meta = pd.concat([stead.read_metadata(p.csv) for p in stead.find_pairs(str(tiny_stead))]).set_index(
+        "trace_name"
+    )
+    assert set(names) == set(meta.index)
+    for split, rows in read.items():
+        info = manifest["splits"][split]
+        assert info["count"] == len(rows) == sum(s["count"] for s in info["shards"])
+        assert info["class_counts"]["earthquake"] == sum(r["label"] for r in rows)
+        assert len(info["shards"]) == 8  # never fewer than min_shards
+    # Stratified: each class split about 80/10/10.
+    assert manifest["splits"]["test"]["class_counts"] == {"noise": 6, "earthquake": 9}
+    with (
+        stead.WaveformFile(str(tiny_stead / "chunk2.hdf5")) as quakes,
+        stead.WaveformFile(str(tiny_stead / "chunk1.hdf5")) as noise,
+    ):
+        for rows in read.values():
+            for record in rows:
+                name = record["trace_name"].decode()
+                source = (quakes if name.endswith("_EV") else noise).read(name)
+                assert record["waveform"].tobytes() == source.tobytes()  # bit for bit
+                row = meta.loc[name]
+                assert record["label"] == stead.CATEGORY_CLASS[row.trace_category]
+                for target in records.TARGETS:
+                    np.testing.assert_array_equal(record[target], np.float32(row[target]))
+                np.testing.assert_array_equal(record["snr_db"], np.asarray(row.snr_db, np.float32))
+    train = meta.loc[[r["trace_name"].decode() for r in read["train"]]]
+    stats = manifest["target_stats"]["source_magnitude"]
+    assert stats["count"] == train.source_magnitude.notna().sum()
+    assert stats["mean"] == pytest.approx(train.source_magnitude.mean())
+
+
+def test_split_by_source_id_keeps_events_together(tiny_stead, tmp_path):
+    convert.convert(
+        _config(tiny_stead, tmp_path, split=splits.SplitConfig(0.2, 0.2, "source_id", seed=1)), False
+    )
+    split_of_event = {}
+    for split, rows in read_records(tmp_path).items():
+        for r in rows:
+            if r["label"] == 1:
+                split_of_event.setdefault(r["source_id"], set()).add(split)
+    assert all(len(s) == 1 for s in split_of_event.values())
+    assert len({next(iter(s)) for s in split_of_event.values()}) == 3
+
+
+def test_test_trace_list_fixes_the_test_split(tiny_stead, tmp_path):
+    meta = stead.read_metadata(str(tiny_stead / "chunk2.csv"))
+    listed = list(meta.trace_name[:12]) + ["NOT.IN_20000101000000_EV"]
+    (tmp_path / "test.txt").write_text("# EQTransformer-style list\n" + "\n".join(listed) + "\n")
+    out = tmp_path / "records"
+    convert.convert(_config(tiny_stead, out, test_trace_list=str(tmp_path / "test.txt")), progress=False)
+    test_names = {r["trace_name"].decode() for r in read_records(out)["test"]}
+    assert test_names == set(listed[:12])
+
+
+def test_subset_and_selection_errors(tiny_stead, tmp_path):
+    manifest = convert.convert(
+        _config(tiny_stead, tmp_path, noise_traces=10, earthquake_traces=20), progress=False
+    )
+    counts = [info["class_counts"] for info in manifest["splits"].values()]
+    assert sum(c["noise"] for c in counts) == 10 and sum(c["earthquake"] for c in counts) == 20
+    with pytest.raises(ValueError, match="asked for 1000 noise traces but the input holds 60"):
+        convert.convert(_config(tiny_stead, tmp_path / "x", noise_traces=1000), progress=False)
+    with pytest.raises(ValueError, match="the selection is empty"):
+        convert.convert(
+            _config(tiny_stead, tmp_path / "y", noise_traces=0, earthquake_traces=0), progress=False
+        )
+
+
+def test_int16_gzip_survives_large_values_and_reports_error(tmp_path):
+    stead_dir = tmp_path / "stead"
+    synthetic.write_synthetic_stead(str(stead_dir), earthquakes=20, noise=0, seed=5, num_workers=1)
+    meta = stead.read_metadata(str(stead_dir / "chunk2.csv"))
+    with h5py.File(stead_dir / "chunk2.hdf5", "r+") as f:
+        f["data"][meta.trace_name[0]][100, 2] = 3.0e6  # beyond float16's 65504
+    manifest = convert.convert(
+        _config(stead_dir, tmp_path / "r", encoding="int16", compression="GZIP", min_shards=2), progress=False
+    )
+    error = manifest["waveform"]["worst_relative_error"]
+    assert 0 < error <= 1.01 * 0.5 / 32767  # half a step, plus float32 rounding of the scale
+    assert all(s["file"].endswith(".tfrecord.gz") for s in manifest["splits"]["train"]["shards"])
+    with stead.WaveformFile(str(stead_dir / "chunk2.hdf5")) as waveforms:
+        for rows in read_records(tmp_path / "r").values():
+            for r in rows:
+                source = waveforms.read(r["trace_name"].decode())
+                peak = np.abs(source).max(axis=0)
+                assert np.all(np.abs(r["waveform"] - source) <= peak * 1.01 * 0.5 / 32767)
+                if r["trace_name"].decode() == meta.trace_name[0]:
+                    assert r["waveform"][100, 2] == pytest.approx(3.0e6, rel=1e-6)
+
+
+@pytest.fixture()
+def bad_stead(tiny_stead, tmp_path):
+    """The tiny STEAD with one trace of each kind of damage."""
+    directory = tmp_path / "bad"
+    shutil.copytree(tiny_stead, directory)
+    meta = pd.read_csv(directory / "chunk2.csv", dtype=str, keep_default_na=False)
+    names = list(meta.trace_name[:5])
+    with h5py.File(directory / "chunk2.hdf5", "r+") as f:
+        data = f["data"]
+        del data[names[0]]
+        del data[names[1]]
+        data.create_dataset(names[1], data=np.zeros((5000, 3), np.float32))
+        waveform = data[names[2]][()]
+        del data[names[2]]
+        data.create_dataset(names[2], data=waveform.astype(np.float64))
+        data[names[3]][7, 1] = np.inf
+    meta.loc[4, "trace_category"] = "explosion"
+    meta.to_csv(directory / "chunk2.csv", index=False)
+    return directory, names
+
+
+def test_bad_traces_are_skipped_and_counted(bad_stead, tmp_path):
+    directory, names = bad_stead
+    manifest = convert.convert(_config(directory, tmp_path), progress=False)
+    assert manifest["skipped"] == {
+        "missing": 1, "wrong_shape": 1, "wrong_dtype": 1, "non_finite": 1, "unknown_category": 1,
+    }  # fmt: skip
+    assert sorted(name for name, _ in manifest["skipped_traces"]) == sorted(names)
+    written = {r["trace_name"].decode() for rows in read_records(tmp_path).values() for r in rows}
+    assert len(written) == 145 and not written & set(names)
+    assert sum(info["count"] for info in manifest["splits"].values()) == 145
+
+
+def _run_cli(*args, check_rc=None):
+    done = subprocess.run([*CLI, *args], capture_output=True, text=True, check=False)
+    if check_rc is not None:
+        assert done.returncode == check_rc, done.stderr
+    return done
+
+
+def _error_line(done) -> str:
+    lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    return lines[0]
+
+
+def test_bad_input_fails_with_one_line(bad_stead, tiny_stead, tmp_path):
+    directory, names = bad_stead
+    out = f"--output_dir={tmp_path / 'out'}"
+    done = _run_cli(f"--stead_dir={directory}", out, "--on_bad_trace=fail", "--num_workers=2", check_rc=1)
+    line = _error_line(done)
+    assert "chunk2" in line and any(name in line for name in names)
+
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    shutil.copy(tiny_stead / "chunk2.csv", mixed / "chunk2.csv")
+    shutil.copy(tiny_stead / "chunk1.hdf5", mixed / "chunk2.hdf5")
+    assert "do not belong together" in _error_line(_run_cli(f"--stead_dir={mixed}", out, check_rc=1))
+
+    columns = tmp_path / "columns"
+    columns.mkdir()
+    pd.read_csv(tiny_stead / "chunk1.csv").drop(columns=["trace_category"]).to_csv(columns / "chunk1.csv")
+    shutil.copy(tiny_stead / "chunk1.hdf5", columns / "chunk1.hdf5")
+    assert "missing STEAD columns: trace_category" in _error_line(
+        _run_cli(f"--stead_dir={columns}", out, check_rc=1)
+    )
+
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    shutil.copy(tiny_stead / "chunk1.csv", corrupt / "chunk1.csv")
+    (corrupt / "chunk1.hdf5").write_bytes((tiny_stead / "chunk1.hdf5").read_bytes()[:1000])
+    assert "not a readable HDF5 file" in _error_line(_run_cli(f"--stead_dir={corrupt}", out, check_rc=1))
+
+    (tmp_path / "a_file").write_text("x")
+    line = _error_line(
+        _run_cli(f"--stead_dir={tiny_stead}", f"--output_dir={tmp_path / 'a_file' / 'sub'}", check_rc=1)
+    )
+    assert "cannot create the output directory" in line
+
+    done = _run_cli(f"--stead_dir={tiny_stead}", out, "--shard_mb=-1", check_rc=1)
+    assert "shard_mb must be positive" in _error_line(done)
+    done = _run_cli(f"--stead_dir={tiny_stead}", out, "--encoding=float8")
+    assert done.returncode != 0 and "--encoding" in done.stderr
+
+
+def test_verify_names_a_damaged_shard(tiny_stead, tmp_path):
+    out = tmp_path / "out"
+    _run_cli(f"--stead_dir={tiny_stead}", f"--output_dir={out}", "--verify", "--num_workers=1", check_rc=0)
+    shard = out / "train-00003-of-00008.tfrecord"
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    done = _run_cli(f"--output_dir={out}", "--verify", check_rc=1)
+    assert f"{shard}: sha256 differs" in done.stderr
+    assert f"{shard}: unreadable" in done.stderr
+    (out / "manifest.json").unlink()
+    assert "no such manifest" in _error_line(_run_cli(f"--output_dir={out}", "--verify", check_rc=1))
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_byte_identical(tiny_stead, tmp_path):
+    out = tmp_path / "out"
+    args = [
+        f"--stead_dir={tiny_stead}",
+        f"--output_dir={out}",
+        "--shard_mb=0.05",
+        "--num_workers=1",
+        "--seed=4",
+    ]
+    _run_cli(*args, check_rc=0)
+    reference = _digests(out)
+    assert len(reference) == 1 + 150  # manifest + one shard per trace
+    shutil.rmtree(out)
+
+    process = subprocess.Popen([*CLI, *args], stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list((out / convert.PROGRESS_DIR).glob("*.json"))) < 10:
+        time.sleep(0.005)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (out / records.MANIFEST_NAME).exists(), "the run finished before it could be killed"
+    assert 10 <= len(list(out.glob("*.tfrecord"))) < 150
+
+    done = _run_cli(*args, check_rc=0)
+    assert "resuming:" in done.stderr
+    assert _digests(out) == reference
+    assert not [p for p in out.iterdir() if ".tmp-" in p.name]
+
+
+@pytest.mark.slow
+def test_workers_do_not_change_the_output(tiny_stead, tmp_path):
+    one = convert.convert(_config(tiny_stead, tmp_path), progress=False)
+    reference = _digests(tmp_path)
+    shutil.rmtree(tmp_path)
+    two = convert.convert(dataclasses.replace(_config(tiny_stead, tmp_path), num_workers=2), progress=False)
+    assert one == two and _digests(tmp_path) == reference
+
+
+def test_real_metadata_formatting_survives(real_metadata_csv, tmp_path):
+    stead_dir = tmp_path / "real"
+    stead_dir.mkdir()
+    shutil.copy(real_metadata_csv, stead_dir / "chunk2.csv")
+    meta = stead.read_metadata(str(real_metadata_csv))
+    rng = np.random.default_rng(0)
+    with h5py.File(stead_dir / "chunk2.hdf5", "w") as f:
+        for name in meta.trace_name:
+            f.create_dataset(f"data/{name}", data=rng.normal(size=(6000, 3)).astype(np.float32))
+    convert.convert(_config(stead_dir, tmp_path / "r", min_shards=1), progress=False)
+    read = {r["trace_name"].decode(): r for rows in read_records(tmp_path / "r").values() for r in rows}
+    assert len(read) == 100
+    first = read["109C.TA_20060723155859_EV"]
+    assert (
+        first["source_id"] == b"8556349"
+        and first["network_code"] == b"TA"
+        and first["receiver_code"] == b"109C"
+    )
+    assert first["source_magnitude"] == np.float32(3.6) and first["coda_end_sample"] == 2896.0
+    np.testing.assert_array_equal(first["snr_db"], np.float32([56.79999924, 55.40000153, 47.40000153]))
+    assert np.isnan(read[meta.trace_name[0]]["source_depth_km"]) == np.isnan(meta.source_depth_km[0])
+    assert read[meta.trace_name[36]]["source_id"] == b"ci10259305"
+
+
+def test_fileio_atomic_write_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "f.txt"
+    with pytest.raises(RuntimeError), fileio.atomic_output(str(target)) as f:
+        f.write(b"partial")
+        raise RuntimeError("killed")
+    assert list(tmp_path.iterdir()) == []
+    fileio.write_atomic(str(target), "done")
+    assert target.read_text() == "done"
