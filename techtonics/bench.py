@@ -29,7 +29,7 @@ FLAGS = flags.FLAGS
 def _read_shard(args) -> int:
     shard, config = args
     for pair_index, meta in shard.traces:
-        convert._waveform_file(config.pairs[pair_index].hdf5).read(meta["trace_name"])
+        convert.waveform_file(config.pairs[pair_index].hdf5).read(meta["trace_name"])
     return len(shard.traces)
 
 
@@ -50,11 +50,11 @@ def steady_rates(pairs: list[stead.SteadPair], output_dir: str, workers: int) ->
     traces = sum(len(s.traces) for s in shards)
     context = multiprocessing.get_context("spawn")
     counter = context.Value("q", 0)
-    with context.Pool(workers, initializer=convert._init_worker, initargs=(counter,)) as pool:
+    with context.Pool(workers, initializer=convert.init_worker, initargs=(counter,)) as pool:
         pool.map(_warm_up, range(workers), chunksize=1)
         pool.map(_read_shard, [(s, config) for s in shards], chunksize=1)  # page cache warm
         rates = []
-        for task in (_read_shard, convert._run_shard):
+        for task in (_read_shard, convert.run_shard):
             start = time.perf_counter()
             pool.map(task, [(s, config) for s in shards], chunksize=1)
             rates.append(traces / (time.perf_counter() - start))
@@ -130,7 +130,12 @@ def markdown(rows: list[Row]) -> str:
     lines = ["| measurement | value | against | ratio | goal |", "| --- | --- | --- | --- | --- |"]
     for r in rows:
         ratio = f"{r.ratio:.2f}" if r.ratio is not None else ""
-        lines.append(f"| {r.name} | {r.value:,.1f} {r.unit} | {r.baseline} | {ratio} | {r.goal} |")
+        goal = r.goal
+        if goal and r.ratio is not None:
+            operator, bound = goal.split()
+            met = r.ratio >= float(bound) if operator == ">=" else r.ratio <= float(bound)
+            goal += " (met)" if met else " (missed)"
+        lines.append(f"| {r.name} | {r.value:,.1f} {r.unit} | {r.baseline} | {ratio} | {goal} |")
     return "\n".join(lines)
 
 

@@ -80,7 +80,7 @@ class ConvertConfig:
         recorded = dataclasses.asdict(self)
         recorded.pop("num_workers")
         recorded["pairs"] = [dataclasses.asdict(p) for p in self.pairs]
-        recorded["split"]["test_traces"] = None  # the list file is recorded, not its contents
+        del recorded["split"]["test_traces"]  # the list file is recorded, not its contents
         return recorded
 
 
@@ -93,10 +93,10 @@ class Shard:
     traces: list[tuple[int, dict]]  # (pair index, metadata row)
 
     def digest(self, config: ConvertConfig) -> str:
-        """Identifies the planned content, so a stale file from other arguments is redone."""
+        """Identifies the planned content (traces and their labels), so a stale file is redone."""
         h = hashlib.sha256(f"{records.SCHEMA_VERSION}|{config.encoding}|{config.compression}".encode())
         for pair_index, meta in self.traces:
-            h.update(f"|{config.pairs[pair_index].hdf5}:{meta['trace_name']}".encode())
+            h.update(f"|{config.pairs[pair_index].hdf5}|{sorted(meta.items())!r}".encode())
         return h.hexdigest()
 
 
@@ -122,7 +122,7 @@ def load_metadata(pairs: tuple[stead.SteadPair, ...]) -> pd.DataFrame:
 
 
 def _shard_count(traces: int, config: ConvertConfig) -> int:
-    record_bytes = 4 * 18000 if config.encoding == "float32" else 2 * 18000
+    record_bytes = int(np.prod(stead.WAVEFORM_SHAPE)) * np.dtype(config.encoding).itemsize
     by_size = math.ceil(traces * (record_bytes + _RECORD_OVERHEAD_BYTES) / (config.shard_mb * 2**20))
     return max(1, min(traces, max(by_size, config.min_shards)))
 
@@ -157,12 +157,14 @@ def _sha256(path: str) -> str:
 _worker_state: dict = {}
 
 
-def _init_worker(counter) -> None:
+def init_worker(counter) -> None:
+    """Sets up a writer process: the shared progress counter, no open files yet."""
     _worker_state.clear()
     _worker_state["counter"] = counter
 
 
-def _waveform_file(path: str) -> stead.WaveformFile:
+def waveform_file(path: str) -> stead.WaveformFile:
+    """This process's open handle on an HDF5 file (HDF5 handles do not cross processes)."""
     files = _worker_state.setdefault("files", {})
     if path not in files:
         files[path] = stead.WaveformFile(path)
@@ -184,7 +186,7 @@ def write_shard(shard: Shard, config: ConvertConfig) -> dict:
         with tf.io.TFRecordWriter(tmp, options) as writer:
             for pair_index, meta in shard.traces:
                 try:
-                    waveform = _waveform_file(config.pairs[pair_index].hdf5).read(meta["trace_name"])
+                    waveform = waveform_file(config.pairs[pair_index].hdf5).read(meta["trace_name"])
                 except stead.BadTraceError as e:
                     if config.on_bad_trace == "fail":
                         raise
@@ -211,7 +213,8 @@ def write_shard(shard: Shard, config: ConvertConfig) -> dict:
     return result
 
 
-def _run_shard(args) -> dict:
+def run_shard(args) -> dict:
+    """write_shard for Pool.map: args is (shard, config)."""
     return write_shard(*args)
 
 
@@ -265,17 +268,17 @@ def _write_all(todo: list[Shard], config: ConvertConfig, workers: int, show) -> 
     context = multiprocessing.get_context("spawn")  # a parent holding TF or HDF5 state must not fork
     counter = context.Value("q", 0)
     if workers == 1:
-        _init_worker(counter)
+        init_worker(counter)
         results = []
         for shard in todo:
             results.append(write_shard(shard, config))
             show(counter.value)
         return results
     results, pending, queue = [], collections.deque(), collections.deque(todo)
-    with context.Pool(workers, initializer=_init_worker, initargs=(counter,)) as pool:
+    with context.Pool(workers, initializer=init_worker, initargs=(counter,)) as pool:
         while queue or pending:
             while queue and len(pending) < 2 * workers:
-                pending.append(pool.apply_async(_run_shard, ((queue.popleft(), config),)))
+                pending.append(pool.apply_async(run_shard, ((queue.popleft(), config),)))
             time.sleep(0.2)
             for task in [t for t in pending if t.ready()]:
                 pending.remove(task)
