@@ -322,6 +322,8 @@ def plan(config: ConvertConfig) -> Plan:
     meta = meta[~unknown].reset_index(drop=True)
     split_config = config.split
     if config.test_trace_list:
+        if not fileio.exists(config.test_trace_list):
+            raise ConversionError(f"{config.test_trace_list}: no such test trace list")
         with fileio.open_file(config.test_trace_list, "rb") as f:
             listed = splits.read_trace_list(f.read().decode())
         split_config = dataclasses.replace(split_config, test_traces=listed)

@@ -110,6 +110,8 @@ def test_test_trace_list_fixes_the_test_split(tiny_stead, tmp_path):
     convert.convert(_config(tiny_stead, out, test_trace_list=str(tmp_path / "test.txt")), progress=False)
     test_names = {r["trace_name"].decode() for r in read_records(out)["test"]}
     assert test_names == set(listed[:12])
+    with pytest.raises(ValueError, match="nope.txt: no such test trace list"):
+        convert.convert(_config(tiny_stead, out, test_trace_list=str(tmp_path / "nope.txt")), progress=False)
 
 
 def test_subset_and_selection_errors(tiny_stead, tmp_path):
