@@ -11,7 +11,7 @@ import sys
 
 from absl import app, flags
 
-from techtonics import convert, splits, stead
+from techtonics import convert, records, splits, stead
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("stead_dir", None, "Directory holding chunkN.csv/.hdf5 pairs or merged.csv/.hdf5.")
@@ -27,7 +27,7 @@ flags.DEFINE_float("validation_fraction", 0.1, "Share of each class for validati
 flags.DEFINE_float("test_fraction", 0.1, "Share of each class for test (ignored with --test_trace_list).")
 flags.DEFINE_enum("split_by", "trace", splits.SPLIT_BY, "'source_id' keeps each event's traces in one split.")
 flags.DEFINE_string("test_trace_list", None, "File of trace names (one a line) that form the test split.")
-flags.DEFINE_enum("encoding", "float32", ["float32", "int16"], "Waveform encoding; int16 halves the size.")
+flags.DEFINE_enum("encoding", "float32", records.ENCODINGS, "Waveform encoding; int16 halves the size.")
 flags.DEFINE_enum("compression", "NONE", convert.COMPRESSIONS, "TFRecord compression.")
 flags.DEFINE_float("shard_mb", 150.0, "Target shard size in MB.")
 flags.DEFINE_integer(
