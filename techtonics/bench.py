@@ -6,8 +6,11 @@
 Conversion: converter traces/s against reading the same traces with h5py
 alone on the same warm worker processes, 1 against all writer processes, the
 end-to-end rate of a whole run, and the peak RSS of any one process of a
-conversion at two sizes. Results go to WORKDIR/bench.json and stdout as
-a Markdown table.
+conversion at two sizes. Input pipeline: examples/s against reading the raw
+record bytes and against tf.data.Dataset.from_generator over h5py. Training:
+examples/s of each CNN fed by the pipeline against the same model fed one
+batch from memory, with and without XLA. Results go to WORKDIR/bench.json
+and stdout as a Markdown table; `--parts=pipeline` measures only the latter.
 """
 
 import dataclasses
@@ -19,9 +22,11 @@ import subprocess
 import sys
 import time
 
+import tensorflow as tf
+import tf_keras
 from absl import app, flags
 
-from techtonics import convert, fileio, stead, synthetic
+from techtonics import convert, data, fileio, models, stead, synthetic, trainer
 
 FLAGS = flags.FLAGS
 
@@ -125,6 +130,100 @@ def run_conversion(workdir: str, traces: int, small: int, workers: int) -> list[
     ]  # fmt: skip
 
 
+def _examples_per_second(ds, batches: int) -> float:
+    """Examples/s of iterating `batches` batches, after one untimed batch (tracing, threads)."""
+    iterator = iter(ds)
+    next(iterator)
+    start, examples = time.perf_counter(), 0
+    for _ in range(batches):
+        element = next(iterator)
+        examples += int(tf.shape(element[0])[0])
+    return examples / (time.perf_counter() - start)
+
+
+def _h5py_generator(pairs: list[stead.SteadPair]):
+    """The usual do-it-yourself input: one h5py read per trace, labels from the CSV."""
+    for pair in pairs:
+        meta = stead.read_metadata(pair.csv)
+        with stead.WaveformFile(pair.hdf5) as waveforms:
+            for name, category in zip(meta.trace_name, meta.trace_category):
+                yield waveforms.read(name), stead.CATEGORY_CLASS[category]
+
+
+def pipeline_rates(pairs: list[stead.SteadPair], records_dir: str, batch_size: int) -> dict[str, float]:
+    """Examples/s: raw record bytes, the input pipeline, and from_generator over h5py (one pass each)."""
+    source = data.Records(records_dir)
+    files = source.files("train")
+    batches = source.count("train", "classification", "source_magnitude") // batch_size - 1
+    raw = tf.data.Dataset.from_tensor_slices(files).interleave(
+        lambda f: tf.data.TFRecordDataset(f, compression_type=source.compression),
+        cycle_length=8, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False,
+    ).batch(batch_size).map(lambda s: (s,)).prefetch(tf.data.AUTOTUNE)  # fmt: skip
+    pipeline, _ = data.split_dataset(source, "train", data.InputConfig(batch_size=batch_size), training=True)
+    generator = tf.data.Dataset.from_generator(
+        lambda: _h5py_generator(pairs),
+        output_signature=(tf.TensorSpec(stead.WAVEFORM_SHAPE, tf.float32), tf.TensorSpec([], tf.int64)),
+    ).batch(batch_size).prefetch(tf.data.AUTOTUNE)  # fmt: skip
+    _examples_per_second(raw, batches)  # page cache warm for every reader
+    return {
+        "raw": _examples_per_second(raw, batches),
+        "pipeline": _examples_per_second(pipeline, batches),
+        "generator": _examples_per_second(generator, batches),
+    }
+
+
+class _EpochSeconds(tf_keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds = time.perf_counter() - self.start
+
+
+def training_rates(records_dir: str, task: str, jit_compile: bool, batch_size: int, steps: int) -> tuple[float, float]:
+    """(fed by the pipeline, fed from memory) training examples/s of one CNN, the second epoch timed."""
+    config = trainer.TrainConfig(records=records_dir, task=task, batch_size=batch_size, jit_compile=jit_compile)
+    source = data.Records(records_dir)
+    pipeline, _ = data.split_dataset(source, "train", config.input_config(1), training=True)
+    memory = tf.data.Dataset.from_tensors(next(iter(pipeline))).repeat()  # one batch, no input cost
+    rates = []
+    for ds in (pipeline, memory):
+        model = models.build_model(config.model_config)
+        trainer.compile_model(model, config)
+        timer = _EpochSeconds()
+        model.fit(ds, epochs=2, steps_per_epoch=steps, callbacks=[timer], verbose=0)
+        rates.append(steps * batch_size / timer.seconds)
+    return rates[0], rates[1]
+
+
+def run_pipeline(workdir: str, traces: int, batch_size: int, steps: int) -> list[Row]:
+    """Input pipeline and training figures on generated STEAD of `traces` traces."""
+    stead_dir, records_dir = os.path.join(workdir, f"stead-{traces}"), os.path.join(workdir, "records")
+    if not os.path.exists(os.path.join(stead_dir, "chunk2.csv")):
+        synthetic.write_synthetic_stead(stead_dir, traces // 2, traces - traces // 2, seed=0)
+    pairs = stead.find_pairs(stead_dir)
+    fileio.rmtree(records_dir)
+    convert.convert(convert.ConvertConfig(pairs=tuple(pairs), output_dir=records_dir), progress=False)
+    rates = pipeline_rates(pairs, records_dir, batch_size)
+    rows = [
+        Row("raw record bytes, interleave 8", rates["raw"], "examples/s"),
+        Row("input pipeline (parse, decode, labels)", rates["pipeline"], "examples/s", "raw record bytes",
+            rates["pipeline"] / rates["raw"], ">= 0.5"),
+        Row("from_generator over h5py", rates["generator"], "examples/s"),
+        Row("input pipeline vs from_generator", rates["pipeline"] / rates["generator"], "x", "from_generator",
+            rates["pipeline"] / rates["generator"], ">= 5"),
+    ]  # fmt: skip
+    for task in ("classification", "regression"):
+        for jit in (False, True):
+            fed, memory = training_rates(records_dir, task, jit, batch_size, steps)
+            name = f"training {task}{', XLA' if jit else ''}"
+            rows += [
+                Row(f"{name}, from memory", memory, "examples/s"),
+                Row(f"{name}, fed by the pipeline", fed, "examples/s", "from memory", fed / memory, ">= 0.95"),
+            ]
+    return rows
+
+
 def markdown(rows: list[Row]) -> str:
     """The rows as a Markdown table."""
     lines = ["| measurement | value | against | ratio | goal |", "| --- | --- | --- | --- | --- |"]
@@ -144,7 +243,11 @@ def main(argv):
     del argv
     os.makedirs(FLAGS.workdir, exist_ok=True)
     traces, small = (4000, 1000) if FLAGS.quick else (20000, 2000)
-    rows = run_conversion(FLAGS.workdir, traces, small, FLAGS.workers or os.cpu_count() or 1)
+    rows = []
+    if "conversion" in FLAGS.parts:
+        rows += run_conversion(FLAGS.workdir, traces, small, FLAGS.workers or os.cpu_count() or 1)
+    if "pipeline" in FLAGS.parts:
+        rows += run_pipeline(FLAGS.workdir, small * 2, batch_size=32, steps=10 if FLAGS.quick else 40)
     table = markdown(rows)
     fileio.write_atomic(
         os.path.join(FLAGS.workdir, "bench.json"),
@@ -159,4 +262,5 @@ if __name__ == "__main__":
     flags.DEFINE_string("workdir", "/tmp/techtonics-bench", "Where generated data and results go.")
     flags.DEFINE_bool("quick", False, "Small sizes, for a quick check.")
     flags.DEFINE_integer("workers", None, "Processes (default: all cores).", lower_bound=1)
+    flags.DEFINE_multi_enum("parts", ["conversion", "pipeline"], ["conversion", "pipeline"], "What to measure.")
     app.run(main)

@@ -376,11 +376,16 @@ def _manifest(config: ConvertConfig, planned: Plan, finished: dict) -> dict:
         if not files:
             continue
         in_split = written[split_of == split]
+        is_earthquake = (in_split.trace_category == stead.EARTHQUAKE_CATEGORY).to_numpy()
         manifest_splits[split] = {
             "count": sum(f["count"] for f in files),
             "class_counts": {
                 name: int((in_split.trace_category.map(stead.CATEGORY_CLASS) == i).sum())
                 for i, name in enumerate(stead.CLASS_NAMES)
+            },
+            "target_counts": {
+                name: int((is_earthquake & np.isfinite(in_split[name].to_numpy(np.float64))).sum())
+                for name in records.TARGETS
             },
             "shards": [{k: f[k] for k in ("file", "count", "sha256")} for f in files],
         }

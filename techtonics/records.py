@@ -21,7 +21,8 @@ import tensorflow as tf
 
 from techtonics import fileio, stead
 
-SCHEMA_VERSION = 1
+# 2: the manifest counts, per split, the earthquakes with each regression target.
+SCHEMA_VERSION = 2
 MANIFEST_NAME = "manifest.json"
 ENCODINGS = ("float32", "int16")
 TARGETS = tuple(stead.REGRESSION_TARGETS)
@@ -92,6 +93,11 @@ def parse_batch(serialized: tf.Tensor, encoding: str = "float32") -> dict[str, t
     features = tf.io.parse_example(serialized, FEATURES)
     features["waveform"] = decode_waveforms(features["waveform"], features.pop("waveform_scale"), encoding)
     return features
+
+
+def compression_type(manifest: dict) -> str:
+    """The manifest's shard compression as TFRecordDataset's compression_type: "" or "GZIP"."""
+    return "GZIP" if manifest["compression"] == "GZIP" else ""
 
 
 def shard_name(split: str, index: int, count: int, compression: str) -> str:

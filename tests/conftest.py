@@ -1,14 +1,23 @@
-"""Shared fixtures: tiny synthetic STEAD files and the real metadata rows."""
+"""Shared fixtures: tiny synthetic STEAD files, their TFRecords, and the real metadata rows.
+
+The CPU is split into two logical devices before TensorFlow starts, so
+MirroredStrategy has two replicas to mirror across in tests.
+"""
 
 import os
 import pathlib
 
 import pytest
+import tensorflow as tf
 
-from techtonics import synthetic
+from techtonics import convert, splits, stead, synthetic
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED = pathlib.Path(os.environ.get("TECHTONICS_SHARED", REPO.parent / "shared"))
+
+tf.config.set_logical_device_configuration(
+    tf.config.list_physical_devices("CPU")[0], [tf.config.LogicalDeviceConfiguration()] * 2
+)
 
 
 @pytest.fixture(scope="session")
@@ -25,4 +34,19 @@ def tiny_stead(tmp_path_factory) -> pathlib.Path:
     """A synthetic STEAD directory: chunk1 (60 noise) + chunk2 (90 earthquakes)."""
     directory = tmp_path_factory.mktemp("stead")
     synthetic.write_synthetic_stead(str(directory), earthquakes=90, noise=60, seed=7, num_workers=1)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_records(tiny_stead, tmp_path_factory) -> pathlib.Path:
+    """tiny_stead as TFRecords: 60/20/20 split by class, 4 shards per split."""
+    directory = tmp_path_factory.mktemp("records")
+    config = convert.ConvertConfig(
+        pairs=tuple(stead.find_pairs(str(tiny_stead))),
+        output_dir=str(directory),
+        split=splits.SplitConfig(validation_fraction=0.2, test_fraction=0.2, seed=1),
+        min_shards=4,
+        num_workers=1,
+    )
+    convert.convert(config, progress=False)
     return directory

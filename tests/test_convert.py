@@ -32,7 +32,7 @@ def _config(stead_dir, output_dir, **overrides) -> convert.ConvertConfig:
 def read_records(output_dir) -> dict[str, list[dict]]:
     """Every record of every split, decoded, as {split: [features as numpy]}."""
     manifest = records.read_manifest(str(output_dir))
-    compression = "" if manifest["compression"] == "NONE" else manifest["compression"]
+    compression = records.compression_type(manifest)
     result = {}
     for split, info in manifest["splits"].items():
         files = [str(output_dir / s["file"]) for s in info["shards"]]

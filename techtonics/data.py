@@ -1,0 +1,184 @@
+"""The tf.data input pipeline: TFRecord shards to (waveform, label) batches.
+
+files (shuffled per epoch with a fixed seed, so every worker of a cluster
+shuffles alike and FILE auto-sharding still gives each example to one worker)
+-> parallel `interleave` of TFRecordDatasets -> [regression: earthquakes with
+a finite target] -> [cache] -> shuffle -> repeat -> batch -> batched
+`parse_example` + decode + labels, in parallel -> prefetch.
+
+Labels come from records.py's schema: the class index for classification;
+for regression the target normalised with the training split's statistics
+from the manifest (models.py's export undoes it). The spectrogram is not made
+here but in the model, on the accelerator.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import tensorflow as tf
+
+from techtonics import fileio, records, splits, stead
+from techtonics.models import TASKS
+
+EARTHQUAKE_CLASS = stead.CATEGORY_CLASS[stead.EARTHQUAKE_CATEGORY]
+METADATA_FIELDS = ("snr_db", "source_distance_km", "trace_name")
+
+
+@dataclasses.dataclass(frozen=True)
+class InputConfig:
+    """How examples are read, labelled and batched."""
+
+    task: str = "classification"
+    target: str = "source_magnitude"
+    batch_size: int = 64  # of the whole input pipeline: the global batch under tf.distribute
+    shuffle_buffer: int = 4096
+    cache: str = ""  # "" for none, "memory", or a file path prefix for an on-disk cache
+    deterministic: bool = False  # a fixed example order when training (slower)
+    seed: int = 0
+    parallel_reads: int = 8  # shards read at once
+    num_workers: int = 1  # input pipelines of a multi-worker job; decides the auto-shard policy
+
+    def __post_init__(self):
+        if self.task not in TASKS:
+            raise ValueError(f"unknown task {self.task!r}; use one of {', '.join(TASKS)}")
+        if self.target not in records.TARGETS:
+            raise ValueError(f"unknown target {self.target!r}; use one of {', '.join(records.TARGETS)}")
+        for name in ("batch_size", "shuffle_buffer", "parallel_reads", "num_workers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} {getattr(self, name)}: must be at least 1")
+
+
+class Records:
+    """A converted dataset: its manifest, shard paths, example counts and target statistics."""
+
+    def __init__(self, path: str):
+        self.manifest = records.read_manifest(path)
+        self.path = path
+        self.directory = path.rsplit("/", 1)[0] if path.endswith(".json") else path
+        self.encoding = self.manifest["waveform"]["encoding"]
+        self.compression = records.compression_type(self.manifest)
+
+    def _split(self, split: str) -> dict:
+        if split not in splits.SPLITS:
+            raise ValueError(f"unknown split {split!r}; use one of {', '.join(splits.SPLITS)}")
+        info = self.manifest["splits"].get(split)
+        if not info or not info["count"]:
+            raise ValueError(f"{self.path}: the {split} split is empty; convert with a {split} fraction")
+        return info
+
+    def files(self, split: str) -> list[str]:
+        """The split's shard paths; a missing shard is a one-line error."""
+        paths = [fileio.join(self.directory, s["file"]) for s in self._split(split)["shards"]]
+        missing = [p for p in paths if not fileio.exists(p)]
+        if missing:
+            raise ValueError(f"{missing[0]}: shard listed in the manifest is missing ({len(missing)} missing)")
+        return paths
+
+    def count(self, split: str, task: str, target: str) -> int:
+        """Examples the task reads from the split: all traces, or earthquakes with the target."""
+        info = self._split(split)
+        count = info["count"] if task == "classification" else info["target_counts"][target]
+        if not count:
+            raise ValueError(f"{self.path}: the {split} split has no earthquakes with a {target}")
+        return count
+
+    def normalization(self, target: str) -> tuple[float, float]:
+        """(mean, std) of the target over the training split."""
+        stats = self.manifest["target_stats"][target]
+        if not stats["count"]:
+            raise ValueError(f"{self.path}: no training traces have a {target}")
+        return stats["mean"], stats["std"] if stats["std"] and stats["std"] > 0 else 1.0
+
+
+def _has_target(target: str):
+    features = {"label": records.FEATURES["label"], target: records.FEATURES[target]}
+
+    def keep(serialized):
+        example = tf.io.parse_single_example(serialized, features)
+        return tf.logical_and(tf.equal(example["label"], EARTHQUAKE_CLASS), tf.math.is_finite(example[target]))
+
+    return keep
+
+
+def _labelled(config: InputConfig, encoding: str, normalization: tuple[float, float], metadata: bool):
+    mean, std = normalization
+
+    def parse(serialized):
+        features = records.parse_batch(serialized, encoding)
+        if config.task == "classification":
+            label = features["label"]
+        else:
+            label = (features[config.target][:, tf.newaxis] - mean) / std
+        if not metadata:
+            return features["waveform"], label
+        extra = {name: features[name] for name in (*METADATA_FIELDS, "label", config.target)}
+        return features["waveform"], label, extra
+
+    return parse
+
+
+def dataset(
+    files: list[str],
+    config: InputConfig,
+    training: bool,
+    encoding: str = "float32",
+    compression: str = "",  # "" or "GZIP"
+    normalization: tuple[float, float] = (0.0, 1.0),
+    metadata: bool = False,
+) -> tf.data.Dataset:
+    """Batches of (waveform (B, 6000, 3), label) from TFRecord shards.
+
+    training: shuffled, repeated forever and full batches only (so steps are
+    equal on every replica); otherwise one pass in file order with the last
+    partial batch. metadata: a third element with METADATA_FIELDS, the raw
+    label and the raw target, for evaluation.
+    """
+    if not files:
+        raise ValueError("no TFRecord files to read")
+    deterministic = config.deterministic or not training
+    source = tf.data.Dataset.from_tensor_slices(list(files))
+    if training:
+        source = source.shuffle(len(files), seed=config.seed, reshuffle_each_iteration=True)
+    ds = source.interleave(
+        lambda path: tf.data.TFRecordDataset(path, compression_type=compression),
+        cycle_length=min(config.parallel_reads, len(files)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=deterministic,
+    )
+    if config.task == "regression":
+        ds = ds.filter(_has_target(config.target))
+    if config.cache:
+        ds = ds.cache("" if config.cache == "memory" else config.cache)
+    if training:
+        ds = ds.shuffle(config.shuffle_buffer, seed=config.seed, reshuffle_each_iteration=True).repeat()
+    ds = ds.batch(config.batch_size, drop_remainder=training)
+    ds = ds.map(
+        _labelled(config, encoding, normalization, metadata),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=deterministic,
+    )
+    options = tf.data.Options()
+    options.deterministic = deterministic
+    policy = tf.data.experimental.AutoShardPolicy
+    # FILE sharding reads each shard on one worker only; with fewer shards than
+    # workers some would get none, so every worker reads all and keeps its share.
+    options.experimental_distribute.auto_shard_policy = (
+        policy.FILE if len(files) >= config.num_workers else policy.DATA
+    )
+    return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+def split_dataset(data: Records, split: str, config: InputConfig, training: bool, metadata: bool = False):
+    """(dataset, batches per pass) of one split of a converted dataset."""
+    normalization = data.normalization(config.target) if config.task == "regression" else (0.0, 1.0)
+    count = data.count(split, config.task, config.target)
+    steps = count // config.batch_size if training else math.ceil(count / config.batch_size)
+    if steps < 1:
+        raise ValueError(
+            f"{data.path}: the {split} split has {count} examples for {config.task}, "
+            f"fewer than one batch of {config.batch_size}"
+        )
+    ds = dataset(data.files(split), config, training, data.encoding, data.compression, normalization, metadata)
+    return ds, steps

@@ -1,0 +1,251 @@
+"""Training one CNN on converted STEAD, resumably, under any tf.distribute strategy.
+
+`train_and_evaluate(config, model_dir)` is the whole job behind
+`python -m techtonics.train`. What it leaves in the model directory:
+
+    flags.txt, config.json   how the directory was made (the same command resumes it)
+    backup/                  BackupAndRestore state, saved at the end of every epoch
+    checkpoints/epoch-NNN.*  the weights after every epoch
+    best/                    the weights with the best validation metric so far
+    history.csv, logs/       one row per epoch; TensorBoard
+    export/                  SavedModel of the best weights: raw waveforms -> probabilities
+                             or the target in its own units (models.export_model)
+    eval/<split>/            metrics.json and figures (evaluate.py)
+
+Resume order: the callbacks run checkpoints, history and TensorBoard first
+and BackupAndRestore last, so a run killed at any moment restarts at the last
+epoch whose backup is complete and never skips an epoch's checkpoint.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+
+import tensorflow as tf
+import tf_keras
+
+from techtonics import data, distribute, evaluate, fileio, models
+from techtonics.spectrogram import SpectrogramConfig
+
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+# A resumed run must build the same model; everything else may change between runs.
+MODEL_DEFINING = ("task", "target", "image", "dropout", "precision")
+
+
+class TrainingError(Exception):
+    """A one-line reason why training cannot start or go on."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """One training job."""
+
+    records: str  # a converted dataset: its directory or manifest.json
+    task: str = "classification"
+    target: str = "source_magnitude"
+    image: SpectrogramConfig = SpectrogramConfig()
+    dropout: float | None = None
+    epochs: int = 10
+    batch_size: int = 64  # global: split over all replicas
+    learning_rate: float = 1e-3
+    seed: int = 0
+    strategy: str = "auto"
+    jit_compile: bool = False
+    precision: str = "float32"
+    steps_per_execution: int = 1
+    steps_per_epoch: int = 0  # 0: one pass over the training split
+    shuffle_buffer: int = 4096
+    cache: str = ""
+    deterministic: bool = False
+    parallel_reads: int = 8
+    evaluate_split: str = "test"  # evaluated with the exported model at the end; "" for none
+
+    def __post_init__(self):
+        self.model_config  # noqa: B018  (validates task and dropout)
+        self.input_config(1)
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {self.precision!r}; use one of {', '.join(PRECISIONS)}")
+        for name in ("epochs", "steps_per_execution"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} {getattr(self, name)}: must be at least 1")
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate {self.learning_rate}: must be positive")
+
+    @property
+    def model_config(self) -> models.ModelConfig:
+        return models.ModelConfig(self.task, self.image, self.dropout)
+
+    def input_config(self, num_workers: int) -> data.InputConfig:
+        """The input pipeline's settings for a job of `num_workers` processes."""
+        return data.InputConfig(
+            task=self.task,
+            target=self.target,
+            batch_size=self.batch_size,
+            shuffle_buffer=self.shuffle_buffer,
+            cache=self.cache,
+            deterministic=self.deterministic,
+            seed=self.seed,
+            parallel_reads=self.parallel_reads,
+            num_workers=num_workers,
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"
+
+
+def _check_resumable(config: TrainConfig, model_dir: str) -> None:
+    path = fileio.join(model_dir, "config.json")
+    if not fileio.exists(path):
+        return
+    with fileio.open_file(path, "rb") as f:
+        before = json.loads(f.read())
+    now = json.loads(config.to_json())
+    changed = [k for k in MODEL_DEFINING if before.get(k) != now[k]]
+    if changed:
+        raise TrainingError(
+            f"{model_dir} holds a model with different {', '.join(changed)} "
+            f"({', '.join(f'{k}={before.get(k)}' for k in changed)}); use a new --model_dir"
+        )
+
+
+def compile_model(model: tf_keras.Model, config: TrainConfig) -> None:
+    """Adam, the task's loss and metrics, XLA and steps per execution as configured."""
+    if config.task == "classification":
+        loss, metrics = tf_keras.losses.SparseCategoricalCrossentropy(), ["accuracy"]
+    else:
+        loss = tf_keras.losses.MeanSquaredError()
+        metrics = [tf_keras.metrics.MeanAbsoluteError("mae"), tf_keras.metrics.RootMeanSquaredError("rmse")]
+    model.compile(
+        optimizer=tf_keras.optimizers.Adam(config.learning_rate),
+        loss=loss,
+        metrics=metrics,
+        jit_compile=config.jit_compile,
+        steps_per_execution=config.steps_per_execution,
+    )
+
+
+def _monitor(task: str) -> tuple[str, str]:
+    return ("val_accuracy", "max") if task == "classification" else ("val_loss", "min")
+
+
+def _best_so_far(history_csv: str, monitor: str, mode: str) -> float | None:
+    """The best monitored value of the epochs already done, so a resumed run keeps a better best."""
+    if not fileio.exists(history_csv):
+        return None
+    with fileio.open_file(history_csv, "r") as f:
+        values = [float(row[monitor]) for row in csv.DictReader(f) if row.get(monitor)]
+    return (max if mode == "max" else min)(values) if values else None
+
+
+def _callbacks(config: TrainConfig, model_dir: str, chief: bool) -> list[tf_keras.callbacks.Callback]:
+    monitor, mode = _monitor(config.task)
+    history_csv = fileio.join(model_dir, "history.csv")
+    callbacks = [
+        tf_keras.callbacks.ModelCheckpoint(
+            fileio.join(model_dir, "checkpoints", "epoch-{epoch:03d}"), save_weights_only=True
+        ),
+        tf_keras.callbacks.ModelCheckpoint(
+            fileio.join(model_dir, "best", "weights"),
+            monitor=monitor,
+            mode=mode,
+            save_best_only=True,
+            save_weights_only=True,
+            initial_value_threshold=_best_so_far(history_csv, monitor, mode),
+        ),
+        tf_keras.callbacks.TensorBoard(fileio.join(model_dir, "logs"), profile_batch=0),
+    ]
+    if chief:
+        callbacks.append(tf_keras.callbacks.CSVLogger(history_csv, append=True))
+    callbacks.append(
+        tf_keras.callbacks.BackupAndRestore(fileio.join(model_dir, "backup"), delete_checkpoint=False)
+    )
+    return callbacks
+
+
+def _datasets(config: TrainConfig, records: data.Records, workers: int) -> dict:
+    input_config = config.input_config(workers)
+    train, steps = data.split_dataset(records, "train", input_config, training=True)
+    validation, validation_steps = data.split_dataset(records, "validation", input_config, training=False)
+    return {"train": (train, steps), "validation": (validation, validation_steps)}
+
+
+def _export(config: TrainConfig, records: data.Records, model_dir: str) -> str:
+    """Exports the best weights (the last epoch's without a validation metric) in float32."""
+    tf_keras.mixed_precision.set_global_policy("float32")
+    model = models.build_model(config.model_config)
+    best = fileio.join(model_dir, "best", "weights")
+    last = tf.train.latest_checkpoint(fileio.join(model_dir, "checkpoints"))
+    model.load_weights(best if fileio.exists(best + ".index") else last).expect_partial()
+    info = {"task": config.task, "records": records.path}
+    if config.task == "regression":
+        mean, std = records.normalization(config.target)
+        info.update(target=config.target, mean=mean, std=std)
+    path = fileio.join(model_dir, "export")
+    models.export_model(model, path, info)
+    return path
+
+
+def train_and_evaluate(
+    config: TrainConfig,
+    model_dir: str,
+    flags_text: str | None = None,
+    strategy: tf.distribute.Strategy | None = None,
+    datasets: dict | None = None,
+) -> dict:
+    """Trains (resuming whatever model_dir holds), exports, and evaluates on config.evaluate_split.
+
+    datasets: {"train": (dataset, steps), "validation": (dataset, steps)} in
+    place of the records' splits (tests and benchmarks pass tiny or in-memory
+    data). Returns {"history": ..., "export": path, "metrics": ... or None}.
+    """
+    records = data.Records(config.records)
+    strategy = strategy or distribute.make_strategy(config.strategy)
+    chief = distribute.is_chief(strategy)
+    _check_resumable(config, model_dir)
+    if chief:
+        fileio.makedirs(model_dir)
+        fileio.write_atomic(fileio.join(model_dir, "config.json"), config.to_json())
+        if flags_text is not None:
+            fileio.write_atomic(fileio.join(model_dir, "flags.txt"), flags_text)
+
+    tf_keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    tf_keras.mixed_precision.set_global_policy(config.precision)
+    datasets = datasets or _datasets(config, records, distribute.num_workers(strategy))
+    train, steps = datasets["train"]
+    validation, validation_steps = datasets["validation"]
+    steps = min(steps, config.steps_per_epoch) if config.steps_per_epoch else steps
+    replicas = strategy.num_replicas_in_sync
+    what = f"{config.task} of {config.target}" if config.task == "regression" else config.task
+    print(
+        f"{what}: global batch {config.batch_size} = {config.batch_size // replicas} per replica x "
+        f"{replicas} replicas, {steps} steps per epoch, {config.epochs} epochs",
+        flush=True,
+    )
+    with strategy.scope():
+        model = models.build_model(config.model_config)
+        compile_model(model, config)
+    try:
+        history = model.fit(
+            train,
+            epochs=config.epochs,
+            steps_per_epoch=steps,
+            validation_data=validation,
+            validation_steps=validation_steps,
+            callbacks=_callbacks(config, model_dir, chief),
+            verbose=2,
+        )
+    except tf.errors.DataLossError as e:
+        raise TrainingError(
+            f"{records.path}: a shard is corrupt ({e.message.splitlines()[0]}); "
+            "find it with tools/convert_to_tfrecord.py --verify"
+        ) from None
+    print(f"trained epochs {[e + 1 for e in history.epoch] or 'none: already complete'}", flush=True)
+    if not chief:
+        return {"history": history.history, "export": None, "metrics": None}
+    export = _export(config, records, model_dir)
+    metrics = evaluate.evaluate(model_dir, config.evaluate_split) if config.evaluate_split else None
+    return {"history": history.history, "export": export, "metrics": metrics}

@@ -1,0 +1,141 @@
+"""The input pipeline: every example once, labels from the schema, normalisation, bad input."""
+
+import dataclasses
+import json
+import math
+import shutil
+
+import numpy as np
+import pytest
+from test_convert import read_records
+
+from techtonics import data, records
+
+
+def _names(ds) -> list[str]:
+    return [name.decode() for _, _, extra in ds for name in extra["trace_name"].numpy()]
+
+
+@pytest.fixture(scope="module")
+def expected(tiny_records) -> dict:
+    """Every record of every split, decoded independently of the pipeline."""
+    return read_records(tiny_records)
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_one_pass_reads_each_example_exactly_once(tiny_records, expected, task, split):
+    source = data.Records(str(tiny_records))
+    config = data.InputConfig(task=task, batch_size=16)
+    ds, steps = data.split_dataset(source, split, config, training=False, metadata=True)
+    names = _names(ds)
+    wanted = [
+        r["trace_name"].decode() for r in expected[split]
+        if task == "classification" or (r["label"] == data.EARTHQUAKE_CLASS and np.isfinite(r["source_magnitude"]))
+    ]  # fmt: skip
+    assert sorted(names) == sorted(wanted) and len(set(names)) == len(names)
+    assert len(names) == source.count(split, task, "source_magnitude")
+    assert steps == math.ceil(len(names) / 16)
+
+
+def test_labels_and_waveforms_come_from_the_records(tiny_records, expected):
+    by_name = {r["trace_name"].decode(): r for r in expected["validation"]}
+    ds, _ = data.split_dataset(
+        data.Records(str(tiny_records)), "validation", data.InputConfig(batch_size=8), training=False, metadata=True
+    )
+    for waveform, label, extra in ds:
+        for i, name in enumerate(extra["trace_name"].numpy()):
+            record = by_name[name.decode()]
+            assert label[i] == record["label"]
+            np.testing.assert_array_equal(waveform[i].numpy(), record["waveform"])
+
+
+def test_regression_labels_are_normalised_with_the_train_statistics(tiny_records, expected):
+    source = data.Records(str(tiny_records))
+    mean, std = source.normalization("source_distance_km")
+    train = [r["source_distance_km"] for r in expected["train"] if r["label"] == data.EARTHQUAKE_CLASS]
+    assert mean == pytest.approx(np.mean(train), rel=1e-5) and std == pytest.approx(np.std(train), rel=1e-5)
+    config = data.InputConfig(task="regression", target="source_distance_km", batch_size=8)
+    ds, _ = data.split_dataset(source, "train", config, training=False, metadata=True)
+    labels = np.concatenate([label.numpy()[:, 0] for _, label, _ in ds])
+    raw = np.concatenate([extra["source_distance_km"].numpy() for _, _, extra in ds])
+    np.testing.assert_allclose(labels, (raw - mean) / std, rtol=1e-5, atol=1e-6)
+    assert abs(labels.mean()) < 1e-4 and labels.std() == pytest.approx(1.0, rel=1e-3)
+
+
+def test_training_epochs_are_full_shuffled_batches_without_repeats(tiny_records):
+    source = data.Records(str(tiny_records))
+    config = data.InputConfig(batch_size=10, deterministic=True, seed=5)
+    ds, steps = data.split_dataset(source, "train", config, training=True, metadata=True)
+    batches = list(ds.take(2 * steps))
+    assert all(len(b[1]) == 10 for b in batches)  # drop_remainder: equal steps on every replica
+    first = [n for _, _, extra in batches[:steps] for n in extra["trace_name"].numpy()]
+    second = [n for _, _, extra in batches[steps:] for n in extra["trace_name"].numpy()]
+    assert len(set(first)) == len(first) == steps * 10  # no example twice within an epoch
+    assert first != second  # reshuffled every epoch
+    again, _ = data.split_dataset(source, "train", config, training=True, metadata=True)
+    assert [n for _, _, extra in again.take(steps) for n in extra["trace_name"].numpy()] == first  # seeded
+
+
+def test_cache_to_a_file_gives_the_same_examples(tiny_records, tmp_path):
+    source = data.Records(str(tiny_records))
+    plain, _ = data.split_dataset(source, "test", data.InputConfig(batch_size=8), training=False, metadata=True)
+    cached_config = data.InputConfig(batch_size=8, cache=str(tmp_path / "cache"))
+    cached, _ = data.split_dataset(source, "test", cached_config, training=False, metadata=True)
+    assert _names(cached) == _names(plain) == _names(cached)  # the second pass reads the cache
+    assert list(tmp_path.glob("cache*"))
+
+
+def test_auto_shard_policy_follows_the_shard_count(tiny_records):
+    files = data.Records(str(tiny_records)).files("train")
+    policy = data.tf.data.experimental.AutoShardPolicy
+    for workers, expected_policy in ((len(files), policy.FILE), (len(files) + 1, policy.DATA)):
+        ds = data.dataset(files, data.InputConfig(num_workers=workers), training=True)
+        assert ds.options().experimental_distribute.auto_shard_policy == expected_policy
+
+
+@pytest.fixture
+def records_copy(tiny_records, tmp_path):
+    copy = tmp_path / "records"
+    shutil.copytree(tiny_records, copy)
+    return copy
+
+
+def _edit_manifest(directory, edit):
+    path = directory / records.MANIFEST_NAME
+    manifest = json.loads(path.read_text())
+    edit(manifest)
+    path.write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize(
+    "breakage, message",
+    [
+        (lambda d: (d / records.MANIFEST_NAME).unlink(), "no such manifest"),
+        (lambda d: _edit_manifest(d, lambda m: m.update(schema_version=1)), "schema version 1"),
+        (lambda d: _edit_manifest(d, lambda m: m["splits"].pop("test")), "the test split is empty"),
+        (lambda d: next(d.glob("test-00001-*")).unlink(), "test-00001-of-00004.tfrecord: shard listed in the manifest is missing"),
+    ],
+    ids=["missing-manifest", "old-schema", "empty-split", "missing-shard"],
+)
+def test_bad_records_are_one_line_errors(records_copy, breakage, message):
+    breakage(records_copy)
+    with pytest.raises(ValueError, match=message) as error:
+        source = data.Records(str(records_copy))
+        data.split_dataset(source, "test", data.InputConfig(), training=False)
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [({"target": "moment"}, "unknown target 'moment'"), ({"task": "x"}, "unknown task"), ({"batch_size": 0}, "batch_size 0")],
+)
+def test_bad_input_config(change, message):
+    with pytest.raises(ValueError, match=message):
+        dataclasses.replace(data.InputConfig(), **change)
+
+
+def test_a_batch_larger_than_the_split_is_an_error(tiny_records):
+    with pytest.raises(ValueError, match="fewer than one batch of 1000"):
+        data.split_dataset(data.Records(str(tiny_records)), "train", data.InputConfig(batch_size=1000), training=True)
+

@@ -1,0 +1,93 @@
+"""The two CNNs: the original's layers, output properties, and the export reloaded without this package."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tf_keras
+
+from techtonics import models, stead
+from techtonics.spectrogram import SpectrogramConfig
+
+# DESIGN.md section 3, after the spectrogram layer.
+LAYERS = {
+    "classification": ["Conv2D", "MaxPooling2D", "Dropout", "Flatten", "Dense", "Dense", "Dense"],
+    "regression": ["Conv2D", "MaxPooling2D", "Dropout", "Flatten", "Dense", "Dense"],
+}
+
+
+@pytest.fixture(scope="module")
+def waveforms() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return (rng.standard_normal((5, *stead.WAVEFORM_SHAPE)) * rng.uniform(1, 300, (5, 1, 3))).astype(np.float32)
+
+
+@pytest.mark.parametrize("task", models.TASKS)
+def test_layers_are_the_originals(task):
+    model = models.build_model(models.ModelConfig(task))
+    kinds = [type(layer).__name__ for layer in model.layers[2:]]
+    assert kinds == LAYERS[task]
+    conv, dropout = model.get_layer("conv"), model.get_layer("dropout")
+    assert conv.filters == {"classification": 32, "regression": 64}[task] and conv.kernel_size == (5, 5)
+    assert dropout.rate == {"classification": 0.25, "regression": 0.5}[task]
+    dense_units = [layer.units for layer in model.layers if isinstance(layer, tf_keras.layers.Dense)]
+    assert dense_units == {"classification": [64, 16, 2], "regression": [16, 1]}[task]
+
+
+def test_classifier_outputs_probabilities(waveforms):
+    probabilities = models.build_model(models.ModelConfig("classification"))(waveforms).numpy()
+    assert probabilities.shape == (len(waveforms), len(stead.CLASS_NAMES))
+    assert (probabilities >= 0).all()
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_image_size_and_channels_change_the_model(waveforms):
+    config = models.ModelConfig("regression", SpectrogramConfig(height=40, width=60, channels="ENZ"), dropout=0.1)
+    model = models.build_model(config)
+    assert model.get_layer("conv").input_shape == (None, 40, 60, 3)
+    assert model.get_layer("dropout").rate == 0.1
+    assert model(waveforms).shape == (len(waveforms), 1)
+
+
+@pytest.mark.parametrize("change, message", [({"task": "ranking"}, "unknown task"), ({"dropout": 1.0}, "dropout")])
+def test_bad_model_config(change, message):
+    with pytest.raises(ValueError, match=message):
+        models.ModelConfig(**change)
+
+
+_RELOAD = """
+import json, sys
+sys.modules["techtonics"] = None  # the export must not need this package
+import numpy as np, tensorflow as tf
+loaded = tf.saved_model.load(sys.argv[1])
+waveform = tf.constant(np.load(sys.argv[2]))
+outputs = {k: v.numpy().tolist() for k, v in loaded.signatures["serving_default"](waveform=waveform).items()}
+image = loaded.signatures["spectrogram"](waveform=waveform)["image"]
+print(json.dumps({"outputs": outputs, "image_shape": image.shape.as_list()}))
+"""
+
+
+@pytest.mark.parametrize("task", models.TASKS)
+def test_export_reloaded_in_a_fresh_process_gives_the_same_outputs(task, waveforms, tmp_path):
+    model = models.build_model(models.ModelConfig(task))
+    info = {"task": task}
+    if task == "regression":
+        info.update(target="source_distance_km", mean=60.0, std=25.0)
+    models.export_model(model, str(tmp_path / "export"), info)
+    np.save(tmp_path / "waveforms.npy", waveforms)
+    result = subprocess.run(
+        [sys.executable, "-c", _RELOAD, str(tmp_path / "export"), str(tmp_path / "waveforms.npy")],
+        capture_output=True, text=True, check=True, cwd=tmp_path,
+    )  # fmt: skip
+    reloaded = json.loads(result.stdout.strip().splitlines()[-1])
+    in_process = model(waveforms, training=False).numpy()
+    if task == "classification":
+        np.testing.assert_allclose(reloaded["outputs"]["probabilities"], in_process, atol=1e-6)
+    else:  # in the target's units: normalisation undone
+        np.testing.assert_allclose(reloaded["outputs"]["source_distance_km"], in_process[:, 0] * 25 + 60, atol=1e-4)
+    assert reloaded["image_shape"] == [len(waveforms), 100, 150, 1]
+    exported_info = json.loads((tmp_path / "export" / models.EXPORT_INFO).read_text())
+    assert exported_info["task"] == task
+    assert not list(tmp_path.glob("export.tmp-*"))  # written under a temporary name, then renamed

@@ -1,0 +1,174 @@
+"""The trainer: both tasks under the default strategy with XLA and under MirroredStrategy,
+resuming, refusing a different model, bad data and flags, and SIGKILL mid-epoch."""
+
+import csv
+import functools
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from techtonics import data, models, trainer
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _config(records, **overrides) -> trainer.TrainConfig:
+    settings = {"epochs": 2, "batch_size": 8, "steps_per_epoch": 3, "shuffle_buffer": 64, "seed": 1}
+    return trainer.TrainConfig(records=str(records), **{**settings, **overrides})
+
+
+def _history_epochs(model_dir) -> list[int]:
+    with open(model_dir / "history.csv") as f:
+        return [int(row["epoch"]) for row in csv.DictReader(f)]
+
+
+def _count_in_test_split(records, task) -> int:
+    return data.Records(str(records)).count("test", task, "source_magnitude")
+
+
+@functools.cache
+def _mirrored():
+    # One instance per process: two MirroredStrategy objects over the same devices reuse
+    # collective instance keys, and the second one's all-reduce then fails with a shape mismatch.
+    return tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")[:2]])
+
+
+@pytest.mark.parametrize("task", models.TASKS)
+@pytest.mark.parametrize("strategy", ["default+xla", "mirrored"])
+def test_trains_exports_and_evaluates(tiny_records, tmp_path, task, strategy):
+    # XLA under MirroredStrategy on logical CPUs fails upstream (DESIGN.md section 5): mirrored runs without it.
+    config = _config(tiny_records, task=task, jit_compile=strategy == "default+xla")
+    override = _mirrored() if strategy == "mirrored" else None
+    result = trainer.train_and_evaluate(config, str(tmp_path), flags_text="--flag=1\n", strategy=override)
+
+    assert len(result["history"]["loss"]) == 2 and all(np.isfinite(result["history"]["loss"]))
+    assert sorted(p.name for p in (tmp_path / "checkpoints").glob("*.index")) == ["epoch-001.index", "epoch-002.index"]
+    assert (tmp_path / "best" / "weights.index").exists() and (tmp_path / "backup").is_dir()
+    assert _history_epochs(tmp_path) == [0, 1]
+    assert (tmp_path / "flags.txt").read_text() == "--flag=1\n"
+    assert json.loads((tmp_path / "config.json").read_text())["task"] == task
+    assert list((tmp_path / "logs").rglob("events.out.tfevents.*"))
+
+    metrics = json.loads((tmp_path / "eval" / "test" / "metrics.json").read_text())
+    assert metrics == result["metrics"] and metrics["split"] == "test"
+    for figure in metrics["figures"]:
+        assert (tmp_path / "eval" / "test" / figure).read_bytes().startswith(PNG)
+    if task == "classification":
+        assert metrics["examples"] == np.sum(metrics["confusion_matrix"]) == _count_in_test_split(tiny_records, task)
+        assert 0.0 <= metrics["accuracy"] <= 1.0
+        assert {"confusion_matrix.png", "roc.png", "precision_recall.png"} <= set(metrics["figures"])
+    else:
+        assert metrics["examples"] == _count_in_test_split(tiny_records, task)
+        assert metrics["units"] == "magnitude" and metrics["rmse"] >= metrics["mae"] >= 0.0
+        assert {"predicted_vs_true.png", "residuals.png", "residual_histogram.png"} <= set(metrics["figures"])
+
+
+def test_rerun_resumes_without_redoing_epochs_and_extends(tiny_records, tmp_path):
+    trainer.train_and_evaluate(_config(tiny_records, epochs=1, evaluate_split=""), str(tmp_path))
+    first = tmp_path / "checkpoints" / "epoch-001.index"
+    stamp = first.stat().st_mtime_ns
+    result = trainer.train_and_evaluate(_config(tiny_records, epochs=2, evaluate_split=""), str(tmp_path))
+    assert len(result["history"]["loss"]) == 1  # only epoch 2 was trained
+    assert first.stat().st_mtime_ns == stamp
+    assert _history_epochs(tmp_path) == [0, 1]
+    again = trainer.train_and_evaluate(_config(tiny_records, epochs=2, evaluate_split=""), str(tmp_path))
+    assert again["history"] == {} and _history_epochs(tmp_path) == [0, 1]  # complete: nothing to redo
+    assert (tmp_path / "export" / models.EXPORT_INFO).exists()
+
+
+def test_a_different_model_in_the_same_directory_is_refused(tiny_records, tmp_path):
+    (tmp_path / "config.json").write_text(_config(tiny_records).to_json())
+    with pytest.raises(trainer.TrainingError, match="different task, target"):
+        trainer.train_and_evaluate(_config(tiny_records, task="regression", target="p_arrival_sample"), str(tmp_path))
+
+
+def test_a_corrupt_shard_is_a_one_line_error(tiny_records, tmp_path):
+    records = tmp_path / "records"
+    shutil.copytree(tiny_records, records)
+    for shard in records.glob("train-*"):
+        data = bytearray(shard.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        shard.write_bytes(bytes(data))
+    with pytest.raises(trainer.TrainingError, match="a shard is corrupt.*--verify") as error:
+        trainer.train_and_evaluate(_config(records, evaluate_split=""), str(tmp_path / "model"))
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"precision": "float8"}, "unknown precision"),
+        ({"epochs": 0}, "epochs 0"),
+        ({"learning_rate": -1.0}, "learning_rate -1.0"),
+        ({"target": "moment"}, "unknown target"),
+    ],
+)
+def test_bad_config_values(tiny_records, change, message):
+    with pytest.raises(ValueError, match=message):
+        _config(tiny_records, **change)
+
+
+def _train_command(records, model_dir, *extra) -> list[str]:
+    return [
+        sys.executable, "-m", "techtonics.train", f"--records={records}", f"--model_dir={model_dir}",
+        "--batch_size=8", "--shuffle_buffer=64", *extra,
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--image_channels=X"], "error: image channels 'X'"),
+        (["--records=/nonexistent/records"], "error: /nonexistent/records/manifest.json: no such manifest"),
+        (["--target=moment"], "flag --target=moment: value should be one of"),
+        (["--batch_size=100000"], "fewer than one batch of 100000"),
+    ],
+)
+def test_command_line_errors_are_one_line(tiny_records, tmp_path, extra, message):
+    result = subprocess.run(_train_command(tiny_records, tmp_path / "m", *extra), capture_output=True, text=True)
+    assert result.returncode != 0
+    assert any(line.startswith(message) or message in line for line in result.stderr.splitlines())
+    assert "Traceback" not in result.stderr
+
+
+def _wait_for(path, process, timeout=120.0):
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert process.poll() is None, "training ended before it could be killed"
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_sigkill_mid_epoch_then_the_same_command_resumes(tiny_records, tmp_path):
+    extra = ["--epochs=4", "--deterministic", "--seed=3", "--evaluate_split=none"]
+    killed, clean = tmp_path / "killed", tmp_path / "clean"
+    subprocess.run(_train_command(tiny_records, clean, *extra), check=True, capture_output=True)
+
+    process = subprocess.Popen(_train_command(tiny_records, killed, *extra), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    _wait_for(killed / "checkpoints" / "epoch-002.index", process)
+    time.sleep(0.2)  # into epoch 3
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    done_before = _history_epochs(killed)
+    assert done_before and done_before[-1] < 3, "the kill landed after training ended"
+    stamps = {p.name: p.stat().st_mtime_ns for p in (killed / "checkpoints").glob("epoch-*")}
+
+    rerun = subprocess.run(_train_command(tiny_records, killed, *extra), check=True, capture_output=True, text=True)
+    resumed_from = done_before[-1] + 1  # 0-based: the first epoch not completed
+    assert f"trained epochs {list(range(resumed_from + 1, 5))}" in rerun.stdout
+    assert _history_epochs(killed) == [0, 1, 2, 3]  # every epoch once
+    names = lambda d: sorted(p.name for p in (d / "checkpoints").glob("epoch-*"))  # noqa: E731
+    assert names(killed) == names(clean)
+    for epoch in range(1, resumed_from + 1):  # finished before the kill: not redone, same as uninterrupted
+        for path in (killed / "checkpoints").glob(f"epoch-{epoch:03d}.*"):
+            assert path.stat().st_mtime_ns == stamps[path.name]
+            assert path.read_bytes() == (clean / "checkpoints" / path.name).read_bytes()
