@@ -219,6 +219,8 @@ def train_and_evaluate(
     validation, validation_steps = datasets["validation"]
     steps = min(steps, config.steps_per_epoch) if config.steps_per_epoch else steps
     replicas = strategy.num_replicas_in_sync
+    if config.batch_size % replicas:
+        raise TrainingError(f"batch_size {config.batch_size} does not split evenly over {replicas} replicas")
     what = f"{config.task} of {config.target}" if config.task == "regression" else config.task
     print(
         f"{what}: global batch {config.batch_size} = {config.batch_size // replicas} per replica x "

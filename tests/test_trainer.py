@@ -5,6 +5,7 @@ import csv
 import functools
 import json
 import os
+import pathlib
 import shutil
 import signal
 import subprocess
@@ -102,6 +103,11 @@ def test_a_corrupt_shard_is_a_one_line_error(tiny_records, tmp_path):
     assert "\n" not in str(error.value)
 
 
+def test_a_batch_that_does_not_split_over_the_replicas_is_refused(tiny_records, tmp_path):
+    with pytest.raises(trainer.TrainingError, match="batch_size 7 does not split evenly over 2 replicas"):
+        trainer.train_and_evaluate(_config(tiny_records, batch_size=7), str(tmp_path), strategy=_mirrored())
+
+
 @pytest.mark.parametrize(
     "change, message",
     [
@@ -172,3 +178,25 @@ def test_sigkill_mid_epoch_then_the_same_command_resumes(tiny_records, tmp_path)
         for path in (killed / "checkpoints").glob(f"epoch-{epoch:03d}.*"):
             assert path.stat().st_mtime_ns == stamps[path.name]
             assert path.read_bytes() == (clean / "checkpoints" / path.name).read_bytes()
+
+
+_PARSE_CONFIGS = """
+import sys
+from absl import flags
+from techtonics import train
+for path in sys.argv[1:]:
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(["train", f"--flagfile={path}", "--records=r", "--model_dir=m"])
+    config = train.config_from_flags()
+    print(path, config.task, config.target, config.epochs)
+"""
+
+
+def test_every_training_config_parses_into_a_valid_config():
+    configs = sorted(str(p) for p in (pathlib.Path(__file__).parents[1] / "configs").glob("*.flags"))
+    training = [c for c in configs if not pathlib.Path(c).name.startswith("convert_")]
+    result = subprocess.run([sys.executable, "-c", _PARSE_CONFIGS, *training], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr.splitlines()[-1]
+    parsed = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()}
+    assert set(parsed) == set(training) and len(training) >= 7
+    assert parsed[next(c for c in training if c.endswith("/regression_p_arrival.flags"))][:2] == ["regression", "p_arrival_sample"]

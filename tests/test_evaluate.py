@@ -1,0 +1,69 @@
+"""Metrics on known predictions, and `python -m techtonics.evaluate` on a trained model."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from techtonics import data, evaluate, trainer
+
+
+def test_classification_metrics_on_known_predictions():
+    labels = np.array([0, 0, 0, 1, 1, 1, 1])
+    earthquake = np.array([0.1, 0.2, 0.7, 0.8, 0.9, 0.6, 0.3])
+    metrics, curves = evaluate.classification_metrics(labels, np.stack([1 - earthquake, earthquake], axis=1))
+    assert metrics["confusion_matrix"] == [[2, 1], [1, 3]]  # rows: true noise, earthquake
+    assert metrics["accuracy"] == pytest.approx(5 / 7)
+    assert metrics["precision"] == pytest.approx(3 / 4) and metrics["recall"] == pytest.approx(3 / 4)
+    assert metrics["f1"] == pytest.approx(3 / 4)
+    assert metrics["roc_auc"] == pytest.approx(10 / 12, abs=0.01)  # 10 of 12 (noise, quake) pairs ordered
+    assert curves["true_positive_rate"][0] == 1.0 and curves["false_positive_rate"][-1] == 0.0
+
+
+def test_perfect_and_inverted_classifiers():
+    labels = np.array([0, 1, 0, 1])
+    perfect = np.eye(2)[labels] * 0.9 + 0.05
+    metrics, _ = evaluate.classification_metrics(labels, perfect)
+    assert metrics["accuracy"] == metrics["f1"] == 1.0 and metrics["roc_auc"] == pytest.approx(1.0, abs=1e-3)
+    metrics, _ = evaluate.classification_metrics(labels, perfect[:, ::-1])
+    assert metrics["accuracy"] == 0.0 and metrics["roc_auc"] == pytest.approx(0.0, abs=1e-3)
+
+
+def test_regression_metrics_on_known_errors():
+    truth = np.array([1.0, 2.0, 3.0, 4.0])
+    metrics = evaluate.regression_metrics(truth, truth + np.array([0.5, -0.5, 0.5, -0.5]))
+    assert metrics["mae"] == metrics["rmse"] == pytest.approx(0.5)
+    assert metrics["error_mean"] == pytest.approx(0.0) and metrics["error_std"] == pytest.approx(0.5)
+    assert metrics["r2"] == pytest.approx(1 - 1.0 / 5.0)
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_records, tmp_path_factory):
+    model_dir = tmp_path_factory.mktemp("model")
+    config = trainer.TrainConfig(
+        records=str(tiny_records), epochs=1, batch_size=8, steps_per_epoch=2, evaluate_split=""
+    )
+    trainer.train_and_evaluate(config, str(model_dir))
+    return model_dir
+
+
+def test_command_line_evaluates_another_split(trained, tiny_records):
+    result = subprocess.run(
+        [sys.executable, "-m", "techtonics.evaluate", f"--model_dir={trained}", "--split=validation"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((trained / "eval" / "validation" / "metrics.json").read_text())
+    assert metrics["split"] == "validation"
+    assert metrics["examples"] == data.Records(str(tiny_records)).count("validation", "classification", "")
+    assert "examples.png" in metrics["figures"] and (trained / "eval" / "validation" / "examples.png").exists()
+
+
+def test_a_directory_without_an_export_is_a_one_line_error(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "techtonics.evaluate", f"--model_dir={tmp_path}"], capture_output=True, text=True
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: {tmp_path}/export: no exported model here")
