@@ -8,7 +8,7 @@ the classifier and the magnitude regressor with the trainer's own command
 line and the flagfiles configs/demo_*.flags (each evaluates its exported model
 on the test split), and prints the test metrics and where the figures are.
 Every stage resumes what an interrupted run left, so re-running the command
-picks up where it stopped. About 4 minutes on 2 cores.
+picks up where it stopped. About 3 minutes on 2 cores.
 """
 
 import json

@@ -11,7 +11,7 @@ directory holds). Errors in flags or data end the run with one line.
 import sys
 
 import tensorflow as tf
-from absl import app, flags
+from absl import app, flags, logging
 
 from techtonics import distribute, models, records, splits, trainer
 from techtonics.spectrogram import SpectrogramConfig
@@ -81,6 +81,7 @@ def main(argv):
     """Trains, exports and evaluates; prints where the results are."""
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines (checkpoint sharding, saving) bury progress
     try:
         result = trainer.train_and_evaluate(config_from_flags(), FLAGS.model_dir, FLAGS.flags_into_string())
     except (ValueError, trainer.TrainingError, tf.errors.OpError) as e:
