@@ -1,10 +1,16 @@
 """The tf.data input pipeline: TFRecord shards to (waveform, label) batches.
 
 files (shuffled per epoch with a fixed seed, so every worker of a cluster
-shuffles alike and FILE auto-sharding still gives each example to one worker)
--> parallel `interleave` of TFRecordDatasets -> [regression: earthquakes with
+shuffles alike) -> [this worker's shards] -> parallel `interleave` of
+TFRecordDatasets -> [this worker's examples] -> [regression: earthquakes with
 a finite target] -> [cache] -> shuffle -> repeat -> batch -> batched
-`parse_example` + decode + labels, in parallel -> prefetch.
+`parse_example` + decode + labels, in parallel -> [tf.data service] -> prefetch.
+
+Sharding over the workers of a cluster: FILE (each worker reads whole shards,
+disjoint) when every worker gets a shard, DATA otherwise (every worker reads
+every shard and keeps every n-th example; slower, so it is logged). Training
+input is sharded here, per input pipeline (`training_input`); evaluation input
+is one pass that tf.distribute shards with the same policy.
 
 Labels come from records.py's schema: the class index for classification;
 for regression the target normalised with the training split's statistics
@@ -15,9 +21,12 @@ here but in the model, on the accelerator.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 
 import tensorflow as tf
+import tf_keras
+from absl import logging
 
 from techtonics import fileio, records, splits, stead
 from techtonics.models import TASKS
@@ -39,6 +48,7 @@ class InputConfig:
     seed: int = 0
     parallel_reads: int = 8  # shards read at once
     num_workers: int = 1  # input pipelines of a multi-worker job; decides the auto-shard policy
+    data_service: str = ""  # a tf.data service dispatcher ("grpc://host:port") that prepares training batches
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -119,6 +129,19 @@ def _labelled(config: InputConfig, encoding: str, normalization: tuple[float, fl
     return parse
 
 
+def shard_policy(shards: int, workers: int) -> tf.data.experimental.AutoShardPolicy:
+    """FILE when every worker gets a shard; otherwise DATA, with a warning that says why."""
+    policy = tf.data.experimental.AutoShardPolicy
+    if workers <= 1 or shards >= workers:
+        return policy.FILE
+    logging.warning(
+        "%d shards for %d workers: every worker reads every shard and keeps 1 example in %d (DATA sharding); "
+        "convert with --min_shards=%d or more to give each worker its own shards",
+        shards, workers, workers, workers,
+    )  # fmt: skip
+    return policy.DATA
+
+
 def dataset(
     files: list[str],
     config: InputConfig,
@@ -127,33 +150,49 @@ def dataset(
     compression: str = "",  # "" or "GZIP"
     normalization: tuple[float, float] = (0.0, 1.0),
     metadata: bool = False,
+    input_context: tf.distribute.InputContext | None = None,
 ) -> tf.data.Dataset:
     """Batches of (waveform (B, 6000, 3), label) from TFRecord shards.
 
     training: shuffled, repeated forever and full batches only (so steps are
     equal on every replica); otherwise one pass in file order with the last
     partial batch. metadata: a third element with METADATA_FIELDS, the raw
-    label and the raw target, for evaluation.
+    label and the raw target, for evaluation. input_context: this input
+    pipeline's place in a distributed job; the dataset then holds only its
+    share, in per-replica batches. config.data_service (training only): the
+    batches are made by the tf.data service, and every trainer takes the next
+    one from a job they share.
     """
     if not files:
         raise ValueError("no TFRecord files to read")
-    deterministic = config.deterministic or not training
+    context = input_context or tf.distribute.InputContext()
+    batch_size = context.get_per_replica_batch_size(config.batch_size)
+    # Only the endless training stream goes through the service: a finished job cannot be read again.
+    service = config.data_service if training else ""
+    pipelines = 1 if service else context.num_input_pipelines
+    policy = shard_policy(len(files), pipelines)
+    # DATA sharding keeps every n-th example, so every worker must read them in one order.
+    deterministic = config.deterministic or not training or policy == policy.DATA
     source = tf.data.Dataset.from_tensor_slices(list(files))
     if training:
         source = source.shuffle(len(files), seed=config.seed, reshuffle_each_iteration=True)
+    if pipelines > 1 and policy == policy.FILE:
+        source = source.shard(pipelines, context.input_pipeline_id)
     ds = source.interleave(
         lambda path: tf.data.TFRecordDataset(path, compression_type=compression),
         cycle_length=min(config.parallel_reads, len(files)),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=deterministic,
     )
+    if pipelines > 1 and policy == policy.DATA:
+        ds = ds.shard(pipelines, context.input_pipeline_id)
     if config.task == "regression":
         ds = ds.filter(_has_target(config.target))
     if config.cache:
         ds = ds.cache("" if config.cache == "memory" else config.cache)
     if training:
         ds = ds.shuffle(config.shuffle_buffer, seed=config.seed, reshuffle_each_iteration=True).repeat()
-    ds = ds.batch(config.batch_size, drop_remainder=training)
+    ds = ds.batch(batch_size, drop_remainder=training)
     ds = ds.map(
         _labelled(config, encoding, normalization, metadata),
         num_parallel_calls=tf.data.AUTOTUNE,
@@ -161,18 +200,21 @@ def dataset(
     )
     options = tf.data.Options()
     options.deterministic = deterministic
-    policy = tf.data.experimental.AutoShardPolicy
-    # FILE sharding reads each shard on one worker only; with fewer shards than
-    # workers some would get none, so every worker reads all and keeps its share.
     options.experimental_distribute.auto_shard_policy = (
-        policy.FILE if len(files) >= config.num_workers else policy.DATA
+        tf.data.experimental.AutoShardPolicy.OFF if input_context else shard_policy(len(files), config.num_workers)
     )
-    return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+    ds = ds.with_options(options)
+    if service:
+        job = hashlib.sha256(repr((files, config, batch_size)).encode()).hexdigest()[:16]
+        ds = ds.apply(
+            tf.data.experimental.service.distribute(
+                tf.data.experimental.service.ShardingPolicy.OFF, service, job_name=f"techtonics-{job}"
+            )
+        )
+    return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def split_dataset(data: Records, split: str, config: InputConfig, training: bool, metadata: bool = False):
-    """(dataset, batches per pass) of one split of a converted dataset."""
-    normalization = data.normalization(config.target) if config.task == "regression" else (0.0, 1.0)
+def _steps(data: Records, split: str, config: InputConfig, training: bool) -> int:
     count = data.count(split, config.task, config.target)
     steps = count // config.batch_size if training else math.ceil(count / config.batch_size)
     if steps < 1:
@@ -180,5 +222,38 @@ def split_dataset(data: Records, split: str, config: InputConfig, training: bool
             f"{data.path}: the {split} split has {count} examples for {config.task}, "
             f"fewer than one batch of {config.batch_size}"
         )
-    ds = dataset(data.files(split), config, training, data.encoding, data.compression, normalization, metadata)
+    return steps
+
+
+def _normalization(data: Records, config: InputConfig) -> tuple[float, float]:
+    return data.normalization(config.target) if config.task == "regression" else (0.0, 1.0)
+
+
+def split_dataset(data: Records, split: str, config: InputConfig, training: bool, metadata: bool = False):
+    """(dataset, batches per pass) of one split of a converted dataset, read by one process."""
+    steps = _steps(data, split, config, training)
+    ds = dataset(
+        data.files(split), config, training, data.encoding, data.compression, _normalization(data, config), metadata
+    )
     return ds, steps
+
+
+def training_input(data: Records, config: InputConfig):
+    """(DatasetCreator, steps per epoch) of the training split for Model.fit under any strategy.
+
+    Every input pipeline builds its own dataset of its own share (FILE or DATA
+    sharding) in per-replica batches. A step takes config.batch_size examples
+    in all, and an epoch count // batch_size steps, so every training example
+    is read once per epoch across all workers when their shares are equal.
+    The converter deals shards equal to within one example, so a worker's
+    pass drifts from the epoch by at most one example per shard it reads.
+    """
+    steps = _steps(data, "train", config, training=True)
+    files, normalization = data.files("train"), _normalization(data, config)
+
+    def dataset_fn(input_context: tf.distribute.InputContext) -> tf.data.Dataset:
+        return dataset(
+            files, config, True, data.encoding, data.compression, normalization, input_context=input_context
+        )
+
+    return tf_keras.utils.experimental.DatasetCreator(dataset_fn), steps

@@ -30,6 +30,7 @@ flags.DEFINE_float("learning_rate", _DEFAULT.learning_rate, "Adam's learning rat
 flags.DEFINE_float("dropout", None, "Dropout after pooling; default 0.25 (classification) or 0.5 (regression).")
 flags.DEFINE_integer("seed", _DEFAULT.seed, "Seed of weights, dropout and shuffling.")
 flags.DEFINE_enum("strategy", _DEFAULT.strategy, distribute.STRATEGIES, "tf.distribute strategy.")
+flags.DEFINE_enum("collective", _DEFAULT.collective, distribute.COLLECTIVES, "All-reduce implementation: NCCL or ring (multi_worker); NCCL or hierarchical copy (mirrored).")
 flags.DEFINE_bool("jit_compile", _DEFAULT.jit_compile, "Compile the training step with XLA.")
 flags.DEFINE_enum("precision", _DEFAULT.precision, trainer.PRECISIONS, "Keras dtype policy.")
 flags.DEFINE_integer("steps_per_execution", _DEFAULT.steps_per_execution, "Training steps per tf.function call.")
@@ -37,6 +38,7 @@ flags.DEFINE_integer("shuffle_buffer", _DEFAULT.shuffle_buffer, "Examples in the
 flags.DEFINE_string("cache", _DEFAULT.cache, "Cache records after the first epoch: '', 'memory' or a file prefix.")
 flags.DEFINE_bool("deterministic", _DEFAULT.deterministic, "Fixed input order and deterministic ops (slower).")
 flags.DEFINE_integer("parallel_reads", _DEFAULT.parallel_reads, "Shards read at once.")
+flags.DEFINE_string("data_service_address", _DEFAULT.data_service, "tf.data service dispatcher (grpc://host:port) that prepares the training batches; '' to read in the trainer.")
 flags.DEFINE_integer("image_height", _IMAGE.height, "Spectrogram image rows (frequency).")
 flags.DEFINE_integer("image_width", _IMAGE.width, "Spectrogram image columns (time).")
 flags.DEFINE_string("image_channels", _IMAGE.channels, "Waveform channels made into image channels: Z or ENZ.")
@@ -65,6 +67,7 @@ def config_from_flags() -> trainer.TrainConfig:
         learning_rate=f.learning_rate,
         seed=f.seed,
         strategy=f.strategy,
+        collective=f.collective,
         jit_compile=f.jit_compile,
         precision=f.precision,
         steps_per_execution=f.steps_per_execution,
@@ -73,6 +76,7 @@ def config_from_flags() -> trainer.TrainConfig:
         cache=f.cache,
         deterministic=f.deterministic,
         parallel_reads=f.parallel_reads,
+        data_service=f.data_service_address,
         evaluate_split="" if f.evaluate_split == "none" else f.evaluate_split,
     )
 

@@ -14,13 +14,20 @@
 
 Resume order: the callbacks run checkpoints, history and TensorBoard first
 and BackupAndRestore last, so a run killed at any moment restarts at the last
-epoch whose backup is complete and never skips an epoch's checkpoint.
+epoch whose backup is complete and never skips an epoch's checkpoint; the
+history rows of an epoch whose backup did not complete are dropped then.
+
+Under MultiWorkerMirroredStrategy every worker runs this same function on the
+same model_dir; only the chief (distribute.is_chief) writes there, the others'
+Keras writes go to temporary directories that Keras removes. Every worker
+prints its final weights' fingerprint, which must agree across the job.
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
 
 import tensorflow as tf
@@ -52,6 +59,7 @@ class TrainConfig:
     learning_rate: float = 1e-3
     seed: int = 0
     strategy: str = "auto"
+    collective: str = "auto"  # all-reduce implementation (distribute.COLLECTIVES)
     jit_compile: bool = False
     precision: str = "float32"
     steps_per_execution: int = 1
@@ -60,6 +68,7 @@ class TrainConfig:
     cache: str = ""
     deterministic: bool = False
     parallel_reads: int = 8
+    data_service: str = ""  # tf.data service dispatcher address; "" to read in the trainer
     evaluate_split: str = "test"  # evaluated with the exported model at the end; "" for none
 
     def __post_init__(self):
@@ -70,6 +79,8 @@ class TrainConfig:
         for name in ("epochs", "steps_per_execution"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} {getattr(self, name)}: must be at least 1")
+        if self.collective not in distribute.COLLECTIVES:
+            raise ValueError(f"unknown collective {self.collective!r}; use one of {', '.join(distribute.COLLECTIVES)}")
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate {self.learning_rate}: must be positive")
 
@@ -89,6 +100,7 @@ class TrainConfig:
             seed=self.seed,
             parallel_reads=self.parallel_reads,
             num_workers=num_workers,
+            data_service=self.data_service,
         )
 
     def to_json(self) -> str:
@@ -130,12 +142,38 @@ def _monitor(task: str) -> tuple[str, str]:
     return ("val_accuracy", "max") if task == "classification" else ("val_loss", "min")
 
 
-def _best_so_far(history_csv: str, monitor: str, mode: str) -> float | None:
+def _backed_up_epochs(model_dir: str) -> int:
+    """Epochs that BackupAndRestore's state holds: a resumed fit starts after them."""
+    latest = tf.train.latest_checkpoint(fileio.join(model_dir, "backup", "chief"))
+    if not latest:
+        return 0
+    # The variable Keras's WorkerTrainingState saves beside the model (tf_keras 2.17).
+    return int(tf.train.load_checkpoint(latest).get_tensor("ckpt_saved_epoch/.ATTRIBUTES/VARIABLE_VALUE")) + 1
+
+
+def _completed_history(model_dir: str, chief: bool) -> list[dict]:
+    """history.csv's rows of the epochs the backup holds; the chief drops any others from the file.
+
+    A run killed after an epoch's history row but before its backup finished
+    trains that epoch again; dropping the row keeps one row per epoch.
+    """
+    path = fileio.join(model_dir, "history.csv")
+    if not fileio.exists(path):
+        return []
+    with fileio.open_file(path, "r") as f:
+        text = f.read()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    done = _backed_up_epochs(model_dir)
+    kept = [row for row in rows if int(row["epoch"]) < done]
+    if chief and len(kept) < len(rows):
+        lines = text.splitlines(keepends=True)
+        fileio.write_atomic(path, "".join(lines[: len(kept) + 1]))
+    return kept
+
+
+def _best_so_far(history: list[dict], monitor: str, mode: str) -> float | None:
     """The best monitored value of the epochs already done, so a resumed run keeps a better best."""
-    if not fileio.exists(history_csv):
-        return None
-    with fileio.open_file(history_csv, "r") as f:
-        values = [float(row[monitor]) for row in csv.DictReader(f) if row.get(monitor)]
+    values = [float(row[monitor]) for row in history if row.get(monitor)]
     return (max if mode == "max" else min)(values) if values else None
 
 
@@ -152,7 +190,7 @@ def _callbacks(config: TrainConfig, model_dir: str, chief: bool) -> list[tf_kera
             mode=mode,
             save_best_only=True,
             save_weights_only=True,
-            initial_value_threshold=_best_so_far(history_csv, monitor, mode),
+            initial_value_threshold=_best_so_far(_completed_history(model_dir, chief), monitor, mode),
         ),
         tf_keras.callbacks.TensorBoard(fileio.join(model_dir, "logs"), profile_batch=0),
     ]
@@ -166,9 +204,10 @@ def _callbacks(config: TrainConfig, model_dir: str, chief: bool) -> list[tf_kera
 
 def _datasets(config: TrainConfig, records: data.Records, workers: int) -> dict:
     input_config = config.input_config(workers)
-    train, steps = data.split_dataset(records, "train", input_config, training=True)
+    train, steps = data.training_input(records, input_config)
     validation, validation_steps = data.split_dataset(records, "validation", input_config, training=False)
-    return {"train": (train, steps), "validation": (validation, validation_steps)}
+    # Workers' validation shares differ; tf.distribute ends the pass when all of them are done.
+    return {"train": (train, steps), "validation": (validation, validation_steps if workers == 1 else None)}
 
 
 def _export(config: TrainConfig, records: data.Records, model_dir: str) -> str:
@@ -201,7 +240,7 @@ def train_and_evaluate(
     data). Returns {"history": ..., "export": path, "metrics": ... or None}.
     """
     records = data.Records(config.records)
-    strategy = strategy or distribute.make_strategy(config.strategy)
+    strategy = strategy or distribute.make_strategy(config.strategy, config.collective)
     chief = distribute.is_chief(strategy)
     _check_resumable(config, model_dir)
     if chief:
@@ -240,12 +279,20 @@ def train_and_evaluate(
             callbacks=_callbacks(config, model_dir, chief),
             verbose=2,
         )
+    except tf.errors.UnavailableError as e:
+        lost = next((line for line in e.message.splitlines() if "/job:" in line), e.message.splitlines()[0])
+        raise TrainingError(
+            f"lost a worker of the job ({lost.strip()}); run the same command on every worker "
+            "to resume from the last completed epoch"
+        ) from None
     except tf.errors.DataLossError as e:
         raise TrainingError(
             f"{records.path}: a shard is corrupt ({e.message.splitlines()[0]}); "
             "find it with tools/convert_to_tfrecord.py --verify"
         ) from None
     print(f"trained epochs {[e + 1 for e in history.epoch] or 'none: already complete'}", flush=True)
+    task = distribute.task_name(strategy)
+    print(f"{task + ': ' if task else ''}final weights {distribute.weights_fingerprint(model)}", flush=True)
     if not chief:
         return {"history": history.history, "export": None, "metrics": None}
     export = _export(config, records, model_dir)

@@ -7,9 +7,10 @@ import shutil
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from test_convert import read_records
 
-from techtonics import data, records
+from techtonics import convert, data, records, splits, stead
 
 
 def _names(ds) -> list[str]:
@@ -92,6 +93,52 @@ def test_auto_shard_policy_follows_the_shard_count(tiny_records):
     for workers, expected_policy in ((len(files), policy.FILE), (len(files) + 1, policy.DATA)):
         ds = data.dataset(files, data.InputConfig(num_workers=workers), training=True)
         assert ds.options().experimental_distribute.auto_shard_policy == expected_policy
+
+
+@pytest.fixture(scope="module")
+def two_shard_records(tiny_stead, tmp_path_factory):
+    """tiny_stead with 90 training traces in 2 shards of 45."""
+    directory = tmp_path_factory.mktemp("two_shards")
+    split = splits.SplitConfig(validation_fraction=0.2, test_fraction=0.2, seed=1)
+    pairs = tuple(stead.find_pairs(str(tiny_stead)))
+    config = convert.ConvertConfig(pairs, str(directory), split=split, min_shards=2, num_workers=1)
+    convert.convert(config, progress=False)
+    return data.Records(str(directory))
+
+
+@pytest.mark.parametrize("workers, policy", [(2, "FILE"), (3, "DATA")])
+def test_workers_together_read_every_training_example_once_per_epoch(two_shard_records, expected, workers, policy, caplog):
+    # 2 shards of 45: FILE gives each of 2 workers one shard; 3 workers get every 3rd example of both.
+    config = data.InputConfig(batch_size=5 * workers, seed=3)
+    creator, steps = data.training_input(two_shard_records, config)
+    assert steps == 90 // (5 * workers)
+    waveform_name = {r["waveform"].tobytes(): r["trace_name"].decode() for r in expected["train"]}
+    seen = {epoch: [] for epoch in range(2)}
+    for worker in range(workers):
+        ds = creator(tf.distribute.InputContext(workers, worker, num_replicas_in_sync=workers))
+        batches = list(ds.take(2 * steps))
+        assert all(len(label) == 5 for _, label in batches)  # per-replica batches
+        for i, (waveforms, _) in enumerate(batches):
+            seen[i // steps] += [waveform_name[w.tobytes()] for w in waveforms.numpy()]
+    for names in seen.values():
+        assert sorted(names) == sorted(waveform_name.values())  # every example once, across the workers
+    assert ("DATA sharding" in caplog.text) == (policy == "DATA")
+
+
+def test_the_tf_data_service_serves_the_training_batches(tiny_records, expected):
+    dispatcher = tf.data.experimental.service.DispatchServer()
+    worker = tf.data.experimental.service.WorkerServer(
+        tf.data.experimental.service.WorkerConfig(dispatcher_address=dispatcher.target.split("://")[1])
+    )
+    config = data.InputConfig(batch_size=10, data_service=dispatcher.target, deterministic=True)
+    creator, steps = data.training_input(data.Records(str(tiny_records)), config)
+    waveform_name = {r["waveform"].tobytes(): r["trace_name"].decode() for r in expected["train"]}
+    names = [waveform_name[w.tobytes()] for waveforms, _ in creator(tf.distribute.InputContext()).take(steps)
+             for w in waveforms.numpy()]  # fmt: skip
+    assert len(set(names)) == len(names) == steps * 10  # one epoch, no example twice
+    assert worker._num_tasks() == 1  # the batches came from the service's worker
+    worker.stop()
+    dispatcher.stop()
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import functools
 import json
 import os
 import pathlib
+import re
 import shutil
 import signal
 import subprocess
@@ -70,6 +71,15 @@ def test_trains_exports_and_evaluates(tiny_records, tmp_path, task, strategy):
         assert metrics["examples"] == _count_in_test_split(tiny_records, task)
         assert metrics["units"] == "magnitude" and metrics["rmse"] >= metrics["mae"] >= 0.0
         assert {"predicted_vs_true.png", "residuals.png", "residual_histogram.png"} <= set(metrics["figures"])
+
+
+def test_a_history_row_without_a_finished_backup_is_dropped_on_resume(tiny_records, tmp_path):
+    trainer.train_and_evaluate(_config(tiny_records, epochs=1, evaluate_split=""), str(tmp_path))
+    history = tmp_path / "history.csv"
+    with open(history, "a") as f:  # killed after epoch 2's row, before its backup
+        f.write(history.read_text().splitlines()[-1].replace("0,", "1,", 1) + "\n")
+    result = trainer.train_and_evaluate(_config(tiny_records, epochs=2, evaluate_split=""), str(tmp_path))
+    assert len(result["history"]["loss"]) == 1 and _history_epochs(tmp_path) == [0, 1]
 
 
 def test_rerun_resumes_without_redoing_epochs_and_extends(tiny_records, tmp_path):
@@ -169,12 +179,13 @@ def test_sigkill_mid_epoch_then_the_same_command_resumes(tiny_records, tmp_path)
     stamps = {p.name: p.stat().st_mtime_ns for p in (killed / "checkpoints").glob("epoch-*")}
 
     rerun = subprocess.run(_train_command(tiny_records, killed, *extra), check=True, capture_output=True, text=True)
-    resumed_from = done_before[-1] + 1  # 0-based: the first epoch not completed
-    assert f"trained epochs {list(range(resumed_from + 1, 5))}" in rerun.stdout
+    resumed = json.loads(re.search(r"trained epochs (\[[\d, ]*\])", rerun.stdout).group(1))
+    # Only an epoch whose backup the kill interrupted (after its history row) is trained again.
+    assert resumed == list(range(resumed[0], 5)) and resumed[0] in (len(done_before), len(done_before) + 1)
     assert _history_epochs(killed) == [0, 1, 2, 3]  # every epoch once
     names = lambda d: sorted(p.name for p in (d / "checkpoints").glob("epoch-*"))  # noqa: E731
     assert names(killed) == names(clean)
-    for epoch in range(1, resumed_from + 1):  # finished before the kill: not redone, same as uninterrupted
+    for epoch in range(1, resumed[0]):  # finished before the kill: not redone, same as uninterrupted
         for path in (killed / "checkpoints").glob(f"epoch-{epoch:03d}.*"):
             assert path.stat().st_mtime_ns == stamps[path.name]
             assert path.read_bytes() == (clean / "checkpoints" / path.name).read_bytes()
