@@ -108,3 +108,17 @@ def example_grid(images: np.ndarray, names: list[str], truth: list[str], predict
         ax.imshow(image[:, :, 0], cmap="gray", vmin=0, vmax=1, aspect="auto")
         ax.set_title(f"{name}\ntrue {true} / predicted {guess}", fontsize=7)
     return _save(figure, out_dir, "examples.png")
+
+
+def benchmark_chart(rows, out_dir: str) -> str:
+    """bench.png: each benchmark ratio (bench.Row with a goal) as a bar, its goal as a tick, met green, missed red."""
+    figure, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.2))
+    y = np.arange(len(rows))[::-1]
+    ax.barh(y, [r.ratio for r in rows], color=["tab:green" if r.met else "tab:red" for r in rows])
+    ax.scatter([float(r.goal.split()[1]) for r in rows], y, marker="|", s=400, color="black", label="goal", zorder=3)
+    ax.set_yticks(y, [r.name for r in rows], fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("ratio against the baseline (log scale)")
+    ax.legend(loc="lower right")
+    return _save(figure, out_dir, "bench.png")
+

@@ -1,13 +1,31 @@
-"""The benchmark report: goals are judged against the measured ratios."""
+"""The benchmark: goals are judged against the measured ratios, and --quick reports every figure."""
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO
 
 from techtonics import bench
+
+PNG = b"\x89PNG\r\n\x1a\n"
+FIGURES = {
+    "conversion.h5py_read", "conversion.rate", "conversion.h5py_read_1", "conversion.rate_1",
+    "conversion.scaling", "conversion.end_to_end", "conversion.rss_small", "conversion.rss_big",
+    "pipeline.raw", "pipeline.rate", "pipeline.int16", "pipeline.generator", "pipeline.vs_generator",
+    "png.render", "png.preparation", "png.read", "png.per_epoch",
+    *(f"training.{task}{xla}.{feed}" for task in ("classification", "regression") for xla in ("", ".xla")
+      for feed in ("memory", "fed")),
+}  # fmt: skip
 
 
 def test_markdown_marks_met_and_missed_goals():
     table = bench.markdown([
-        bench.Row("conversion", 900.0, "traces/s", "h5py read", 0.5, ">= 0.8"),
-        bench.Row("peak RSS", 550.0, "MB", "2,000 traces", 1.05, "<= 1.1"),
-        bench.Row("h5py read", 1800.0, "traces/s"),
+        bench.Row("c", "conversion", 900.0, "traces/s", "h5py read", 0.5, ">= 0.8"),
+        bench.Row("r", "peak RSS", 550.0, "MB", "2,000 traces", 1.05, "<= 1.1"),
+        bench.Row("h", "h5py read", 1800.0, "traces/s"),
     ])  # fmt: skip
     lines = table.splitlines()
     assert lines[0].startswith("| measurement |") and len(lines) == 5
@@ -22,3 +40,19 @@ def test_pipeline_and_training_measurements_run_on_tiny_records(tiny_stead, tiny
     assert set(rates) == {"raw", "pipeline", "generator"} and all(r > 0 for r in rates.values())
     fed, memory = bench.training_rates(str(tiny_records), "classification", False, batch_size=8, steps=2)
     assert fed > 0 and memory > 0
+
+
+@pytest.mark.slow
+def test_quick_run_reports_every_figure_in_json_markdown_and_chart(tmp_path):
+    subprocess.run([sys.executable, "-m", "techtonics.bench", "--quick", f"--workdir={tmp_path}"],
+                   check=True, capture_output=True, cwd=REPO, timeout=600)  # fmt: skip
+    report = json.loads((tmp_path / "bench.json").read_text())
+    rows = {row["key"]: row for row in report["rows"]}
+    assert set(rows) == FIGURES
+    assert all(math.isfinite(row["value"]) and row["value"] > 0 for row in rows.values())
+    assert all(row["met"] in (True, False) for row in rows.values() if row["goal"])
+    assert report["machine"]["cores"] >= 1 and "tensorflow" in report["machine"]
+    assert {"TFRecord", "ParallelMapV2", "ShuffleAndRepeat"} <= {stage["stage"] for stage in report["profile"]}
+    table = (tmp_path / "bench.md").read_text()
+    assert all(row["name"] in table for row in rows.values())
+    assert (tmp_path / "bench.png").read_bytes().startswith(PNG)
