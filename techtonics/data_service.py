@@ -11,6 +11,7 @@ tools/launch_local_cluster.py --data_service_workers=N starts them for you.
 """
 
 import socket
+import sys
 
 import tensorflow as tf
 from absl import app, flags
@@ -42,7 +43,11 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     f = flags.FLAGS
-    serve(f.role, f.port, f.dispatcher_address, f.worker_host)
+    try:
+        serve(f.role, f.port, f.dispatcher_address, f.worker_host)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ import csv
 import dataclasses
 import io
 import json
+import re
 
 import tensorflow as tf
 import tf_keras
@@ -81,6 +82,8 @@ class TrainConfig:
                 raise ValueError(f"{name} {getattr(self, name)}: must be at least 1")
         if self.collective not in distribute.COLLECTIVES:
             raise ValueError(f"unknown collective {self.collective!r}; use one of {', '.join(distribute.COLLECTIVES)}")
+        if self.data_service and not re.fullmatch(r"(grpc://)?[\w.\-]+:\d+", self.data_service):
+            raise ValueError(f"data_service_address {self.data_service!r}: use grpc://HOST:PORT")
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate {self.learning_rate}: must be positive")
 
@@ -177,7 +180,10 @@ def _best_so_far(history: list[dict], monitor: str, mode: str) -> float | None:
     return (max if mode == "max" else min)(values) if values else None
 
 
-def _callbacks(config: TrainConfig, model_dir: str, chief: bool) -> list[tf_keras.callbacks.Callback]:
+def _callbacks(
+    config: TrainConfig, model_dir: str, chief: bool, history: list[dict]
+) -> list[tf_keras.callbacks.Callback]:
+    """history: the rows of the epochs already done (every worker must see the same ones)."""
     monitor, mode = _monitor(config.task)
     history_csv = fileio.join(model_dir, "history.csv")
     callbacks = [
@@ -190,7 +196,7 @@ def _callbacks(config: TrainConfig, model_dir: str, chief: bool) -> list[tf_kera
             mode=mode,
             save_best_only=True,
             save_weights_only=True,
-            initial_value_threshold=_best_so_far(_completed_history(model_dir, chief), monitor, mode),
+            initial_value_threshold=_best_so_far(history, monitor, mode),
         ),
         tf_keras.callbacks.TensorBoard(fileio.join(model_dir, "logs"), profile_batch=0),
     ]
@@ -269,6 +275,7 @@ def train_and_evaluate(
     with strategy.scope():
         model = models.build_model(config.model_config)
         compile_model(model, config)
+    done = _completed_history(model_dir, chief)
     try:
         history = model.fit(
             train,
@@ -276,7 +283,7 @@ def train_and_evaluate(
             steps_per_epoch=steps,
             validation_data=validation,
             validation_steps=validation_steps,
-            callbacks=_callbacks(config, model_dir, chief),
+            callbacks=_callbacks(config, model_dir, chief, done),
             verbose=2,
         )
     except tf.errors.UnavailableError as e:

@@ -56,6 +56,14 @@ def test_the_slurm_script_is_valid_bash_and_passes_only_trainer_flags():
     assert all(name in train.FLAGS for name in passed if name != "flagfile")
 
 
+def test_a_data_service_worker_without_a_dispatcher_is_a_one_line_error():
+    result = _run([sys.executable, "-m", "techtonics.data_service", "--role=worker", "--port=1"])
+    assert result.returncode == 1 and result.stderr.strip().splitlines()[-1] == (
+        "error: --dispatcher_address is required for a worker"
+    )
+    assert "Traceback" not in result.stderr
+
+
 def test_a_failing_worker_fails_the_launch_with_its_error(tmp_path):
     result = _run(_command(tmp_path / "missing", tmp_path / "model", "--num_workers=2"))
     assert result.returncode == 1

@@ -125,6 +125,8 @@ def test_a_batch_that_does_not_split_over_the_replicas_is_refused(tiny_records, 
         ({"epochs": 0}, "epochs 0"),
         ({"learning_rate": -1.0}, "learning_rate -1.0"),
         ({"target": "moment"}, "unknown target"),
+        ({"collective": "mpi"}, "unknown collective 'mpi'"),
+        ({"data_service": "dispatcher"}, "data_service_address 'dispatcher': use grpc://HOST:PORT"),
     ],
 )
 def test_bad_config_values(tiny_records, change, message):
