@@ -121,12 +121,17 @@ class Row:
         return self.ratio >= float(bound) if operator == ">=" else self.ratio <= float(bound)
 
 
+def _generated_stead(workdir: str, traces: int) -> str:
+    """A synthetic STEAD of `traces` traces (half earthquakes) in the workdir, generated once."""
+    directory = os.path.join(workdir, f"stead-{traces}")
+    if not os.path.exists(os.path.join(directory, "chunk2.csv")):
+        synthetic.write_synthetic_stead(directory, traces // 2, traces - traces // 2, seed=0)
+    return directory
+
+
 def run_conversion(workdir: str, traces: int, small: int, workers: int) -> list[Row]:
     """Conversion figures on generated STEAD of `traces` (and `small`) traces."""
-    big_dir, small_dir = os.path.join(workdir, f"stead-{traces}"), os.path.join(workdir, f"stead-{small}")
-    for directory, n in ((big_dir, traces), (small_dir, small)):
-        if not os.path.exists(os.path.join(directory, "chunk2.csv")):
-            synthetic.write_synthetic_stead(directory, n // 2, n - n // 2, seed=0)
+    big_dir, small_dir = _generated_stead(workdir, traces), _generated_stead(workdir, small)
     pairs = stead.find_pairs(big_dir)
     out = os.path.join(workdir, "records")
     read, converted = steady_rates(pairs, out, workers)
@@ -225,23 +230,27 @@ def training_rates(records_dir: str, task: str, jit_compile: bool, batch_size: i
     return rates[0], rates[1]
 
 
-def _generated_stead(workdir: str, traces: int) -> str:
-    directory = os.path.join(workdir, f"stead-{traces}")
-    if not os.path.exists(os.path.join(directory, "chunk2.csv")):
-        synthetic.write_synthetic_stead(directory, traces // 2, traces - traces // 2, seed=0)
-    return directory
+def _records_dir(workdir: str, traces: int, encoding: str = "float32") -> str:
+    return os.path.join(workdir, f"records-{traces}" + ("" if encoding == "float32" else f"-{encoding}"))
+
+
+def _converted_records(workdir: str, traces: int, encoding: str = "float32") -> str:
+    """The records of _generated_stead(workdir, traces), converted unless their manifest is there."""
+    records_dir = _records_dir(workdir, traces, encoding)
+    if not fileio.exists(fileio.join(records_dir, "manifest.json")):
+        pairs = tuple(stead.find_pairs(_generated_stead(workdir, traces)))
+        convert.convert(convert.ConvertConfig(pairs=pairs, output_dir=records_dir, encoding=encoding), progress=False)
+    return records_dir
 
 
 def run_pipeline(workdir: str, traces: int, batch_size: int, workers: int, png_traces: int) -> list[Row]:
     """Input figures on generated STEAD: the pipeline against raw bytes, from_generator and PNG files."""
     pairs = stead.find_pairs(_generated_stead(workdir, traces))
-    records_dir = os.path.join(workdir, f"records-{traces}")
-    _, converted = steady_rates(pairs, records_dir, workers)
-    convert.convert(convert.ConvertConfig(pairs=tuple(pairs), output_dir=records_dir), progress=False)
+    _, converted = steady_rates(pairs, _records_dir(workdir, traces), workers)  # leaves shards, no manifest
+    records_dir = _converted_records(workdir, traces)
     rates = pipeline_rates(pairs, records_dir, batch_size)
     # The profile shows the pipeline bound by reading record bytes: half the bytes per example.
-    int16_dir = f"{records_dir}-int16"
-    convert.convert(convert.ConvertConfig(pairs=tuple(pairs), output_dir=int16_dir, encoding="int16"), progress=False)
+    int16_dir = _converted_records(workdir, traces, "int16")
     pipeline_rate(int16_dir, batch_size)  # page cache warm
     int16 = pipeline_rate(int16_dir, batch_size)
     png_dir = os.path.join(workdir, f"png-{traces}")
@@ -271,10 +280,7 @@ def run_pipeline(workdir: str, traces: int, batch_size: int, workers: int, png_t
 
 def run_training(workdir: str, traces: int, batch_size: int, steps: int) -> list[Row]:
     """Both CNNs with and without XLA, fed by the pipeline against fed from memory."""
-    records_dir = os.path.join(workdir, f"records-{traces}")
-    if not fileio.exists(fileio.join(records_dir, "manifest.json")):
-        pairs = stead.find_pairs(_generated_stead(workdir, traces))
-        convert.convert(convert.ConvertConfig(pairs=tuple(pairs), output_dir=records_dir), progress=False)
+    records_dir = _converted_records(workdir, traces)
     rows = []
     for task in models.TASKS:
         for jit in (False, True):
@@ -382,7 +388,7 @@ def main(argv):
         rows += run_conversion(FLAGS.workdir, traces, small, workers)
     if "pipeline" in FLAGS.parts:
         rows += run_pipeline(FLAGS.workdir, pipeline_traces, batch_size, workers, png_traces=100 if quick else 1000)
-        records_dir = os.path.join(FLAGS.workdir, f"records-{pipeline_traces}")
+        records_dir = _records_dir(FLAGS.workdir, pipeline_traces)
         profile = profile_pipeline(records_dir, batch_size, 20 if quick else 100, os.path.join(FLAGS.workdir, "profile"))
     if "training" in FLAGS.parts:
         rows += run_training(FLAGS.workdir, pipeline_traces, batch_size, steps=3 if quick else 100)

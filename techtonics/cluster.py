@@ -42,10 +42,23 @@ def tf_config(worker_ports: list[int], index: int) -> str:
     return json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
 
 
-class _Process:
-    """A child process whose output lines are copied, prefixed, to a shared stream."""
+class _Log:
+    """One output stream that several threads write whole, prefixed lines to."""
 
-    def __init__(self, name: str, command: list[str], env: dict, out: TextIO, lock: threading.Lock):
+    def __init__(self, out: TextIO):
+        self._out, self._lock = out, threading.Lock()
+
+    def line(self, name: str, text: str) -> None:
+        text = text.rstrip("\n")
+        with self._lock:
+            self._out.write(f"[{name}] {text}\n")
+            self._out.flush()
+
+
+class _Process:
+    """A child process whose output lines are copied, prefixed with its name, to the log."""
+
+    def __init__(self, name: str, command: list[str], env: dict, log: _Log):
         self.name = name
         self.popen = subprocess.Popen(
             command,
@@ -56,14 +69,12 @@ class _Process:
             bufsize=1,
             start_new_session=True,  # signals to the launcher do not reach the children twice
         )
-        self._thread = threading.Thread(target=self._copy, args=(out, lock), daemon=True)
+        self._thread = threading.Thread(target=self._copy, args=(log,), daemon=True)
         self._thread.start()
 
-    def _copy(self, out: TextIO, lock: threading.Lock) -> None:
+    def _copy(self, log: _Log) -> None:
         for line in self.popen.stdout:
-            with lock:
-                out.write(f"[{self.name}] {line}")
-                out.flush()
+            log.line(self.name, line)
 
     def stop(self) -> None:
         if self.popen.poll() is None:
@@ -103,7 +114,7 @@ def launch(
     """
     if num_workers < 1 or data_service_workers < 0 or gpus_per_worker < 0:
         raise ValueError("num_workers must be at least 1; data_service_workers and gpus_per_worker at least 0")
-    lock = threading.Lock()
+    log = _Log(out)
     ports = free_ports(num_workers + 1 + data_service_workers)
     worker_ports, dispatcher_port, service_ports = ports[:num_workers], ports[num_workers], ports[num_workers + 1 :]
     python = [sys.executable, "-u", "-m"]
@@ -112,27 +123,25 @@ def launch(
         dispatcher = f"localhost:{dispatcher_port}"
         services.append(
             _Process("dispatcher", [*python, "techtonics.data_service", "--role=dispatcher",
-                                    f"--port={dispatcher_port}"], dict(os.environ), out, lock)  # fmt: skip
+                                    f"--port={dispatcher_port}"], dict(os.environ), log)  # fmt: skip
         )
         for i, port in enumerate(service_ports):
             command = [*python, "techtonics.data_service", "--role=worker", f"--port={port}",
                        f"--dispatcher_address={dispatcher}", "--worker_host=localhost"]  # fmt: skip
-            services.append(_Process(f"data {i}", command, dict(os.environ), out, lock))
+            services.append(_Process(f"data {i}", command, dict(os.environ), log))
         train_args = [*train_args, f"--data_service_address=grpc://{dispatcher}"]
     trainers = []
     for i in range(num_workers):
         env = dict(os.environ, TF_CONFIG=tf_config(worker_ports, i))
         if gpus_per_worker:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i * gpus_per_worker + g) for g in range(gpus_per_worker))
-        trainers.append(_Process(f"worker {i}", [*python, "techtonics.train", *train_args], env, out, lock))
-    with lock:
-        for p in services + trainers:
-            out.write(f"[launcher] {p.name}: pid {p.popen.pid}\n")
-        out.flush()
-    return _supervise(trainers, services, out, lock)
+        trainers.append(_Process(f"worker {i}", [*python, "techtonics.train", *train_args], env, log))
+    for p in services + trainers:
+        log.line("launcher", f"{p.name}: pid {p.popen.pid}")
+    return _supervise(trainers, services, log)
 
 
-def _supervise(trainers: list[_Process], services: list[_Process], out: TextIO, lock: threading.Lock) -> int:
+def _supervise(trainers: list[_Process], services: list[_Process], log: _Log) -> int:
     everyone = trainers + services
     try:
         while True:
@@ -141,9 +150,7 @@ def _supervise(trainers: list[_Process], services: list[_Process], out: TextIO, 
             failed = failed or next((p for p in services if p.popen.poll() is not None), None)
             if failed is not None:
                 code = failed.popen.returncode
-                with lock:
-                    out.write(f"[launcher] {failed.name} exited with {code}; stopping the others\n")
-                    out.flush()
+                log.line("launcher", f"{failed.name} exited with {code}; stopping the others")
                 _stop_all(everyone)
                 return 128 - code if code < 0 else code or 1  # killed by signal N: 128 + N, as shells say
             if all(p.popen.poll() == 0 for p in trainers):
