@@ -21,12 +21,9 @@ Markdown table and the profile) and bench.png (every ratio against its goal).
 import collections
 import dataclasses
 import json
-import multiprocessing
 import os
 import re
 import resource
-import subprocess
-import sys
 import time
 
 import tensorflow as tf
@@ -34,70 +31,23 @@ import tf_keras
 from absl import app, flags
 from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
-from techtonics import convert, data, figures, fileio, models, png_baseline, stead, synthetic, trainer
+from techtonics import (
+    bench_conversion,
+    bench_scale,
+    convert,
+    data,
+    figures,
+    fileio,
+    mixing,
+    models,
+    png_baseline,
+    records,
+    stead,
+    synthetic,
+    trainer,
+)
 
 FLAGS = flags.FLAGS
-
-
-def _read_shard(args) -> int:
-    shard, config = args
-    for pair_index, meta in shard.traces:
-        convert.waveform_file(config.pairs[pair_index].hdf5).read(meta["trace_name"])
-    return len(shard.traces)
-
-
-def _warm_up(_) -> None:
-    import tensorflow  # noqa: F401, PLC0415  (a converter worker's start-up, paid before timing)
-
-
-def steady_rates(pairs: list[stead.SteadPair], output_dir: str, workers: int) -> tuple[float, float]:
-    """(h5py read, conversion) traces/s over the same planned shards on one warm pool.
-
-    Both run on the same started processes, so the ratio compares the work
-    per trace, not process start-up (which a real 85 GB run amortises).
-    """
-    fileio.rmtree(output_dir)
-    fileio.makedirs(fileio.join(output_dir, convert.PROGRESS_DIR))
-    config = convert.ConvertConfig(pairs=tuple(pairs), output_dir=output_dir, num_workers=workers)
-    shards = convert.plan(config).shards
-    traces = sum(len(s.traces) for s in shards)
-    context = multiprocessing.get_context("spawn")
-    counter = context.Value("q", 0)
-    with context.Pool(workers, initializer=convert.init_worker, initargs=(counter,)) as pool:
-        pool.map(_warm_up, range(workers), chunksize=1)
-        pool.map(_read_shard, [(s, config) for s in shards], chunksize=1)  # page cache warm
-        rates = []
-        for task in (_read_shard, convert.run_shard):
-            start = time.perf_counter()
-            pool.map(task, [(s, config) for s in shards], chunksize=1)
-            rates.append(traces / (time.perf_counter() - start))
-    return rates[0], rates[1]
-
-
-def end_to_end_rate(pairs: list[stead.SteadPair], output_dir: str, workers: int) -> float:
-    """Traces/s of convert() from start to manifest, process start-up included."""
-    fileio.rmtree(output_dir)
-    config = convert.ConvertConfig(pairs=tuple(pairs), output_dir=output_dir, num_workers=workers)
-    start = time.perf_counter()
-    manifest = convert.convert(config, progress=False)
-    return sum(s["count"] for s in manifest["splits"].values()) / (time.perf_counter() - start)
-
-
-def conversion_peak_rss_mb(stead_dir: str, output_dir: str, workers: int) -> float:
-    """Largest resident set of any process of a conversion run from the command line."""
-    fileio.rmtree(output_dir)
-    tool = os.path.join(
-        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools", "convert_to_tfrecord.py"
-    )
-    command = [sys.executable, tool, f"--stead_dir={stead_dir}", f"--output_dir={output_dir}",
-               f"--num_workers={workers}", "--noprogress"]  # fmt: skip
-    # A fresh interpreter per measurement: RUSAGE_CHILDREN is the largest descendant so far.
-    probe = (
-        "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
-        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
-    )
-    done = subprocess.run([sys.executable, "-c", probe, *command], capture_output=True, text=True, check=True)
-    return int(done.stdout.split()[-1]) / 1024.0
 
 
 @dataclasses.dataclass
@@ -121,36 +71,70 @@ class Row:
         return self.ratio >= float(bound) if operator == ">=" else self.ratio <= float(bound)
 
 
+# The original subset's share of noise (71,500 of 267,822 traces), which every generated STEAD here keeps.
+NOISE_SHARE = 71500 / 267822
+
+
 def _generated_stead(workdir: str, traces: int) -> str:
-    """A synthetic STEAD of `traces` traces (half earthquakes) in the workdir, generated once."""
+    """A synthetic STEAD of `traces` traces in the original subset's class ratio, one merged pair
+    (the only layout SeisBench converts), generated once."""
     directory = os.path.join(workdir, f"stead-{traces}")
-    if not os.path.exists(os.path.join(directory, "chunk2.csv")):
-        synthetic.write_synthetic_stead(directory, traces // 2, traces - traces // 2, seed=0)
+    noise = round(traces * NOISE_SHARE)
+    synthetic.write_synthetic_stead(directory, traces - noise, noise, seed=0, merged=True, resume=True)
     return directory
 
 
-def run_conversion(workdir: str, traces: int, small: int, workers: int) -> list[Row]:
+def run_conversion(workdir: str, traces: int, small: int, workers: int, seisbench_python: str) -> list[Row]:
     """Conversion figures on generated STEAD of `traces` (and `small`) traces."""
     big_dir, small_dir = _generated_stead(workdir, traces), _generated_stead(workdir, small)
     pairs = stead.find_pairs(big_dir)
     out = os.path.join(workdir, "records")
-    read, converted = steady_rates(pairs, out, workers)
-    read_1, converted_1 = steady_rates(pairs, out, 1)
-    end_to_end = end_to_end_rate(pairs, out, workers)
-    rss_big = conversion_peak_rss_mb(big_dir, out, workers)
-    rss_small = conversion_peak_rss_mb(small_dir, out, workers)
-    return [
-        Row("conversion.h5py_read", f"h5py read, {workers} processes", read, "traces/s"),
+    read, converted = bench_conversion.steady_rates(pairs, out, workers)
+    read_1, converted_1 = bench_conversion.steady_rates(pairs, out, 1)
+    big = bench_conversion.end_to_end(big_dir, out, workers)
+    small_run = bench_conversion.end_to_end(small_dir, out, workers)
+    rows = [
+        Row("conversion.h5py_read", f"h5py read (group[name][()]), {workers} processes", read, "traces/s"),
         Row("conversion.rate", f"conversion, {workers} processes", converted, "traces/s", "h5py read",
             converted / read, ">= 0.8"),
         Row("conversion.h5py_read_1", "h5py read, 1 process", read_1, "traces/s"),
         Row("conversion.rate_1", "conversion, 1 process", converted_1, "traces/s", "h5py read", converted_1 / read_1),
         Row("conversion.scaling", f"conversion, {workers} vs 1 processes", converted / converted_1, "x", "1 process",
             converted / converted_1, ">= 1.6"),
-        Row("conversion.end_to_end", f"end to end, {workers} processes (start-up included)", end_to_end, "traces/s"),
-        Row("conversion.rss_small", f"peak RSS, {small:,} traces", rss_small, "MB"),
-        Row("conversion.rss_big", f"peak RSS, {traces:,} traces", rss_big, "MB", f"{small:,} traces",
-            rss_big / rss_small, "<= 1.1"),
+        Row("conversion.end_to_end", f"end to end, command line, {workers} processes (start-up included)",
+            big["rate"], "traces/s"),
+        Row("conversion.rss_small", f"peak RSS of any process, {small:,} traces", small_run["rss_mb"], "MB"),
+        Row("conversion.rss_big", f"peak RSS of any process, {traces:,} traces", big["rss_mb"], "MB",
+            f"{small:,} traces", big["rss_mb"] / small_run["rss_mb"], "<= 1.1"),
+    ]  # fmt: skip
+    if seisbench_python:
+        peer = bench_conversion.seisbench_rate(seisbench_python, big_dir, os.path.join(workdir, "seisbench-cache"))
+        rows += [
+            Row("conversion.seisbench", "SeisBench's STEAD conversion, end to end, 1 process", peer, "traces/s"),
+            Row("conversion.vs_seisbench", "end to end vs SeisBench's conversion", big["rate"] / peer, "x",
+                "SeisBench", big["rate"] / peer, ">= 3"),
+        ]  # fmt: skip
+    return rows
+
+
+def run_mixing(workdir: str, traces: int, shuffle_buffer: int, window: int, batch_size: int = 64) -> list[Row]:
+    """Class mixing of one training epoch with default input settings and shards twice the shuffle buffer."""
+    records_dir = os.path.join(workdir, f"records-{traces}-mixing")
+    if not fileio.exists(fileio.join(records_dir, records.MANIFEST_NAME)):
+        shard_mb = 2 * shuffle_buffer * convert.record_bytes("float32") / 2**20
+        pairs = tuple(stead.find_pairs(_generated_stead(workdir, traces)))
+        config = convert.ConvertConfig(pairs=pairs, output_dir=records_dir, shard_mb=shard_mb, min_shards=1)
+        convert.convert(config, progress=False)
+    config = data.InputConfig(batch_size=batch_size, shuffle_buffer=shuffle_buffer)
+    stats = mixing.class_mixing(mixing.epoch_labels(data.Records(records_dir), config), window, batch_size)
+    window = f"{stats['windows']} windows of {window:,}"
+    return [
+        Row("mixing.std_ratio", f"earthquake share of {window}: std vs binomial ideal ({stats['ideal_std']:.3f})",
+            stats["window_std"], "", "ideal shuffle", stats["std_ratio"], "<= 1.3"),
+        Row("mixing.window_range", f"earthquake share of {window}: lowest to highest",
+            stats["window_max"] - stats["window_min"], "", f"{stats['window_min']:.3f} to {stats['window_max']:.3f}"),
+        Row("mixing.batch_min", f"lowest earthquake share of a batch of {batch_size}", stats["batch_min"], "",
+            "", stats["batch_min"], ">= 0.3"),
     ]  # fmt: skip
 
 
@@ -199,11 +183,17 @@ def pipeline_rates(pairs: list[stead.SteadPair], records_dir: str, batch_size: i
     }
 
 
-def pipeline_rate(records_dir: str, batch_size: int) -> float:
-    """Steady examples/s of the training input pipeline over converted records."""
+def pipeline_rate(records_dir: str, batch_size: int, task: str = "classification") -> float:
+    """Steady records/s that the training input pipeline reads from converted records.
+
+    For regression, which keeps only earthquakes with the target, that is
+    its examples/s times the records read per example kept.
+    """
     source = data.Records(records_dir)
-    pipeline, steps = data.split_dataset(source, "train", data.InputConfig(batch_size=batch_size), training=True)
-    return _examples_per_second(pipeline, steps)
+    config = data.InputConfig(task=task, batch_size=batch_size)
+    pipeline, steps = data.split_dataset(source, "train", config, training=True)
+    records_per_example = source.count("train", "classification", config.target) / source.count("train", task, config.target)
+    return _examples_per_second(pipeline, steps) * records_per_example
 
 
 class _EpochSeconds(tf_keras.callbacks.Callback):
@@ -246,9 +236,10 @@ def _converted_records(workdir: str, traces: int, encoding: str = "float32") -> 
 def run_pipeline(workdir: str, traces: int, batch_size: int, workers: int, png_traces: int) -> list[Row]:
     """Input figures on generated STEAD: the pipeline against raw bytes, from_generator and PNG files."""
     pairs = stead.find_pairs(_generated_stead(workdir, traces))
-    _, converted = steady_rates(pairs, _records_dir(workdir, traces), workers)  # leaves shards, no manifest
+    _, converted = bench_conversion.steady_rates(pairs, os.path.join(workdir, "records"), workers)
     records_dir = _converted_records(workdir, traces)
     rates = pipeline_rates(pairs, records_dir, batch_size)
+    regression = pipeline_rate(records_dir, batch_size, "regression")
     # The profile shows the pipeline bound by reading record bytes: half the bytes per example.
     int16_dir = _converted_records(workdir, traces, "int16")
     pipeline_rate(int16_dir, batch_size)  # page cache warm
@@ -264,6 +255,8 @@ def run_pipeline(workdir: str, traces: int, batch_size: int, workers: int, png_t
         Row("pipeline.raw", "raw record bytes, interleave 8", rates["raw"], "examples/s"),
         Row("pipeline.rate", "input pipeline (shuffle, parse, decode, labels)", rates["pipeline"], "examples/s",
             "raw record bytes", rates["pipeline"] / rates["raw"], ">= 0.5"),
+        Row("pipeline.regression", "input pipeline, regression (records read/s; keeps earthquakes)", regression,
+            "examples/s", "classification", regression / rates["pipeline"], ">= 0.9"),
         Row("pipeline.int16", "input pipeline, int16 records (--encoding=int16)", int16, "examples/s",
             "float32 records", int16 / rates["pipeline"]),
         Row("pipeline.generator", "from_generator over h5py", rates["generator"], "examples/s"),
@@ -338,7 +331,8 @@ def markdown(rows: list[Row]) -> str:
     for r in rows:
         ratio = f"{r.ratio:.2f}" if r.ratio is not None else ""
         goal = r.goal + {True: " (met)", False: " (missed)", None: ""}[r.met]
-        lines.append(f"| {r.name} | {r.value:,.1f} {r.unit} | {r.baseline} | {ratio} | {goal} |")
+        value = f"{r.value:,.1f}" if abs(r.value) >= 10 else f"{r.value:.3f}"
+        lines.append(f"| {r.name} | {f'{value} {r.unit}'.strip()} | {r.baseline} | {ratio} | {goal} |")
     return "\n".join(lines)
 
 
@@ -356,9 +350,10 @@ def machine() -> dict:
     }
 
 
-def write_report(workdir: str, rows: list[Row], profile: list[dict], info: dict) -> None:
-    """bench.json, bench.md (the table and the profile) and bench.png (ratios against goals)."""
+def write_report(workdir: str, rows: list[Row], profile: list[dict], info: dict, scale: list[dict]) -> None:
+    """bench.json, bench.md (the tables and the profile) and bench.png (ratios against goals)."""
     report = {"machine": info, "rows": [{**dataclasses.asdict(r), "met": r.met} for r in rows], "profile": profile}
+    report["scale"] = scale
     fileio.write_atomic(fileio.join(workdir, "bench.json"), json.dumps(report, indent=2) + "\n")
     lines = [f"Measured on {info['host']}: {info['cores']} cores ({info['cpu']}), {info['memory_gib']} GiB, "
              f"GPUs: {', '.join(info['gpus']) or 'none'}; TensorFlow {info['tensorflow']}; {info['date']}.", "",
@@ -368,11 +363,32 @@ def write_report(workdir: str, rows: list[Row], profile: list[dict], info: dict)
                   "| --- | --- | --- | --- | --- |"]  # fmt: skip
         lines += [f"| {p['stage']} | {p['depth']} | {p['kind']} | {p['seconds']:.3f} | {p['share_of_wall']:.2f} |"
                   for p in profile]  # fmt: skip
+    if scale:
+        lines += ["", bench_scale.markdown(scale, scale[0]["traces"] or 0, bench_scale.BASELINE_TRACES)]
     fileio.write_atomic(fileio.join(workdir, "bench.md"), "\n".join(lines) + "\n")
     figures.benchmark_chart([r for r in rows if r.goal], workdir)
 
 
-PARTS = ("conversion", "pipeline", "training")
+PARTS = ("conversion", "mixing", "pipeline", "training", "scale")
+DEFAULT_PARTS = ("conversion", "mixing", "pipeline", "training")  # scale takes about an hour and 45 GB
+
+
+def run_scale(workdir: str, traces: int, workers: int) -> tuple[list[Row], list[dict]]:
+    """The full-size run and the same at 20,000 traces: (rows with goals, every stage's figures)."""
+    sizes = [bench_scale.BASELINE_TRACES, traces]
+    bench_scale.check_disk(workdir, sizes)
+    baseline, full = (bench_scale.run_size(workdir, n, workers) for n in sizes)
+    stages = bench_scale.compare(full, baseline)
+    rows = []
+    for stage in stages:
+        key = "scale." + re.sub(r"\W+", "_", stage["stage"]).strip("_")
+        if "per_trace_ratio" in stage:
+            rows.append(Row(f"{key}.rate", f"{stage['stage']}, {traces:,} traces", stage["rate"], "traces/s",
+                            f"per trace vs {sizes[0]:,}", stage["per_trace_ratio"], "<= 1.15"))
+        if "rss_ratio" in stage:
+            rows.append(Row(f"{key}.rss", f"{stage['stage']}, peak RSS", stage["rss_mb"], "MB",
+                            f"vs {sizes[0]:,} traces", stage["rss_ratio"], "<= 1.2"))
+    return rows, stages
 
 
 def main(argv):
@@ -383,17 +399,31 @@ def main(argv):
     quick = FLAGS.quick
     traces, small = (2000, 500) if quick else (20000, 2000)
     pipeline_traces, batch_size = (1000 if quick else 4000), 32
-    rows, profile = [], []
-    if "conversion" in FLAGS.parts:
-        rows += run_conversion(FLAGS.workdir, traces, small, workers)
-    if "pipeline" in FLAGS.parts:
-        rows += run_pipeline(FLAGS.workdir, pipeline_traces, batch_size, workers, png_traces=100 if quick else 1000)
-        records_dir = _records_dir(FLAGS.workdir, pipeline_traces)
-        profile = profile_pipeline(records_dir, batch_size, 20 if quick else 100, os.path.join(FLAGS.workdir, "profile"))
-    if "training" in FLAGS.parts:
-        rows += run_training(FLAGS.workdir, pipeline_traces, batch_size, steps=3 if quick else 100)
-    write_report(FLAGS.workdir, rows, profile, machine())
+    rows, profile, scale = [], [], []
+    try:
+        if "scale" in FLAGS.parts:
+            bench_scale.check_disk(FLAGS.workdir, [bench_scale.BASELINE_TRACES, FLAGS.scale_traces])
+        if "conversion" in FLAGS.parts:
+            rows += run_conversion(FLAGS.workdir, traces, small, workers, FLAGS.seisbench_python)
+        if "mixing" in FLAGS.parts:
+            # Quick: 1,600 training examples, so a buffer of 256 keeps shards twice as large as the buffer.
+            buffer = 256 if quick else data.InputConfig().shuffle_buffer
+            rows += run_mixing(FLAGS.workdir, traces, buffer, window=128 if quick else 1024)
+        if "pipeline" in FLAGS.parts:
+            rows += run_pipeline(FLAGS.workdir, pipeline_traces, batch_size, workers, png_traces=100 if quick else 1000)
+            records_dir = _records_dir(FLAGS.workdir, pipeline_traces)
+            profile = profile_pipeline(records_dir, batch_size, 20 if quick else 100, os.path.join(FLAGS.workdir, "profile"))
+        if "training" in FLAGS.parts:
+            rows += run_training(FLAGS.workdir, pipeline_traces, batch_size, steps=3 if quick else 100)
+        if "scale" in FLAGS.parts:
+            scale_rows, scale = run_scale(FLAGS.workdir, FLAGS.scale_traces, workers)
+            rows += scale_rows
+    except bench_scale.ScaleError as e:
+        raise SystemExit(f"error: {e}") from None
+    write_report(FLAGS.workdir, rows, profile, machine(), scale)
     print(markdown(rows))
+    if scale:
+        print(bench_scale.markdown(scale, FLAGS.scale_traces, bench_scale.BASELINE_TRACES))
     print(f"results: {FLAGS.workdir}/bench.json, bench.md, bench.png")
     print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
@@ -402,5 +432,7 @@ if __name__ == "__main__":
     flags.DEFINE_string("workdir", "/tmp/techtonics-bench", "Where generated data and results go.")
     flags.DEFINE_bool("quick", False, "Small sizes, for a quick check.")
     flags.DEFINE_integer("workers", None, "Processes (default: all cores).", lower_bound=1)
-    flags.DEFINE_multi_enum("parts", list(PARTS), PARTS, "What to measure.")
+    flags.DEFINE_multi_enum("parts", list(DEFAULT_PARTS), PARTS, "What to measure.")
+    flags.DEFINE_integer("scale_traces", 267822, "Traces of the full-size run (--parts=scale).", lower_bound=20001)
+    flags.DEFINE_string("seisbench_python", "", "An interpreter with SeisBench installed: compare its STEAD conversion.")
     app.run(main)

@@ -1,14 +1,18 @@
 """STEAD -> sharded TFRecords: select, split, shard, write in parallel, resume, verify.
 
 The run, in order:
-1. read every CSV (metadata only; waveforms stay in HDF5) and check each
-   CSV/HDF5 pair belongs together;
+1. read every CSV (the columns records need; waveforms stay in HDF5) and
+   check each CSV/HDF5 pair belongs together;
 2. select a per-class random subset and assign splits (techtonics.splits);
-3. plan shards: each split's traces are shuffled and dealt into shards
-   (so every shard mixes classes, stations and chunks), then each shard is
-   read in file order for locality;
-4. worker processes write shards under temporary names and rename them when
-   complete, then record count and sha256 in `_progress/<shard>.json`;
+3. plan shards: each split's traces are shuffled and dealt into shards, and
+   each shard keeps that seeded random order, so every stretch of a shard
+   mixes classes, chunks, events and stations (STEAD's files hold all noise
+   first; shards in file order made training see noise-only stretches);
+4. worker processes (no TensorFlow: records.RecordWriter) read each shard's
+   traces from HDF5 in file order into a buffer of one shard, write them in
+   the shard's order under a temporary name, hashing as they write, rename
+   the file when complete, then record count and sha256 in
+   `_progress/<shard>.json`;
 5. `manifest.json` is written last, atomically.
 A re-run with the same arguments skips shards whose file still matches its
 recorded sha256, so a killed run resumes and ends byte-identical to an
@@ -19,11 +23,13 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import errno
 import hashlib
 import json
 import math
 import multiprocessing
 import os
+import shutil
 import sys
 import time
 
@@ -33,7 +39,7 @@ import pandas as pd
 from techtonics import fileio, records, splits, stead
 
 PROGRESS_DIR = "_progress"
-COMPRESSIONS = ("NONE", "GZIP")
+COMPRESSIONS = records.COMPRESSIONS
 ON_BAD_TRACE = ("skip", "fail")
 _RECORD_OVERHEAD_BYTES = 400  # labels, names and framing beyond the waveform
 _SAMPLE_FOR_PAIRING = 50
@@ -86,25 +92,47 @@ class ConvertConfig:
 
 @dataclasses.dataclass
 class Shard:
-    """One planned output file and the traces it holds."""
+    """One planned output file and the traces it holds, in the order it holds them."""
 
     split: str
     file: str
-    traces: list[tuple[int, dict]]  # (pair index, metadata row)
+    rows: np.ndarray  # row indices into the plan's metadata, in write order
 
-    def digest(self, config: ConvertConfig) -> str:
-        """Identifies the planned content (traces and their labels), so a stale file is redone."""
-        h = hashlib.sha256(f"{records.SCHEMA_VERSION}|{config.encoding}|{config.compression}".encode())
-        for pair_index, meta in self.traces:
-            h.update(f"|{config.pairs[pair_index].hdf5}|{sorted(meta.items())!r}".encode())
-        return h.hexdigest()
+
+@dataclasses.dataclass(frozen=True)
+class ShardJob:
+    """What a writer process needs for one shard: where, how, and its traces' metadata."""
+
+    path: str
+    hdf5: tuple[str, ...]  # per pair index
+    traces: pd.DataFrame  # `pair`, `row` (file order) and records.COLUMNS, in write order
+    encoding: str
+    compression: str
+    on_bad_trace: str
+
+
+def shard_digest(traces: pd.DataFrame, config: ConvertConfig) -> str:
+    """Identifies a shard's planned content (traces, their order and labels), so a stale file is redone."""
+    h = hashlib.sha256(
+        f"{records.SCHEMA_VERSION}|{config.encoding}|{config.compression}|{[p.hdf5 for p in config.pairs]}".encode()
+    )
+    h.update(traces.pair.to_numpy(np.int64).tobytes())
+    for column in records.COLUMNS:
+        values = traces[column]
+        if column == stead.SNR_COLUMN:
+            h.update(np.stack(values.to_numpy()).astype(np.float64).tobytes() if len(values) else b"")
+        elif column in records.TARGETS:
+            h.update(values.to_numpy(np.float64).tobytes())
+        else:
+            h.update("\x1f".join(map(str, values)).encode())
+    return h.hexdigest()
 
 
 def load_metadata(pairs: tuple[stead.SteadPair, ...]) -> pd.DataFrame:
-    """All pairs' metadata in one frame with a `pair` column; checks each pair matches."""
+    """All pairs' metadata (records.COLUMNS) in one frame with a `pair` column; checks each pair matches."""
     frames = []
     for index, pair in enumerate(pairs):
-        meta = stead.read_metadata(pair.csv)
+        meta = stead.read_metadata(pair.csv, columns=records.COLUMNS)
         with stead.WaveformFile(pair.hdf5) as waveforms:
             sample = meta.trace_name.iloc[:: max(1, len(meta) // _SAMPLE_FOR_PAIRING)]
             if len(meta) and not any(name in waveforms for name in sample):
@@ -121,19 +149,19 @@ def load_metadata(pairs: tuple[stead.SteadPair, ...]) -> pd.DataFrame:
     return meta
 
 
+def record_bytes(encoding: str) -> int:
+    """About how many bytes one trace takes in a shard."""
+    return int(np.prod(stead.WAVEFORM_SHAPE)) * np.dtype(encoding).itemsize + _RECORD_OVERHEAD_BYTES
+
+
 def _shard_count(traces: int, config: ConvertConfig) -> int:
-    record_bytes = int(np.prod(stead.WAVEFORM_SHAPE)) * np.dtype(config.encoding).itemsize
-    by_size = math.ceil(traces * (record_bytes + _RECORD_OVERHEAD_BYTES) / (config.shard_mb * 2**20))
+    by_size = math.ceil(traces * record_bytes(config.encoding) / (config.shard_mb * 2**20))
     return max(1, min(traces, max(by_size, config.min_shards)))
 
 
-def plan_shards(meta: pd.DataFrame, assignment: np.ndarray, config: ConvertConfig) -> list[Shard]:
-    """Deals each split's traces into shards at random; each shard in file order."""
+def plan_shards(assignment: np.ndarray, config: ConvertConfig) -> list[Shard]:
+    """Deals each split's traces into shards at random; each shard keeps its random order."""
     rng = np.random.default_rng([config.split.seed, 13])
-    columns = [c for c in stead.COLUMNS if c in set(records.TARGETS) | set(records.TEXT_FIELDS)]
-    columns += [stead.SNR_COLUMN, "trace_category"]
-    rows = meta[columns].to_dict("records")
-    pair_of = meta.pair.to_numpy()
     shards = []
     for split in splits.SPLITS:
         members = np.flatnonzero(assignment == split)
@@ -141,9 +169,107 @@ def plan_shards(meta: pd.DataFrame, assignment: np.ndarray, config: ConvertConfi
             continue
         count = _shard_count(members.size, config)
         for k, part in enumerate(np.array_split(rng.permutation(members), count)):
-            name = records.shard_name(split, k, count, config.compression)
-            shards.append(Shard(split, name, [(int(pair_of[i]), rows[i]) for i in np.sort(part)]))
+            shards.append(Shard(split, records.shard_name(split, k, count, config.compression), part))
     return shards
+
+
+def shard_job(shard: Shard, meta: pd.DataFrame, config: ConvertConfig) -> ShardJob:
+    """The writer's view of a planned shard: only its own traces' metadata."""
+    traces = meta.iloc[shard.rows][["pair", *records.COLUMNS]].assign(row=shard.rows).reset_index(drop=True)
+    return ShardJob(
+        path=fileio.join(config.output_dir, shard.file),
+        hdf5=tuple(p.hdf5 for p in config.pairs),
+        traces=traces,
+        encoding=config.encoding,
+        compression=config.compression,
+        on_bad_trace=config.on_bad_trace,
+    )
+
+
+_worker_state: dict = {}
+
+
+def _init_worker(counter) -> None:
+    """Sets up a writer process: the shared progress counter, no open files yet."""
+    _worker_state.clear()
+    _worker_state["counter"] = counter
+
+
+def _waveform_file(path: str) -> stead.WaveformFile:
+    """This process's open handle on an HDF5 file (HDF5 handles do not cross processes)."""
+    files = _worker_state.setdefault("files", {})
+    if path not in files:
+        files[path] = stead.WaveformFile(path)
+    return files[path]
+
+
+def _count(done: int) -> None:
+    counter = _worker_state.get("counter")
+    if counter is not None:
+        with counter.get_lock():
+            counter.value += done
+
+
+def read_waveforms(job: ShardJob) -> tuple[np.ndarray, list[list[str]]]:
+    """The shard's waveforms in write order, read in file order; and the bad traces skipped.
+
+    A buffer of one shard (about --shard_mb) lets reading follow the HDF5
+    file while writing follows the shard's random order.
+    """
+    traces = job.traces
+    # One buffer per process, reused: first-touching 150 MB of fresh memory per shard costs as much as reading it.
+    buffer = _worker_state.get("buffer")
+    if buffer is None or len(buffer) < len(traces):
+        buffer = _worker_state["buffer"] = np.empty((len(traces), *stead.WAVEFORM_SHAPE), stead.WAVEFORM_DTYPE)
+    waveforms = buffer[: len(traces)]
+    skipped = []
+    pair_of, name_of = traces.pair.to_numpy(), traces.trace_name.to_numpy()
+    for n, i in enumerate(np.argsort(traces.row.to_numpy(), kind="stable")):
+        try:
+            _waveform_file(job.hdf5[pair_of[i]]).read(name_of[i], out=waveforms[i])
+        except stead.BadTraceError as e:
+            if job.on_bad_trace == "fail":
+                raise
+            skipped.append([name_of[i], e.reason])
+        if n % 64 == 63:
+            _count(64)
+    _count(len(traces) % 64)
+    return waveforms, skipped
+
+
+def write_shard(job: ShardJob) -> dict:
+    """Writes one shard (temporary name, then rename) and returns its count, sha256 and skips."""
+    waveforms, skipped = read_waveforms(job)
+    bad = {name for name, _ in skipped}
+    tmp = fileio.temporary_path(job.path)
+    worst_error, written = 0.0, 0
+    try:
+        with records.RecordWriter(tmp, job.compression) as writer:
+            for i, meta in enumerate(job.traces.to_dict("records")):
+                if meta["trace_name"] in bad:
+                    continue
+                example, error = records.example_parts(waveforms[i], meta, job.encoding)
+                writer.write(example)
+                written += 1
+                worst_error = max(worst_error, error)
+        fileio.rename(tmp, job.path)
+    finally:
+        fileio.remove(tmp)
+    return {
+        "file": job.path.rsplit("/", 1)[-1],
+        "count": written,
+        "sha256": writer.sha256,
+        "skipped": skipped,
+        "worst_relative_error": worst_error,
+    }
+
+
+def _write_and_record(args) -> dict:
+    """A worker's task: write the shard, then its progress record (digest included)."""
+    job, digest, progress_path = args
+    result = {**write_shard(job), "digest": digest}
+    fileio.write_atomic(progress_path, json.dumps(result, sort_keys=True))
+    return result
 
 
 def _sha256(path: str) -> str:
@@ -154,75 +280,11 @@ def _sha256(path: str) -> str:
     return h.hexdigest()
 
 
-_worker_state: dict = {}
-
-
-def init_worker(counter) -> None:
-    """Sets up a writer process: the shared progress counter, no open files yet."""
-    _worker_state.clear()
-    _worker_state["counter"] = counter
-
-
-def waveform_file(path: str) -> stead.WaveformFile:
-    """This process's open handle on an HDF5 file (HDF5 handles do not cross processes)."""
-    files = _worker_state.setdefault("files", {})
-    if path not in files:
-        files[path] = stead.WaveformFile(path)
-    return files[path]
-
-
-def write_shard(shard: Shard, config: ConvertConfig) -> dict:
-    """Writes one shard (temporary name, then rename) and its progress record."""
-    import tensorflow as tf  # noqa: PLC0415  (workers import it once, on first use)
-
-    path = fileio.join(config.output_dir, shard.file)
-    tmp = fileio.temporary_path(path)
-    skipped, worst_error, written = [], 0.0, 0
-    counter = _worker_state["counter"]
-    options = tf.io.TFRecordOptions(
-        compression_type="" if config.compression == "NONE" else config.compression
-    )
-    try:
-        with tf.io.TFRecordWriter(tmp, options) as writer:
-            for pair_index, meta in shard.traces:
-                try:
-                    waveform = waveform_file(config.pairs[pair_index].hdf5).read(meta["trace_name"])
-                except stead.BadTraceError as e:
-                    if config.on_bad_trace == "fail":
-                        raise
-                    skipped.append([meta["trace_name"], e.reason])
-                else:
-                    example, error = records.make_example(waveform, meta, config.encoding)
-                    writer.write(example)
-                    written += 1
-                    worst_error = max(worst_error, error)
-                with counter.get_lock():
-                    counter.value += 1
-        result = {
-            "file": shard.file,
-            "count": written,
-            "sha256": _sha256(tmp),
-            "digest": shard.digest(config),
-            "skipped": skipped,
-            "worst_relative_error": worst_error,
-        }
-        fileio.rename(tmp, path)
-    finally:
-        fileio.remove(tmp)
-    fileio.write_atomic(_progress_path(config, shard.file), json.dumps(result, sort_keys=True))
-    return result
-
-
-def run_shard(args) -> dict:
-    """write_shard for Pool.map: args is (shard, config)."""
-    return write_shard(*args)
-
-
 def _progress_path(config: ConvertConfig, file: str) -> str:
     return fileio.join(config.output_dir, PROGRESS_DIR, file + ".json")
 
 
-def _finished(shard: Shard, config: ConvertConfig) -> dict | None:
+def _finished(shard: Shard, digest: str, config: ConvertConfig) -> dict | None:
     """The shard's progress record if its file is complete and unchanged, else None."""
     progress = _progress_path(config, shard.file)
     path = fileio.join(config.output_dir, shard.file)
@@ -230,7 +292,7 @@ def _finished(shard: Shard, config: ConvertConfig) -> dict | None:
         return None
     with fileio.open_file(progress, "rb") as f:
         result = json.loads(f.read())
-    if result.get("digest") != shard.digest(config) or _sha256(path) != result.get("sha256"):
+    if result.get("digest") != digest or _sha256(path) != result.get("sha256"):
         return None
     return result
 
@@ -263,28 +325,56 @@ class _Progress:
         print(("\r" if self.interactive else "") + line, end=end, file=sys.stderr, flush=True)
 
 
-def _write_all(todo: list[Shard], config: ConvertConfig, workers: int, show) -> list[dict]:
-    """Writes shards on `workers` processes with a bounded queue; fails fast on an error."""
-    context = multiprocessing.get_context("spawn")  # a parent holding TF or HDF5 state must not fork
-    counter = context.Value("q", 0)
-    if workers == 1:
-        init_worker(counter)
-        results = []
-        for shard in todo:
-            results.append(write_shard(shard, config))
-            show(counter.value)
-        return results
-    results, pending, queue = [], collections.deque(), collections.deque(todo)
-    with context.Pool(workers, initializer=init_worker, initargs=(counter,)) as pool:
+class WriterPool:
+    """Spawned writer processes with a bounded queue, failing fast; in-process for one worker.
+
+    The processes stay warm between `map` calls (the benchmark times reading
+    and converting on the same ones) and report traces done through a shared
+    counter, `done`.
+    """
+
+    def __init__(self, workers: int):
+        context = multiprocessing.get_context("spawn")  # a parent holding TF or HDF5 state must not fork
+        self._counter = context.Value("q", 0)
+        self._workers = workers
+        self._pool = None
+        if workers > 1:
+            self._pool = context.Pool(workers, initializer=_init_worker, initargs=(self._counter,))
+        else:
+            _init_worker(self._counter)
+
+    @property
+    def done(self) -> int:
+        """Traces read so far by all processes."""
+        return self._counter.value
+
+    def map(self, function, tasks, show=lambda done: None) -> list:
+        """function(task) for every task, at most 2 per process queued; results in completion order."""
+        if self._pool is None:
+            results = []
+            for task in tasks:
+                results.append(function(task))
+                show(self.done)
+            return results
+        results, pending, queue = [], collections.deque(), collections.deque(tasks)
         while queue or pending:
-            while queue and len(pending) < 2 * workers:
-                pending.append(pool.apply_async(run_shard, ((queue.popleft(), config),)))
-            time.sleep(0.2)
+            while queue and len(pending) < 2 * self._workers:
+                pending.append(self._pool.apply_async(function, (queue.popleft(),)))
+            time.sleep(0.05)
             for task in [t for t in pending if t.ready()]:
                 pending.remove(task)
                 results.append(task.get())  # re-raises a worker's error here
-            show(counter.value)
-    return results
+            show(self.done)
+        return results
+
+    def __enter__(self) -> WriterPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+        _worker_state.clear()
 
 
 def _target_stats(meta: pd.DataFrame) -> dict:
@@ -330,7 +420,19 @@ def plan(config: ConvertConfig) -> Plan:
     meta = meta.iloc[splits.select(meta, config.noise_traces, config.earthquake_traces, config.split.seed)]
     meta = meta.reset_index(drop=True)
     assignment = splits.assign(meta, split_config)
-    return Plan(meta, assignment, plan_shards(meta, assignment, config), skipped)
+    return Plan(meta, assignment, plan_shards(assignment, config), skipped)
+
+
+def _check_free_space(config: ConvertConfig, traces: int) -> None:
+    """Refuses a local conversion that cannot fit, before writing anything."""
+    if fileio.is_remote(config.output_dir) or config.compression != "NONE":
+        return
+    needed, free = traces * record_bytes(config.encoding), shutil.disk_usage(config.output_dir).free
+    if needed > free:
+        raise ConversionError(
+            f"{config.output_dir}: {traces} traces need about {needed / 2**30:.1f} GiB, "
+            f"{free / 2**30:.1f} GiB free"
+        )
 
 
 def convert(config: ConvertConfig, progress: bool = True) -> dict:
@@ -345,21 +447,40 @@ def convert(config: ConvertConfig, progress: bool = True) -> dict:
         raise ConversionError(f"{config.output_dir}: cannot create the output directory ({e})") from None
 
     _remove_stale_temporaries(config.output_dir, shards)
-    finished = {s.file: r for s in shards if (r := _finished(s, config)) is not None}
-    todo = [s for s in shards if s.file not in finished]
-    total = sum(len(s.traces) for s in todo)
+    finished, todo = {}, []
+    for shard in shards:
+        job = shard_job(shard, planned.meta, config)
+        digest = shard_digest(job.traces, config)
+        if (result := _finished(shard, digest, config)) is not None:
+            finished[shard.file] = result
+        else:
+            todo.append((shard, digest))
+    total = sum(len(shard.rows) for shard, _ in todo)
+    _check_free_space(config, total)
     reporter = _Progress(total, progress)
     if progress and finished:
         print(f"resuming: {len(finished)} of {len(shards)} shards already complete", file=sys.stderr)
     workers = max(1, min(config.num_workers or os.cpu_count() or 1, len(todo)))
-    for result in _write_all(todo, config, workers, reporter.show):
-        finished[result["file"]] = result
-    reporter.show(total, final=True)
-
-    manifest = _manifest(config, planned, finished)
-    fileio.write_atomic(
-        fileio.join(config.output_dir, records.MANIFEST_NAME), records.manifest_json(manifest)
+    # Jobs are made as the queue takes them: one shard's metadata at a time, not a copy of all.
+    tasks = (
+        (shard_job(shard, planned.meta, config), digest, _progress_path(config, shard.file)) for shard, digest in todo
     )
+    try:
+        with WriterPool(workers) as pool:
+            for result in pool.map(_write_and_record, tasks, reporter.show):
+                finished[result["file"]] = result
+        reporter.show(total, final=True)
+        manifest = _manifest(config, planned, finished)
+        fileio.write_atomic(fileio.join(config.output_dir, records.MANIFEST_NAME), records.manifest_json(manifest))
+    except OSError as e:
+        if e.errno != errno.ENOSPC:
+            raise
+        left = sum(len(shard.rows) for shard, _ in todo if shard.file not in finished)
+        raise ConversionError(
+            f"{config.output_dir}: no space left on the device ({left} traces, about "
+            f"{left * record_bytes(config.encoding) / 2**30:.2f} GiB, still to write); "
+            "free space and run the same command again to resume"
+        ) from None
     if progress:
         print(summary(manifest, total, time.monotonic() - started), file=sys.stderr)
     return manifest
@@ -439,7 +560,7 @@ def verify(output_dir: str) -> list[str]:
 
     manifest = records.read_manifest(output_dir)
     encoding = manifest["waveform"]["encoding"]
-    compression = "" if manifest["compression"] == "NONE" else manifest["compression"]
+    compression = records.compression_type(manifest)
     problems = []
     for split, info in manifest["splits"].items():
         for shard in info["shards"]:

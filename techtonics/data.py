@@ -2,9 +2,11 @@
 
 files (shuffled per epoch with a fixed seed, so every worker of a cluster
 shuffles alike) -> [this worker's shards] -> parallel `interleave` of
-TFRecordDatasets -> [this worker's examples] -> [regression: earthquakes with
-a finite target] -> [cache] -> shuffle -> repeat -> batch -> batched
-`parse_example` + decode + labels, in parallel -> [tf.data service] -> prefetch.
+TFRecordDatasets -> [this worker's examples] -> [cache] -> shuffle -> repeat
+-> batch -> batched `parse_example` + decode + labels, in parallel
+[regression: keep earthquakes with a finite target, then `rebatch`] ->
+[tf.data service] -> prefetch. The shards hold their traces in a random
+order (convert.py), so the shuffle buffer mixes an already mixed stream.
 
 Sharding over the workers of a cluster: FILE (each worker reads whole shards,
 disjoint) when every worker gets a shard, DATA otherwise (every worker reads
@@ -31,7 +33,6 @@ from absl import logging
 from techtonics import fileio, records, splits, stead
 from techtonics.models import TASKS
 
-EARTHQUAKE_CLASS = stead.CATEGORY_CLASS[stead.EARTHQUAKE_CATEGORY]
 METADATA_FIELDS = ("snr_db", "source_distance_km", "trace_name")
 
 
@@ -42,7 +43,8 @@ class InputConfig:
     task: str = "classification"
     target: str = "source_magnitude"
     batch_size: int = 64  # of the whole input pipeline: the global batch under tf.distribute
-    shuffle_buffer: int = 4096
+    # Shards arrive shuffled (convert.py); 1,024 records mix as well as 4,096 and read 1.5x faster (docs/BENCHMARKS.md).
+    shuffle_buffer: int = 1024
     cache: str = ""  # "" for none, "memory", or a file path prefix for an on-disk cache
     deterministic: bool = False  # a fixed example order when training (slower)
     seed: int = 0
@@ -102,17 +104,12 @@ class Records:
         return stats["mean"], stats["std"] if stats["std"] and stats["std"] > 0 else 1.0
 
 
-def _has_target(target: str):
-    features = {"label": records.FEATURES["label"], target: records.FEATURES[target]}
-
-    def keep(serialized):
-        example = tf.io.parse_single_example(serialized, features)
-        return tf.logical_and(tf.equal(example["label"], EARTHQUAKE_CLASS), tf.math.is_finite(example[target]))
-
-    return keep
-
-
 def _labelled(config: InputConfig, encoding: str, normalization: tuple[float, float], metadata: bool):
+    """Parses a batch into (waveform, label[, metadata]); regression keeps earthquakes with the target.
+
+    Filtering parsed batches (then `rebatch`) costs nothing beside parsing,
+    where filtering single records parsed each of them twice.
+    """
     mean, std = normalization
 
     def parse(serialized):
@@ -120,6 +117,9 @@ def _labelled(config: InputConfig, encoding: str, normalization: tuple[float, fl
         if config.task == "classification":
             label = features["label"]
         else:
+            target = features[config.target]
+            keep = tf.logical_and(tf.equal(features["label"], stead.EARTHQUAKE_CLASS), tf.math.is_finite(target))
+            features = {name: tf.boolean_mask(value, keep) for name, value in features.items()}
             label = (features[config.target][:, tf.newaxis] - mean) / std
         if not metadata:
             return features["waveform"], label
@@ -186,18 +186,19 @@ def dataset(
     )
     if pipelines > 1 and policy == policy.DATA:
         ds = ds.shard(pipelines, context.input_pipeline_id)
-    if config.task == "regression":
-        ds = ds.filter(_has_target(config.target))
     if config.cache:
         ds = ds.cache("" if config.cache == "memory" else config.cache)
     if training:
         ds = ds.shuffle(config.shuffle_buffer, seed=config.seed, reshuffle_each_iteration=True).repeat()
-    ds = ds.batch(batch_size, drop_remainder=training)
+    regression = config.task == "regression"
+    ds = ds.batch(batch_size, drop_remainder=training and not regression)
     ds = ds.map(
         _labelled(config, encoding, normalization, metadata),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=deterministic,
     )
+    if regression:
+        ds = ds.rebatch(batch_size, drop_remainder=training)
     options = tf.data.Options()
     options.deterministic = deterministic
     options.experimental_distribute.auto_shard_policy = (

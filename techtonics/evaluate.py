@@ -38,11 +38,11 @@ def classification_metrics(labels: np.ndarray, probabilities: np.ndarray) -> tup
     (tn, fp), (fn, tp) = confusion
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
-    scores = probabilities[:, data.EARTHQUAKE_CLASS]
+    scores = probabilities[:, stead.EARTHQUAKE_CLASS]
     aucs = {}
     for curve in ("ROC", "PR"):
         auc = tf_keras.metrics.AUC(num_thresholds=THRESHOLDS, curve=curve)
-        auc.update_state(labels == data.EARTHQUAKE_CLASS, scores)
+        auc.update_state(labels == stead.EARTHQUAKE_CLASS, scores)
         aucs[curve] = auc
     counts = {k: getattr(aucs["ROC"], k).numpy() for k in ("true_positives", "false_positives", "false_negatives")}
     counts["true_negatives"] = aucs["ROC"].true_negatives.numpy()
@@ -93,7 +93,7 @@ def _grid_quota(task: str) -> dict[int, int]:
     """Examples of each class in the grid: half noise, half earthquakes; regression sees earthquakes only."""
     if task == "classification":
         return {c: GRID_EXAMPLES // len(stead.CLASS_NAMES) for c in range(len(stead.CLASS_NAMES))}
-    return {data.EARTHQUAKE_CLASS: GRID_EXAMPLES}
+    return {stead.EARTHQUAKE_CLASS: GRID_EXAMPLES}
 
 
 def predict_split(model_dir: str, split: str, records_path: str | None = None, batch_size: int = 256):

@@ -60,6 +60,7 @@ EARTHQUAKE_CATEGORY = "earthquake_local"
 # Class index of each trace_category; CLASS_NAMES[i] names class i.
 CATEGORY_CLASS = {NOISE_CATEGORY: 0, EARTHQUAKE_CATEGORY: 1}
 CLASS_NAMES = ("noise", "earthquake")
+EARTHQUAKE_CLASS = CATEGORY_CLASS[EARTHQUAKE_CATEGORY]
 TRACE_NAME_SUFFIX = {NOISE_CATEGORY: "_NO", EARTHQUAKE_CATEGORY: "_EV"}
 
 # Columns a regressor can learn, with their units. Defined for earthquakes only.
@@ -175,12 +176,12 @@ def _to_float(values: pd.Series, column: str, path: str, names: pd.Series) -> pd
 def parse_metadata(raw: pd.DataFrame, path: str) -> pd.DataFrame:
     """Types a STEAD CSV read as text: floats (NaN when missing), text, snr_db arrays.
 
-    `raw` holds the CSV with missing values already NaN. Columns beyond the 35
-    are kept as they are; columns come back in STEAD order.
+    `raw` holds the CSV (all of STEAD's columns, or a subset with
+    `trace_name`) with missing values already NaN. Columns beyond the 35 are
+    kept as they are; STEAD's columns come back first, in STEAD order.
     """
-    missing = [c for c in COLUMNS if c not in raw.columns]
-    if missing:
-        raise SteadError(f"{path}: missing STEAD columns: {', '.join(missing)}")
+    if "trace_name" not in raw.columns:
+        raise SteadError(f"{path}: missing STEAD columns: trace_name")
     names = raw["trace_name"]
     if names.isna().any():
         raise SteadError(f"{path}: row {int(names.isna().idxmax()) + 2} has no trace_name")
@@ -189,14 +190,20 @@ def parse_metadata(raw: pd.DataFrame, path: str) -> pd.DataFrame:
         raise SteadError(f"{path}: trace {names[duplicated.idxmax()]} appears more than once")
     typed = raw.copy()
     for column in FLOAT_COLUMNS:
-        typed[column] = _to_float(raw[column], column, path, names)
-    typed[SNR_COLUMN] = _parse_snr(raw[SNR_COLUMN], path, names)
-    extra = [c for c in raw.columns if c not in COLUMNS]
-    return typed[list(COLUMNS) + extra].reset_index(drop=True)
+        if column in raw.columns:
+            typed[column] = _to_float(raw[column], column, path, names)
+    if SNR_COLUMN in raw.columns:
+        typed[SNR_COLUMN] = _parse_snr(raw[SNR_COLUMN], path, names)
+    ordered = [c for c in COLUMNS if c in raw.columns]
+    return typed[ordered + [c for c in raw.columns if c not in COLUMNS]].reset_index(drop=True)
 
 
-def read_metadata(csv_path: str) -> pd.DataFrame:
-    """Reads a STEAD CSV into typed columns (see `parse_metadata`)."""
+def read_metadata(csv_path: str, columns: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """Reads a STEAD CSV into typed columns (see `parse_metadata`).
+
+    columns: read only these (and trace_name), which keeps the memory of a
+    million-row CSV to what is used; the file must still hold all 35.
+    """
     if not fileio.exists(csv_path):
         raise SteadError(f"{csv_path}: no such file")
     # Text columns stay text ('NA' is a network code, source_id may look numeric);
@@ -204,8 +211,19 @@ def read_metadata(csv_path: str) -> pd.DataFrame:
     dtypes = {c: str for c in TEXT_COLUMNS | {SNR_COLUMN, CODA_COLUMN}}
     try:
         with fileio.open_file(csv_path, "rb") as f:
+            header = pd.read_csv(f, nrows=0).columns
+            missing = [c for c in COLUMNS if c not in header]
+            if missing:
+                raise SteadError(f"{csv_path}: missing STEAD columns: {', '.join(missing)}")
+            f.seek(0)
+            wanted = None if columns is None else [c for c in header if c in {*columns, "trace_name"}]
             raw = pd.read_csv(
-                f, dtype=dtypes, keep_default_na=False, na_values=list(MISSING_SPELLINGS), low_memory=False
+                f,
+                usecols=wanted,
+                dtype=dtypes,
+                keep_default_na=False,
+                na_values=list(MISSING_SPELLINGS),
+                low_memory=False,
             )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise SteadError(f"{csv_path}: not a readable CSV ({str(e).splitlines()[0]})") from None
@@ -265,21 +283,29 @@ class WaveformFile:
         """Names of all traces in the file."""
         return list(self._group.keys())
 
-    def read(self, trace_name: str) -> np.ndarray:
+    def read(self, trace_name: str, out: np.ndarray | None = None) -> np.ndarray:
         """The trace's (6000, 3) float32 waveform, columns E, N, Z.
 
+        out: a C-contiguous (6000, 3) float32 array to read into (no copy).
         Raises BadTraceError (reason 'missing', 'unreadable', 'wrong_shape',
         'wrong_dtype' or 'non_finite') with a message naming file and trace.
         """
+        # h5py's low-level calls: Group[name] costs twice the read itself in
+        # Python-side checks (a third of a conversion's time per trace).
+        where = f"{self.path}: trace {trace_name}"
         try:
-            dataset = self._group[trace_name]  # Group.get costs twice as much per trace
-        except KeyError:
-            dataset = None
-        if not isinstance(dataset, h5py.Dataset):
-            raise BadTraceError("missing", f"{self.path}: trace {trace_name} is not in the file")
+            dataset = h5py.h5d.open(self._group.id, trace_name.encode())
+        except (KeyError, ValueError):
+            raise BadTraceError("missing", f"{where} is not in the file") from None
+        except (OSError, RuntimeError) as e:
+            raise BadTraceError("unreadable", f"{where}: {str(e).splitlines()[0]}") from None
+        if dataset.shape != WAVEFORM_SHAPE or dataset.dtype != WAVEFORM_DTYPE:
+            return check_waveform(np.empty(dataset.shape, dataset.dtype), self.path, trace_name)
+        if out is None:
+            out = np.empty(WAVEFORM_SHAPE, WAVEFORM_DTYPE)
         try:
-            data = dataset[()]
+            dataset.read(h5py.h5s.ALL, h5py.h5s.ALL, out)
         except (OSError, RuntimeError) as e:
             message = str(e).splitlines()[0]
-            raise BadTraceError("unreadable", f"{self.path}: trace {trace_name}: {message}") from None
-        return check_waveform(np.asarray(data), self.path, trace_name)
+            raise BadTraceError("unreadable", f"{where}: {message}") from None
+        return check_waveform(out, self.path, trace_name)

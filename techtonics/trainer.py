@@ -30,6 +30,7 @@ import dataclasses
 import io
 import json
 import re
+import time
 
 import tensorflow as tf
 import tf_keras
@@ -40,6 +41,7 @@ from techtonics.spectrogram import SpectrogramConfig
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 # A resumed run must build the same model; everything else may change between runs.
 MODEL_DEFINING = ("task", "target", "image", "dropout", "precision")
+FIRST_STEP_LINE = "first training step done,"
 
 
 class TrainingError(Exception):
@@ -65,7 +67,7 @@ class TrainConfig:
     precision: str = "float32"
     steps_per_execution: int = 1
     steps_per_epoch: int = 0  # 0: one pass over the training split
-    shuffle_buffer: int = 4096
+    shuffle_buffer: int = data.InputConfig.shuffle_buffer
     cache: str = ""
     deterministic: bool = False
     parallel_reads: int = 8
@@ -180,6 +182,18 @@ def _best_so_far(history: list[dict], monitor: str, mode: str) -> float | None:
     return (max if mode == "max" else min)(values) if values else None
 
 
+class _FirstStep(tf_keras.callbacks.Callback):
+    """Says when the first training step is done: the start-up cost users wait for (and the benchmark reads)."""
+
+    def on_train_begin(self, logs=None):
+        self.started, self.done = time.monotonic(), False
+
+    def on_train_batch_end(self, batch, logs=None):
+        if not self.done:
+            self.done = True
+            print(f"{FIRST_STEP_LINE} {time.monotonic() - self.started:.1f} s after fit started", flush=True)
+
+
 def _callbacks(
     config: TrainConfig, model_dir: str, chief: bool, history: list[dict]
 ) -> list[tf_keras.callbacks.Callback]:
@@ -187,6 +201,7 @@ def _callbacks(
     monitor, mode = _monitor(config.task)
     history_csv = fileio.join(model_dir, "history.csv")
     callbacks = [
+        _FirstStep(),
         tf_keras.callbacks.ModelCheckpoint(
             fileio.join(model_dir, "checkpoints", "epoch-{epoch:03d}"), save_weights_only=True
         ),

@@ -14,6 +14,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 FIGURES = {
     "conversion.h5py_read", "conversion.rate", "conversion.h5py_read_1", "conversion.rate_1",
     "conversion.scaling", "conversion.end_to_end", "conversion.rss_small", "conversion.rss_big",
+    "mixing.std_ratio", "mixing.window_range", "mixing.batch_min", "pipeline.regression",
     "pipeline.raw", "pipeline.rate", "pipeline.int16", "pipeline.generator", "pipeline.vs_generator",
     "png.render", "png.preparation", "png.read", "png.per_epoch",
     *(f"training.{task}{xla}.{feed}" for task in ("classification", "regression") for xla in ("", ".xla")
@@ -56,3 +57,12 @@ def test_quick_run_reports_every_figure_in_json_markdown_and_chart(tmp_path):
     table = (tmp_path / "bench.md").read_text()
     assert all(row["name"] in table for row in rows.values())
     assert (tmp_path / "bench.png").read_bytes().startswith(PNG)
+
+
+def test_scale_refuses_what_the_disk_cannot_hold_before_generating(tmp_path):
+    command = [sys.executable, "-m", "techtonics.bench", "--parts=scale", "--scale_traces=100000000"]
+    done = subprocess.run([*command, f"--workdir={tmp_path}"], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert done.returncode == 1
+    error = done.stderr.strip().splitlines()[-1]
+    assert error.startswith(f"error: {tmp_path}: 20,000 and 100,000,000 traces need about ") and "GB free" in error
+    assert list(tmp_path.iterdir()) == []

@@ -321,3 +321,53 @@ def test_fileio_atomic_write_leaves_nothing_on_failure(tmp_path):
     assert list(tmp_path.iterdir()) == []
     fileio.write_atomic(str(target), "done")
     assert target.read_text() == "done"
+
+
+def test_full_disk_is_one_line_and_resumes_byte_identical(tiny_stead, tmp_path, monkeypatch):
+    config = _config(tiny_stead, tmp_path / "reference", min_shards=3)
+    convert.convert(config, progress=False)
+    reference = _digests(tmp_path / "reference")
+    out = tmp_path / "out"
+    config = dataclasses.replace(config, output_dir=str(out))
+    real_open, shards_opened = fileio.open_file, []
+
+    class FullDisk:
+        """A file that takes 100 kB, then fails as a full disk does."""
+
+        def __init__(self, file):
+            self.file, self.left = file, 100_000
+
+        def write(self, data):
+            self.left -= len(data)
+            if self.left < 0:
+                raise OSError(28, "No space left on device")
+            return self.file.write(data)
+
+        def close(self):
+            self.file.close()
+
+    def open_file(path, mode="rb"):
+        file = real_open(path, mode)
+        if ".tfrecord.tmp-" in path:
+            shards_opened.append(path)
+            if len(shards_opened) > 4:  # the disk fills during the fifth shard
+                return FullDisk(file)
+        return file
+
+    monkeypatch.setattr(fileio, "open_file", open_file)
+    with pytest.raises(convert.ConversionError) as error:
+        convert.convert(config, progress=False)
+    message = str(error.value)
+    assert message.startswith(f"{out}: no space left on the device") and "run the same command again" in message
+    assert "\n" not in message
+    written = _digests(out)
+    assert not [name for name in written if ".tmp-" in name] and records.MANIFEST_NAME not in written
+    assert 0 < len(written) < len(reference) and all(reference[name] == d for name, d in written.items())
+
+    monkeypatch.setattr(fileio, "open_file", real_open)
+    resumed = convert.convert(config, progress=False)
+    del reference[records.MANIFEST_NAME], resumed["arguments"]["output_dir"]  # the manifest names its directory
+    assert {k: v for k, v in _digests(out).items() if k != records.MANIFEST_NAME} == reference
+    expected = records.read_manifest(str(tmp_path / "reference"))
+    del expected["arguments"]["output_dir"]
+    assert resumed == expected

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 from test_convert import read_records
 
-from techtonics import convert, data, records, splits, stead
+from techtonics import convert, data, mixing, records, splits, stead
 
 
 def _names(ds) -> list[str]:
@@ -32,7 +32,7 @@ def test_one_pass_reads_each_example_exactly_once(tiny_records, expected, task, 
     names = _names(ds)
     wanted = [
         r["trace_name"].decode() for r in expected[split]
-        if task == "classification" or (r["label"] == data.EARTHQUAKE_CLASS and np.isfinite(r["source_magnitude"]))
+        if task == "classification" or (r["label"] == stead.EARTHQUAKE_CLASS and np.isfinite(r["source_magnitude"]))
     ]  # fmt: skip
     assert sorted(names) == sorted(wanted) and len(set(names)) == len(names)
     assert len(names) == source.count(split, task, "source_magnitude")
@@ -54,7 +54,7 @@ def test_labels_and_waveforms_come_from_the_records(tiny_records, expected):
 def test_regression_labels_are_normalised_with_the_train_statistics(tiny_records, expected):
     source = data.Records(str(tiny_records))
     mean, std = source.normalization("source_distance_km")
-    train = [r["source_distance_km"] for r in expected["train"] if r["label"] == data.EARTHQUAKE_CLASS]
+    train = [r["source_distance_km"] for r in expected["train"] if r["label"] == stead.EARTHQUAKE_CLASS]
     assert mean == pytest.approx(np.mean(train), rel=1e-5) and std == pytest.approx(np.std(train), rel=1e-5)
     config = data.InputConfig(task="regression", target="source_distance_km", batch_size=8)
     ds, _ = data.split_dataset(source, "train", config, training=False, metadata=True)
@@ -186,3 +186,34 @@ def test_a_batch_larger_than_the_split_is_an_error(tiny_records):
     with pytest.raises(ValueError, match="fewer than one batch of 1000"):
         data.split_dataset(data.Records(str(tiny_records)), "train", data.InputConfig(batch_size=1000), training=True)
 
+
+
+def _mixing_of(stead_dir, out) -> dict:
+    """The class mixing of one training epoch, with shards much larger than a tiny shuffle buffer."""
+    config = convert.ConvertConfig(
+        pairs=tuple(stead.find_pairs(str(stead_dir))),
+        output_dir=str(out),
+        split=splits.SplitConfig(seed=2),
+        min_shards=2,
+        num_workers=1,
+    )
+    convert.convert(config, progress=False)
+    source = data.Records(str(out))
+    labels = mixing.epoch_labels(source, data.InputConfig(batch_size=4, shuffle_buffer=4, parallel_reads=2))
+    assert len(labels) == source.count("train", "classification", "source_magnitude") // 4 * 4
+    return mixing.class_mixing(labels, window=12, batch=4)
+
+
+def test_training_stream_mixes_classes_from_noise_first_files(tiny_stead, tmp_path, monkeypatch):
+    # tiny_stead holds its 60 noise traces first (chunk1), like STEAD.
+    mixed = _mixing_of(tiny_stead, tmp_path / "mixed")
+    assert mixed["std_ratio"] < 1.6 and mixed["batch_min"] >= 0.0
+    # The same check fails for shards written in file order (the converter before schema 3).
+    plan_shards = convert.plan_shards
+
+    def file_order(assignment, config):
+        return [dataclasses.replace(s, rows=np.sort(s.rows)) for s in plan_shards(assignment, config)]
+
+    monkeypatch.setattr(convert, "plan_shards", file_order)
+    ordered = _mixing_of(tiny_stead, tmp_path / "ordered")
+    assert ordered["std_ratio"] > 2.5 and ordered["window_min"] == 0.0

