@@ -52,6 +52,7 @@ def steady_rates(pairs: list[stead.SteadPair], output_dir: str, workers: int) ->
         for task in (h5py_read, convert.write_shard):
             fileio.rmtree(output_dir)  # renaming over old shards would make ext4 flush them
             fileio.makedirs(output_dir)
+            os.sync()  # the previous phase's dirty pages are written back now, not during this one
             start = time.perf_counter()
             pool.map(task, jobs)
             rates.append(traces / (time.perf_counter() - start))

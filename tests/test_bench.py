@@ -13,7 +13,7 @@ from techtonics import bench
 PNG = b"\x89PNG\r\n\x1a\n"
 FIGURES = {
     "conversion.h5py_read", "conversion.rate", "conversion.h5py_read_1", "conversion.rate_1",
-    "conversion.scaling", "conversion.end_to_end", "conversion.rss_small", "conversion.rss_big",
+    "conversion.scaling", "conversion.end_to_end", "conversion.rss", "conversion.rss_small", "conversion.rss_big",
     "mixing.std_ratio", "mixing.window_range", "mixing.batch_min", "pipeline.regression",
     "pipeline.raw", "pipeline.rate", "pipeline.int16", "pipeline.generator", "pipeline.vs_generator",
     "png.render", "png.preparation", "png.read", "png.per_epoch",
@@ -66,3 +66,17 @@ def test_scale_refuses_what_the_disk_cannot_hold_before_generating(tmp_path):
     error = done.stderr.strip().splitlines()[-1]
     assert error.startswith(f"error: {tmp_path}: 20,000 and 100,000,000 traces need about ") and "GB free" in error
     assert list(tmp_path.iterdir()) == []
+
+
+def test_scale_compares_each_stage_per_trace_and_in_memory_with_the_baseline_size():
+    def stage(name, traces, seconds, rss):
+        rate = traces / seconds if traces else None
+        return {"stage": name, "seconds": seconds, "traces": traces, "rate": rate, "rss_mb": rss, "bytes": 0}
+
+    baseline = [stage("convert", 20000, 10.0, 300.0), stage("trainer start to first step", None, 5.0, None)]
+    full = [stage("convert", 200000, 150.0, 330.0), stage("trainer start to first step", None, 6.0, None)]
+    convert, first_step = bench.bench_scale.compare(full, baseline)
+    assert convert["per_trace_ratio"] == pytest.approx(1.5) and convert["rss_ratio"] == pytest.approx(1.1)
+    assert convert["baseline_rate"] == 2000.0 and "per_trace_ratio" not in first_step
+    table = bench.bench_scale.markdown([convert, first_step], 200000, 20000).splitlines()
+    assert table[2].startswith("| convert | 150.0 s | 1,333 | 330 MB |") and table[2].endswith("| 1.50 | 1.10 |")

@@ -61,6 +61,7 @@ def test_text_columns_stay_text(real_metadata_csv, tmp_path):
     [
         ("source_magnitude", "big", "source_magnitude 'big' is not a number"),
         ("snr_db", "[ 1.0  2.0]", "snr_db '[ 1.0  2.0]' is not 3 numbers"),
+        ("snr_db", "[ 1.0  x  2.0]", "snr_db '[ 1.0  x  2.0]' is not 3 numbers"),
         ("coda_end_sample", "[[ x ]]", "coda_end_sample"),
     ],
 )
