@@ -205,9 +205,6 @@ def parse_metadata(raw: pd.DataFrame, path: str) -> pd.DataFrame:
     names = raw["trace_name"]
     if names.isna().any():
         raise SteadError(f"{path}: row {int(names.isna().idxmax()) + 2} has no trace_name")
-    duplicated = names.duplicated()
-    if duplicated.any():
-        raise SteadError(f"{path}: trace {names[duplicated.idxmax()]} appears more than once")
     typed = raw.copy()
     for column in FLOAT_COLUMNS:
         if column in raw.columns:
@@ -216,6 +213,9 @@ def parse_metadata(raw: pd.DataFrame, path: str) -> pd.DataFrame:
         typed[SNR_COLUMN] = _parse_snr(raw[SNR_COLUMN], path, names)
     ordered = [c for c in COLUMNS if c in raw.columns]
     return typed[ordered + [c for c in raw.columns if c not in COLUMNS]].reset_index(drop=True)
+
+
+_CSV_CHUNK_ROWS = 50_000
 
 
 def read_metadata(csv_path: str, columns: tuple[str, ...] | None = None) -> pd.DataFrame:
@@ -237,17 +237,22 @@ def read_metadata(csv_path: str, columns: tuple[str, ...] | None = None) -> pd.D
                 raise SteadError(f"{csv_path}: missing STEAD columns: {', '.join(missing)}")
             f.seek(0)
             wanted = None if columns is None else [c for c in header if c in {*columns, "trace_name"}]
-            raw = pd.read_csv(
+            # Typed a chunk at a time: parsing a million rows at once held about three times the result.
+            chunks = pd.read_csv(
                 f,
                 usecols=wanted,
                 dtype=dtypes,
                 keep_default_na=False,
                 na_values=list(MISSING_SPELLINGS),
-                low_memory=False,
+                chunksize=_CSV_CHUNK_ROWS,
             )
+            meta = pd.concat([parse_metadata(chunk, csv_path) for chunk in chunks], ignore_index=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise SteadError(f"{csv_path}: not a readable CSV ({str(e).splitlines()[0]})") from None
-    return parse_metadata(raw, csv_path)
+    duplicated = meta.trace_name.duplicated()
+    if duplicated.any():
+        raise SteadError(f"{csv_path}: trace {meta.trace_name[duplicated.idxmax()]} appears more than once")
+    return meta
 
 
 def check_waveform(data: np.ndarray, path: str, trace_name: str) -> np.ndarray:
