@@ -12,9 +12,10 @@ with --seisbench_python SeisBench's own STEAD conversion of the same files.
 Mixing: the earthquake share of every window of 1,024 training examples
 against a perfect shuffle. Input pipeline: examples/s against reading the
 raw record bytes, regression against classification, against
-tf.data.Dataset.from_generator over h5py, and against the original's way (png_baseline.py): preparation (conversion against
-rendering PNG spectrograms, same processes) and per-epoch input (the pipeline
-against reading the PNGs back with the same parallel reads); plus a profile
+tf.data.Dataset.from_generator over h5py, and against the original's way
+(png_baseline.py): preparation (conversion against rendering PNG
+spectrograms, same processes) and per-epoch input (the pipeline against
+reading the PNGs back with the same parallel reads); plus a profile
 of the pipeline's stages with the TensorFlow profiler. Training: examples/s
 of each CNN fed by the pipeline against the same model fed one batch from
 memory, with and without XLA. Results: WORKDIR/bench.json, bench.md (the
@@ -75,8 +76,6 @@ class Row:
         return self.ratio >= float(bound) if operator == ">=" else self.ratio <= float(bound)
 
 
-# The original subset's share of noise (71,500 of 267,822 traces), which every generated STEAD here keeps.
-NOISE_SHARE = 71500 / 267822
 # A writer holds one shard of waveforms, so its memory follows --shard_mb, not the number of traces;
 # the memory figure compares two sizes at one small shard size that both fill.
 _MEMORY_SHARD_MB = 3
@@ -86,7 +85,7 @@ def _generated_stead(workdir: str, traces: int) -> str:
     """A synthetic STEAD of `traces` traces in the original subset's class ratio, one merged pair
     (the only layout SeisBench converts), generated once."""
     directory = os.path.join(workdir, f"stead-{traces}")
-    noise = round(traces * NOISE_SHARE)
+    noise = round(traces * bench_scale.NOISE_SHARE)
     synthetic.write_synthetic_stead(directory, traces - noise, noise, seed=0, merged=True, resume=True)
     return directory
 
@@ -363,8 +362,8 @@ def machine() -> dict:
 
 def write_report(workdir: str, rows: list[Row], profile: list[dict], info: dict, scale: list[dict]) -> None:
     """bench.json, bench.md (the tables and the profile) and bench.png (ratios against goals)."""
-    report = {"machine": info, "rows": [{**dataclasses.asdict(r), "met": r.met} for r in rows], "profile": profile}
-    report["scale"] = scale
+    rows_json = [{**dataclasses.asdict(r), "met": r.met} for r in rows]
+    report = {"machine": info, "rows": rows_json, "profile": profile, "scale": scale}
     fileio.write_atomic(fileio.join(workdir, "bench.json"), json.dumps(report, indent=2) + "\n")
     lines = [f"Measured on {info['host']}: {info['cores']} cores ({info['cpu']}), {info['memory_gib']} GiB, "
              f"GPUs: {', '.join(info['gpus']) or 'none'}; TensorFlow {info['tensorflow']}; {info['date']}.", "",
@@ -389,9 +388,11 @@ GENERATOR_GOAL = 1000
 
 
 def run_scale(workdir: str, traces: int, workers: int) -> tuple[list[Row], list[dict]]:
-    """The full-size run and the same at 20,000 traces: (rows with goals, every stage's figures)."""
+    """The full-size run and the same at 20,000 traces: (rows with goals, every stage's figures).
+
+    main() checks the disk (bench_scale.check_disk) before any part runs.
+    """
     sizes = [bench_scale.BASELINE_TRACES, traces]
-    bench_scale.check_disk(workdir, sizes)
     baseline, full = (bench_scale.run_size(workdir, n, workers) for n in sizes)
     stages = bench_scale.compare(full, baseline)
     rows = []

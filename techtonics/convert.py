@@ -112,11 +112,10 @@ class ShardJob:
     on_bad_trace: str
 
 
-def shard_digest(traces: pd.DataFrame, config: ConvertConfig) -> str:
+def shard_digest(job: ShardJob) -> str:
     """Identifies a shard's planned content (traces, their order and labels), so a stale file is redone."""
-    h = hashlib.sha256(
-        f"{records.SCHEMA_VERSION}|{config.encoding}|{config.compression}|{[p.hdf5 for p in config.pairs]}".encode()
-    )
+    traces = job.traces
+    h = hashlib.sha256(f"{records.SCHEMA_VERSION}|{job.encoding}|{job.compression}|{list(job.hdf5)}".encode())
     h.update(traces.pair.to_numpy(np.int64).tobytes())
     for column in records.COLUMNS:
         values = traces[column]
@@ -263,8 +262,8 @@ def write_shard(job: ShardJob) -> dict:
 
 def _write_and_record(args) -> dict:
     """A worker's task: write the shard, then its progress record (digest included)."""
-    job, digest, progress_path = args
-    result = {**write_shard(job), "digest": digest}
+    job, progress_path = args
+    result = {**write_shard(job), "digest": shard_digest(job)}
     fileio.write_atomic(progress_path, json.dumps(result, sort_keys=True))
     return result
 
@@ -281,7 +280,7 @@ def _progress_path(config: ConvertConfig, file: str) -> str:
     return fileio.join(config.output_dir, PROGRESS_DIR, file + ".json")
 
 
-def _finished(shard: Shard, digest: str, config: ConvertConfig) -> dict | None:
+def _finished(shard: Shard, meta: pd.DataFrame, config: ConvertConfig) -> dict | None:
     """The shard's progress record if its file is complete and unchanged, else None."""
     progress = _progress_path(config, shard.file)
     path = fileio.join(config.output_dir, shard.file)
@@ -289,7 +288,7 @@ def _finished(shard: Shard, digest: str, config: ConvertConfig) -> dict | None:
         return None
     with fileio.open_file(progress, "rb") as f:
         result = json.loads(f.read())
-    if result.get("digest") != digest or _sha256(path) != result.get("sha256"):
+    if result.get("digest") != shard_digest(shard_job(shard, meta, config)) or _sha256(path) != result.get("sha256"):
         return None
     return result
 
@@ -446,22 +445,18 @@ def convert(config: ConvertConfig, progress: bool = True) -> dict:
     _remove_stale_temporaries(config.output_dir, shards)
     finished, todo = {}, []
     for shard in shards:
-        job = shard_job(shard, planned.meta, config)
-        digest = shard_digest(job.traces, config)
-        if (result := _finished(shard, digest, config)) is not None:
+        if (result := _finished(shard, planned.meta, config)) is not None:
             finished[shard.file] = result
         else:
-            todo.append((shard, digest))
-    total = sum(len(shard.rows) for shard, _ in todo)
+            todo.append(shard)
+    total = sum(len(shard.rows) for shard in todo)
     _check_free_space(config, total)
     reporter = _Progress(total, progress)
     if progress and finished:
         print(f"resuming: {len(finished)} of {len(shards)} shards already complete", file=sys.stderr)
     workers = max(1, min(config.num_workers or os.cpu_count() or 1, len(todo)))
     # Jobs are made as the queue takes them: one shard's metadata at a time, not a copy of all.
-    tasks = (
-        (shard_job(shard, planned.meta, config), digest, _progress_path(config, shard.file)) for shard, digest in todo
-    )
+    tasks = ((shard_job(shard, planned.meta, config), _progress_path(config, shard.file)) for shard in todo)
     try:
         with WriterPool(workers) as pool:
             for result in pool.map(_write_and_record, tasks, reporter.show):
@@ -472,7 +467,7 @@ def convert(config: ConvertConfig, progress: bool = True) -> dict:
     except OSError as e:
         if e.errno != errno.ENOSPC:
             raise
-        left = sum(len(shard.rows) for shard, _ in todo if shard.file not in finished)
+        left = sum(len(shard.rows) for shard in todo if shard.file not in finished)
         raise ConversionError(
             f"{config.output_dir}: no space left on the device ({left} traces, about "
             f"{left * record_bytes(config.encoding) / 2**30:.2f} GiB, still to write); "

@@ -197,11 +197,9 @@ def parse_metadata(raw: pd.DataFrame, path: str) -> pd.DataFrame:
     """Types a STEAD CSV read as text: floats (NaN when missing), text, snr_db arrays.
 
     `raw` holds the CSV (all of STEAD's columns, or a subset with
-    `trace_name`) with missing values already NaN. Columns beyond the 35 are
+    `trace_name`, as read_metadata checks) with missing values already NaN. Columns beyond the 35 are
     kept as they are; STEAD's columns come back first, in STEAD order.
     """
-    if "trace_name" not in raw.columns:
-        raise SteadError(f"{path}: missing STEAD columns: trace_name")
     names = raw["trace_name"]
     if names.isna().any():
         raise SteadError(f"{path}: row {int(names.isna().idxmax()) + 2} has no trace_name")

@@ -187,7 +187,6 @@ def test_a_batch_larger_than_the_split_is_an_error(tiny_records):
         data.split_dataset(data.Records(str(tiny_records)), "train", data.InputConfig(batch_size=1000), training=True)
 
 
-
 def _mixing_of(stead_dir, out) -> dict:
     """The class mixing of one training epoch, with shards much larger than a tiny shuffle buffer."""
     config = convert.ConvertConfig(
