@@ -454,4 +454,9 @@ if __name__ == "__main__":
     flags.DEFINE_multi_enum("parts", list(DEFAULT_PARTS), PARTS, "What to measure.")
     flags.DEFINE_integer("scale_traces", 267822, "Traces of the full-size run (--parts=scale).", lower_bound=20001)
     flags.DEFINE_string("seisbench_python", "", "An interpreter with SeisBench installed: compare its STEAD conversion.")
+    flags.register_validator(
+        "seisbench_python",
+        lambda path: not path or bench_conversion.has_seisbench(path),
+        message="needs a Python interpreter that can import seisbench (see techtonics/seisbench_peer.py)",
+    )
     app.run(main)

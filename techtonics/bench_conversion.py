@@ -109,6 +109,15 @@ def end_to_end(stead_dir: str, output_dir: str, workers: int, *arguments: str) -
     return {"seconds": seconds, "traces": traces, "rate": traces / seconds, "rss_mb": rss, "bytes": written}
 
 
+def has_seisbench(python: str) -> bool:
+    """Whether `python` runs and finds the seisbench package (without importing it and PyTorch)."""
+    probe = "import importlib.util, sys; sys.exit(importlib.util.find_spec('seisbench') is None)"
+    try:
+        return subprocess.run([python, "-c", probe], capture_output=True, timeout=60).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
 def seisbench_rate(python: str, stead_dir: str, cache: str) -> float:
     """Traces/s of SeisBench's STEAD conversion of the same merged pair (seisbench_peer.py) under `python`."""
     seconds, _, output = run_measured([python, _PEER, f"--stead_dir={stead_dir}", f"--cache={cache}"])

@@ -80,3 +80,10 @@ def test_scale_compares_each_stage_per_trace_and_in_memory_with_the_baseline_siz
     assert convert["baseline_rate"] == 2000.0 and "per_trace_ratio" not in first_step
     table = bench.bench_scale.markdown([convert, first_step], 200000, 20000).splitlines()
     assert table[2].startswith("| convert | 150.0 s | 1,333 | 330 MB |") and table[2].endswith("| 1.50 | 1.10 |")
+
+
+def test_an_interpreter_without_seisbench_is_refused_before_measuring(tmp_path):
+    command = [sys.executable, "-m", "techtonics.bench", f"--seisbench_python={sys.executable}", f"--workdir={tmp_path}"]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert done.returncode == 1 and list(tmp_path.iterdir()) == []
+    assert f"flag --seisbench_python={sys.executable}: needs a Python interpreter that can import seisbench" in done.stderr
