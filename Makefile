@@ -20,6 +20,7 @@ demo: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check techtonics tools tests
+	$(BIN)/ruff format --check techtonics tools tests
 
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -2,7 +2,7 @@
 
 Importing the package selects Keras 2 (tf-keras) for every later
 `import tensorflow`: MultiWorkerMirroredStrategy and BackupAndRestore's
-chief/worker logic work there and not in Keras 3 (shared/DESIGN.md section 5).
+chief/worker logic work there and not in Keras 3 (WORKSPACE.md, known problems).
 """
 
 import os

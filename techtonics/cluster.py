@@ -21,6 +21,8 @@ import threading
 import time
 from typing import TextIO
 
+from techtonics.errors import UserError
+
 _GRACE_SECONDS = 10.0
 
 
@@ -109,32 +111,52 @@ def launch(
 ) -> int:
     """Runs the trainer on num_workers processes; 0 when all of them finish, else the first failure's code.
 
+    train_args: the trainer's command-line arguments, the same for every
+    worker. data_service_workers: tf.data service workers to start with a
+    dispatcher (0: none); the trainers then read through it.
     gpus_per_worker: when positive, worker i sees GPUs i*g .. i*g+g-1 only;
-    0 leaves CUDA_VISIBLE_DEVICES as it is.
+    0 leaves CUDA_VISIBLE_DEVICES as it is. out: where the workers' prefixed
+    output lines go.
     """
     if num_workers < 1 or data_service_workers < 0 or gpus_per_worker < 0:
-        raise ValueError("num_workers must be at least 1; data_service_workers and gpus_per_worker at least 0")
+        raise UserError("num_workers must be at least 1; data_service_workers and gpus_per_worker at least 0")
     log = _Log(out)
     ports = free_ports(num_workers + 1 + data_service_workers)
-    worker_ports, dispatcher_port, service_ports = ports[:num_workers], ports[num_workers], ports[num_workers + 1 :]
+    worker_ports, dispatcher_port, service_ports = (
+        ports[:num_workers],
+        ports[num_workers],
+        ports[num_workers + 1 :],
+    )
     python = [sys.executable, "-u", "-m"]
     services: list[_Process] = []
     if data_service_workers:
         dispatcher = f"localhost:{dispatcher_port}"
         services.append(
-            _Process("dispatcher", [*python, "techtonics.data_service", "--role=dispatcher",
-                                    f"--port={dispatcher_port}"], dict(os.environ), log)  # fmt: skip
+            _Process(
+                "dispatcher",
+                [*python, "techtonics.data_service", "--role=dispatcher", f"--port={dispatcher_port}"],
+                dict(os.environ),
+                log,
+            )
         )
         for i, port in enumerate(service_ports):
-            command = [*python, "techtonics.data_service", "--role=worker", f"--port={port}",
-                       f"--dispatcher_address={dispatcher}", "--worker_host=localhost"]  # fmt: skip
+            command = [
+                *python,
+                "techtonics.data_service",
+                "--role=worker",
+                f"--port={port}",
+                f"--dispatcher_address={dispatcher}",
+                "--worker_host=localhost",
+            ]
             services.append(_Process(f"data {i}", command, dict(os.environ), log))
         train_args = [*train_args, f"--data_service_address=grpc://{dispatcher}"]
     trainers = []
     for i in range(num_workers):
         env = dict(os.environ, TF_CONFIG=tf_config(worker_ports, i))
         if gpus_per_worker:
-            env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i * gpus_per_worker + g) for g in range(gpus_per_worker))
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(
+                str(i * gpus_per_worker + g) for g in range(gpus_per_worker)
+            )
         trainers.append(_Process(f"worker {i}", [*python, "techtonics.train", *train_args], env, log))
     for p in services + trainers:
         log.line("launcher", f"{p.name}: pid {p.popen.pid}")

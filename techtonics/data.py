@@ -6,7 +6,7 @@ TFRecordDatasets -> [this worker's examples] -> [cache] -> shuffle -> repeat
 -> batch -> batched `parse_example` + decode + labels, in parallel
 [regression: keep earthquakes with a finite target, then `rebatch`] ->
 [tf.data service] -> prefetch. The shards hold their traces in a random
-order (convert.py), so the shuffle buffer mixes an already mixed stream.
+order (converter.py), so the shuffle buffer mixes an already mixed stream.
 
 Sharding over the workers of a cluster: FILE (each worker reads whole shards,
 disjoint) when every worker gets a shard, DATA otherwise (every worker reads
@@ -25,41 +25,56 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
+import re
 
 import tensorflow as tf
 import tf_keras
 from absl import logging
 
-from techtonics import fileio, records, splits, stead
-from techtonics.models import TASKS
+from techtonics import fileio, options, records, splits, stead
+from techtonics.errors import UserError
+from techtonics.options import option
 
 METADATA_FIELDS = ("snr_db", "source_distance_km", "trace_name")
 
 
 @dataclasses.dataclass(frozen=True)
 class InputConfig:
-    """How examples are read, labelled and batched."""
+    """How examples are read, labelled and batched.
 
+    task, target and seed are the training job's (TrainConfig sets them);
+    num_workers is the job's number of input pipelines, which decides the
+    auto-shard policy.
+    """
+
+    batch_size: int = option(64, "Global batch size, split over all replicas.", minimum=1)
+    # Shards arrive shuffled (converter.py); 1,024 records mix as well as 4,096 and read 1.5x faster
+    # (docs/BENCHMARKS.md).
+    shuffle_buffer: int = option(1024, "Examples in the shuffle buffer.", minimum=1)
+    cache: str = option("", "Cache records after the first epoch: '', 'memory' or a file prefix.")
+    deterministic: bool = option(False, "Fixed input order and deterministic ops (slower).")
+    parallel_reads: int = option(8, "Shards read at once.", minimum=1)
+    data_service: str = option(
+        "",
+        "tf.data service dispatcher (grpc://host:port) that prepares the training batches; "
+        "'' to read in the trainer.",
+        flag="data_service_address",
+    )
     task: str = "classification"
     target: str = "source_magnitude"
-    batch_size: int = 64  # of the whole input pipeline: the global batch under tf.distribute
-    # Shards arrive shuffled (convert.py); 1,024 records mix as well as 4,096 and read 1.5x faster (docs/BENCHMARKS.md).
-    shuffle_buffer: int = 1024
-    cache: str = ""  # "" for none, "memory", or a file path prefix for an on-disk cache
-    deterministic: bool = False  # a fixed example order when training (slower)
     seed: int = 0
-    parallel_reads: int = 8  # shards read at once
-    num_workers: int = 1  # input pipelines of a multi-worker job; decides the auto-shard policy
-    data_service: str = ""  # a tf.data service dispatcher ("grpc://host:port") that prepares training batches
+    num_workers: int = 1
 
     def __post_init__(self):
-        if self.task not in TASKS:
-            raise ValueError(f"unknown task {self.task!r}; use one of {', '.join(TASKS)}")
+        options.check(self)
+        if self.task not in stead.TASKS:
+            raise UserError(f"unknown task {self.task!r}; use one of {', '.join(stead.TASKS)}")
         if self.target not in records.TARGETS:
-            raise ValueError(f"unknown target {self.target!r}; use one of {', '.join(records.TARGETS)}")
-        for name in ("batch_size", "shuffle_buffer", "parallel_reads", "num_workers"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} {getattr(self, name)}: must be at least 1")
+            raise UserError(f"unknown target {self.target!r}; use one of {', '.join(records.TARGETS)}")
+        if self.num_workers < 1:
+            raise UserError(f"num_workers {self.num_workers}: must be at least 1")
+        if self.data_service and not re.fullmatch(r"(grpc://)?[\w.\-]+:\d+", self.data_service):
+            raise UserError(f"--data_service_address={self.data_service}: use grpc://HOST:PORT")
 
 
 class Records:
@@ -74,10 +89,10 @@ class Records:
 
     def _split(self, split: str) -> dict:
         if split not in splits.SPLITS:
-            raise ValueError(f"unknown split {split!r}; use one of {', '.join(splits.SPLITS)}")
+            raise UserError(f"unknown split {split!r}; use one of {', '.join(splits.SPLITS)}")
         info = self.manifest["splits"].get(split)
         if not info or not info["count"]:
-            raise ValueError(f"{self.path}: the {split} split is empty; convert with a {split} fraction")
+            raise UserError(f"{self.path}: the {split} split is empty; convert with a {split} fraction")
         return info
 
     def files(self, split: str) -> list[str]:
@@ -85,7 +100,7 @@ class Records:
         paths = [fileio.join(self.directory, s["file"]) for s in self._split(split)["shards"]]
         missing = [p for p in paths if not fileio.exists(p)]
         if missing:
-            raise ValueError(f"{missing[0]}: shard listed in the manifest is missing ({len(missing)} missing)")
+            raise UserError(f"{missing[0]}: shard listed in the manifest is missing ({len(missing)} missing)")
         return paths
 
     def count(self, split: str, task: str, target: str) -> int:
@@ -93,14 +108,14 @@ class Records:
         info = self._split(split)
         count = info["count"] if task == "classification" else info["target_counts"][target]
         if not count:
-            raise ValueError(f"{self.path}: the {split} split has no earthquakes with a {target}")
+            raise UserError(f"{self.path}: the {split} split has no earthquakes with a {target}")
         return count
 
     def normalization(self, target: str) -> tuple[float, float]:
         """(mean, std) of the target over the training split."""
         stats = self.manifest["target_stats"][target]
         if not stats["count"]:
-            raise ValueError(f"{self.path}: no training traces have a {target}")
+            raise UserError(f"{self.path}: no training traces have a {target}")
         return stats["mean"], stats["std"] if stats["std"] and stats["std"] > 0 else 1.0
 
 
@@ -118,7 +133,9 @@ def _labelled(config: InputConfig, encoding: str, normalization: tuple[float, fl
             label = features["label"]
         else:
             target = features[config.target]
-            keep = tf.logical_and(tf.equal(features["label"], stead.EARTHQUAKE_CLASS), tf.math.is_finite(target))
+            keep = tf.logical_and(
+                tf.equal(features["label"], stead.EARTHQUAKE_CLASS), tf.math.is_finite(target)
+            )
             features = {name: tf.boolean_mask(value, keep) for name, value in features.items()}
             label = (features[config.target][:, tf.newaxis] - mean) / std
         if not metadata:
@@ -137,8 +154,11 @@ def shard_policy(shards: int, workers: int) -> tf.data.experimental.AutoShardPol
     logging.warning(
         "%d shards for %d workers: every worker reads every shard and keeps 1 example in %d (DATA sharding); "
         "convert with --min_shards=%d or more to give each worker its own shards",
-        shards, workers, workers, workers,
-    )  # fmt: skip
+        shards,
+        workers,
+        workers,
+        workers,
+    )
     return policy.DATA
 
 
@@ -154,6 +174,9 @@ def dataset(
 ) -> tf.data.Dataset:
     """Batches of (waveform (B, 6000, 3), label) from TFRecord shards.
 
+    files: the shards to read; config: how (InputConfig); encoding and
+    compression: the manifest's (Records.encoding, Records.compression);
+    normalization: (mean, std) that regression labels are scaled by.
     training: shuffled, repeated forever and full batches only (so steps are
     equal on every replica); otherwise one pass in file order with the last
     partial batch. metadata: a third element with METADATA_FIELDS, the raw
@@ -164,7 +187,7 @@ def dataset(
     one from a job they share.
     """
     if not files:
-        raise ValueError("no TFRecord files to read")
+        raise UserError("no TFRecord files to read")
     context = input_context or tf.distribute.InputContext()
     batch_size = context.get_per_replica_batch_size(config.batch_size)
     # Only the endless training stream goes through the service: a finished job cannot be read again.
@@ -202,7 +225,9 @@ def dataset(
     options = tf.data.Options()
     options.deterministic = deterministic
     options.experimental_distribute.auto_shard_policy = (
-        tf.data.experimental.AutoShardPolicy.OFF if input_context else shard_policy(len(files), config.num_workers)
+        tf.data.experimental.AutoShardPolicy.OFF
+        if input_context
+        else shard_policy(len(files), config.num_workers)
     )
     ds = ds.with_options(options)
     if service:
@@ -219,7 +244,7 @@ def _steps(data: Records, split: str, config: InputConfig, training: bool) -> in
     count = data.count(split, config.task, config.target)
     steps = count // config.batch_size if training else math.ceil(count / config.batch_size)
     if steps < 1:
-        raise ValueError(
+        raise UserError(
             f"{data.path}: the {split} split has {count} examples for {config.task}, "
             f"fewer than one batch of {config.batch_size}"
         )
@@ -234,7 +259,13 @@ def split_dataset(data: Records, split: str, config: InputConfig, training: bool
     """(dataset, batches per pass) of one split of a converted dataset, read by one process."""
     steps = _steps(data, split, config, training)
     ds = dataset(
-        data.files(split), config, training, data.encoding, data.compression, _normalization(data, config), metadata
+        data.files(split),
+        config,
+        training,
+        data.encoding,
+        data.compression,
+        _normalization(data, config),
+        metadata,
     )
     return ds, steps
 

@@ -11,10 +11,12 @@ tools/launch_local_cluster.py --data_service_workers=N starts them for you.
 """
 
 import socket
-import sys
 
 import tensorflow as tf
-from absl import app, flags
+from absl import flags
+
+from techtonics import errors
+from techtonics.errors import UserError
 
 ROLES = ("dispatcher", "worker")
 
@@ -22,10 +24,12 @@ ROLES = ("dispatcher", "worker")
 def serve(role: str, port: int, dispatcher_address: str = "", worker_host: str = "") -> None:
     """Runs a dispatcher or a worker on `port` until the process is stopped."""
     if role == "dispatcher":
-        server = tf.data.experimental.service.DispatchServer(tf.data.experimental.service.DispatcherConfig(port=port))
+        server = tf.data.experimental.service.DispatchServer(
+            tf.data.experimental.service.DispatcherConfig(port=port)
+        )
     elif role == "worker":
         if not dispatcher_address:
-            raise ValueError("--dispatcher_address is required for a worker")
+            raise UserError("--dispatcher_address is required for a worker")
         config = tf.data.experimental.service.WorkerConfig(
             dispatcher_address=dispatcher_address.removeprefix("grpc://"),
             worker_address=f"{worker_host or socket.getfqdn()}:{port}",
@@ -33,27 +37,24 @@ def serve(role: str, port: int, dispatcher_address: str = "", worker_host: str =
         )
         server = tf.data.experimental.service.WorkerServer(config)
     else:
-        raise ValueError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
+        raise UserError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
     print(f"tf.data service {role} serving on port {port}", flush=True)
     server.join()
 
 
 def main(argv):
     """Serves until stopped."""
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    del argv
     f = flags.FLAGS
-    try:
-        serve(f.role, f.port, f.dispatcher_address, f.worker_host)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(1)
+    serve(f.role, f.port, f.dispatcher_address, f.worker_host)
 
 
 if __name__ == "__main__":
     flags.DEFINE_enum("role", None, ROLES, "Which server to run.")
     flags.DEFINE_integer("port", 5050, "Port to serve on.", lower_bound=1)
     flags.DEFINE_string("dispatcher_address", "", "host:port of the dispatcher (workers only).")
-    flags.DEFINE_string("worker_host", "", "Host name trainers reach this worker by (workers only; default: FQDN).")
+    flags.DEFINE_string(
+        "worker_host", "", "Host name trainers reach this worker by (workers only; default: FQDN)."
+    )
     flags.mark_flag_as_required("role")
-    app.run(main)
+    errors.run(main)

@@ -16,6 +16,8 @@ import shutil
 
 import tensorflow as tf
 
+from techtonics.errors import UserError
+
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker")
 COLLECTIVES = ("auto", "ring", "nccl")
 
@@ -25,7 +27,7 @@ def cluster_environment(environ=os.environ) -> str:
     try:
         cluster = json.loads(environ.get("TF_CONFIG") or "{}").get("cluster", {})
     except json.JSONDecodeError as e:
-        raise ValueError(f"TF_CONFIG is not JSON: {e}") from None
+        raise UserError(f"TF_CONFIG is not JSON: {e}") from None
     if sum(len(tasks) for tasks in cluster.values()) > 1:
         return "tf_config"
     if int(environ.get("SLURM_STEP_NUM_TASKS", "1")) > 1:
@@ -34,12 +36,12 @@ def cluster_environment(environ=os.environ) -> str:
 
 
 def slurm_port_base(environ=os.environ) -> int:
-    """First port of a Slurm job's tasks on each node: 20000-29999 by job id, so jobs sharing a node differ."""
+    """First port of a Slurm job's tasks on a node: 20000-29999 by job id, so jobs sharing a node differ."""
     return 20000 + int(environ.get("SLURM_JOB_ID", "0")) % 10000
 
 
 def _slurm_resolver() -> tf.distribute.cluster_resolver.ClusterResolver:
-    """The Slurm step's cluster; on GPU nodes SlurmClusterResolver also splits the node's GPUs among its tasks."""
+    """The Slurm step's cluster; on GPU nodes SlurmClusterResolver also splits the GPUs among its tasks."""
     resolver = tf.distribute.cluster_resolver
     if os.environ.get("CUDA_VISIBLE_DEVICES") or shutil.which("nvidia-smi"):
         return resolver.SlurmClusterResolver(port_base=slurm_port_base())
@@ -50,7 +52,9 @@ def _slurm_resolver() -> tf.distribute.cluster_resolver.ClusterResolver:
         port_base=slurm_port_base(), gpus_per_node=tasks, gpus_per_task=1, auto_set_gpu=False
     )
     spec = slurm.cluster_spec()
-    return resolver.SimpleClusterResolver(spec, task_type=slurm.task_type, task_id=slurm.task_id, rpc_layer="grpc")
+    return resolver.SimpleClusterResolver(
+        spec, task_type=slurm.task_type, task_id=slurm.task_id, rpc_layer="grpc"
+    )
 
 
 def _cross_device_ops(collective: str):
@@ -70,9 +74,9 @@ def make_strategy(name: str, collective: str = "auto") -> tf.distribute.Strategy
     HierarchicalCopyAllReduce under MirroredStrategy.
     """
     if name not in STRATEGIES:
-        raise ValueError(f"unknown strategy {name!r}; use one of {', '.join(STRATEGIES)}")
+        raise UserError(f"unknown strategy {name!r}; use one of {', '.join(STRATEGIES)}")
     if collective not in COLLECTIVES:
-        raise ValueError(f"unknown collective {collective!r}; use one of {', '.join(COLLECTIVES)}")
+        raise UserError(f"unknown collective {collective!r}; use one of {', '.join(COLLECTIVES)}")
     environment = cluster_environment()
     if name == "auto":
         if environment:
@@ -86,7 +90,9 @@ def make_strategy(name: str, collective: str = "auto") -> tf.distribute.Strategy
         options = tf.distribute.experimental.CommunicationOptions(
             implementation=tf.distribute.experimental.CommunicationImplementation[collective.upper()]
         )
-        return tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver, communication_options=options)
+        return tf.distribute.MultiWorkerMirroredStrategy(
+            cluster_resolver=resolver, communication_options=options
+        )
     if name == "mirrored":
         return tf.distribute.MirroredStrategy(cross_device_ops=_cross_device_ops(collective))
     return tf.distribute.get_strategy()
@@ -117,7 +123,7 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
 
 
 def task_name(strategy: tf.distribute.Strategy) -> str:
-    """"worker 1", "chief 0", or "" outside a cluster: how log lines name this process."""
+    """ "worker 1", "chief 0", or "" outside a cluster: how log lines name this process."""
     cluster, resolver = _cluster(strategy)
     return f"{resolver.task_type} {resolver.task_id}" if cluster else ""
 

@@ -22,9 +22,9 @@ import json
 import numpy as np
 import tensorflow as tf
 import tf_keras
-from absl import app, flags
+from absl import flags
 
-from techtonics import data, figures, fileio, models, splits, stead
+from techtonics import data, errors, figures, fileio, models, splits, stead
 
 THRESHOLDS = 1001  # of the ROC and PR curves
 GRID_EXAMPLES = 16
@@ -44,7 +44,9 @@ def classification_metrics(labels: np.ndarray, probabilities: np.ndarray) -> tup
         auc = tf_keras.metrics.AUC(num_thresholds=THRESHOLDS, curve=curve)
         auc.update_state(labels == stead.EARTHQUAKE_CLASS, scores)
         aucs[curve] = auc
-    counts = {k: getattr(aucs["ROC"], k).numpy() for k in ("true_positives", "false_positives", "false_negatives")}
+    counts = {
+        k: getattr(aucs["ROC"], k).numpy() for k in ("true_positives", "false_positives", "false_negatives")
+    }
     counts["true_negatives"] = aucs["ROC"].true_negatives.numpy()
     positives = np.maximum(counts["true_positives"] + counts["false_negatives"], 1)
     negatives = np.maximum(counts["false_positives"] + counts["true_negatives"], 1)
@@ -104,7 +106,9 @@ def predict_split(model_dir: str, split: str, records_path: str | None = None, b
     """
     loaded, info = models.load_exported(fileio.join(model_dir, "export"))
     records = data.Records(records_path or info["records"])
-    config = data.InputConfig(task=info["task"], target=info.get("target", "source_magnitude"), batch_size=batch_size)
+    config = data.InputConfig(
+        task=info["task"], target=info.get("target", "source_magnitude"), batch_size=batch_size
+    )
     ds, _ = data.split_dataset(records, split, config, training=False, metadata=True)
     serve, spectrogram = loaded.signatures["serving_default"], loaded.signatures["spectrogram"]
     output = "probabilities" if info["task"] == "classification" else info["target"]
@@ -137,7 +141,9 @@ def evaluate(model_dir: str, split: str = "test", records_path: str | None = Non
         metrics, curves = classification_metrics(truth, predictions)
         paths += figures.classification_figures(curves, out_dir)
         true_text = [stead.CLASS_NAMES[truth[i]] for i in shown]
-        predicted_text = [f"{stead.CLASS_NAMES[predictions[i].argmax()]} {predictions[i].max():.2f}" for i in shown]
+        predicted_text = [
+            f"{stead.CLASS_NAMES[predictions[i].argmax()]} {predictions[i].max():.2f}" for i in shown
+        ]
     else:
         metrics = regression_metrics(truth, predictions)
         units = info["units"]
@@ -148,19 +154,17 @@ def evaluate(model_dir: str, split: str = "test", records_path: str | None = Non
     names = [meta["trace_name"][i].decode() for i in shown]
     paths.append(figures.example_grid(images, names, true_text, predicted_text, out_dir))
     metrics.update(split=split, task=info["task"], figures=[p.rsplit("/", 1)[-1] for p in paths])
-    fileio.write_atomic(fileio.join(out_dir, "metrics.json"), json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    fileio.write_atomic(
+        fileio.join(out_dir, "metrics.json"), json.dumps(metrics, indent=2, sort_keys=True) + "\n"
+    )
     return metrics
 
 
 def main(argv):
     """Command line: evaluates one split of a trained model and prints its metrics."""
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    del argv
     f = flags.FLAGS
-    try:
-        metrics = evaluate(f.model_dir, f.split, f.records or None)
-    except ValueError as e:
-        raise SystemExit(f"error: {e}") from None
+    metrics = evaluate(f.model_dir, f.split, f.records or None)
     print(json.dumps(metrics, indent=2, sort_keys=True))
     print(f"figures in {fileio.join(f.model_dir, 'eval', f.split)}")
 
@@ -169,9 +173,11 @@ def define_flags() -> None:
     """The command line's flags; defined only when run as a program."""
     flags.DEFINE_string("model_dir", None, "A trained model directory (with export/).", required=True)
     flags.DEFINE_enum("split", "test", list(splits.SPLITS), "Split to evaluate.")
-    flags.DEFINE_string("records", "", "A converted dataset to read instead of the one the model was trained on.")
+    flags.DEFINE_string(
+        "records", "", "A converted dataset to read instead of the one the model was trained on."
+    )
 
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    errors.run(main)

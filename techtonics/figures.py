@@ -68,7 +68,7 @@ def classification_figures(curves: dict, out_dir: str) -> list[str]:
 
 
 def regression_figures(truth, predicted, meta: dict, target: str, units: str, out_dir: str) -> list[str]:
-    """predicted_vs_true.png (with the 1:1 line), residual_histogram.png, residuals.png (against SNR, distance)."""
+    """predicted_vs_true.png (with the 1:1 line), residual_histogram.png, residuals.png (vs SNR, distance)."""
     label = f"{target} ({units})"
     residual = predicted - truth
     figure, ax = plt.subplots(figsize=(4.5, 4.5))
@@ -81,7 +81,11 @@ def regression_figures(truth, predicted, meta: dict, target: str, units: str, ou
 
     figure, ax = plt.subplots(figsize=(4.5, 3.5))
     ax.hist(residual, bins=50)
-    ax.set(xlabel=f"predicted - true ({units})", ylabel="traces", title=f"mean {residual.mean():.3g}, std {residual.std():.3g}")
+    ax.set(
+        xlabel=f"predicted - true ({units})",
+        ylabel="traces",
+        title=f"mean {residual.mean():.3g}, std {residual.std():.3g}",
+    )
     paths.append(_save(figure, out_dir, "residual_histogram.png"))
 
     figure, axes = plt.subplots(1, 2, figsize=(9, 3.5), sharey=True)
@@ -97,7 +101,9 @@ def regression_figures(truth, predicted, meta: dict, target: str, units: str, ou
     return paths
 
 
-def example_grid(images: np.ndarray, names: list[str], truth: list[str], predicted: list[str], out_dir: str) -> str:
+def example_grid(
+    images: np.ndarray, names: list[str], truth: list[str], predicted: list[str], out_dir: str
+) -> str:
     """examples.png: the model's input images (first channel) titled with true and predicted labels."""
     columns = 4
     rows = max(1, math.ceil(len(images) / columns))
@@ -108,17 +114,3 @@ def example_grid(images: np.ndarray, names: list[str], truth: list[str], predict
         ax.imshow(image[:, :, 0], cmap="gray", vmin=0, vmax=1, aspect="auto")
         ax.set_title(f"{name}\ntrue {true} / predicted {guess}", fontsize=7)
     return _save(figure, out_dir, "examples.png")
-
-
-def benchmark_chart(rows, out_dir: str) -> str:
-    """bench.png: each benchmark ratio (bench.Row with a goal) as a bar, its goal as a tick, met green, missed red."""
-    figure, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.2))
-    y = np.arange(len(rows))[::-1]
-    ax.barh(y, [r.ratio for r in rows], color=["tab:green" if r.met else "tab:red" for r in rows])
-    ax.scatter([float(r.goal.split()[1]) for r in rows], y, marker="|", s=400, color="black", label="goal", zorder=3)
-    ax.set_yticks(y, [r.name for r in rows], fontsize=8)
-    ax.set_xscale("log")
-    ax.set_xlabel("ratio against the baseline (log scale)")
-    ax.legend(loc="lower right")
-    return _save(figure, out_dir, "bench.png")
-

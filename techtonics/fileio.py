@@ -18,10 +18,10 @@ def is_remote(path: str) -> bool:
 
 
 def _gfile():
-    import tensorflow as tf  # noqa: PLC0415  (only remote paths need it)
+    import tensorflow as tf  # only remote paths need it
 
     try:
-        import tensorflow_io  # noqa: F401, PLC0415  (registers s3://, hdfs://, az://)
+        import tensorflow_io  # noqa: F401  (registers s3://, hdfs://, az://)
     except ImportError:
         pass
     return tf.io.gfile
@@ -83,7 +83,7 @@ def rmtree(path: str) -> None:
 
 def open_file(path: str, mode: str = "rb"):
     """Opens a file for reading or writing; a file object either way."""
-    return _gfile().GFile(path, mode) if is_remote(path) else open(path, mode)  # noqa: SIM115
+    return _gfile().GFile(path, mode) if is_remote(path) else open(path, mode)
 
 
 def rename(src: str, dst: str) -> None:

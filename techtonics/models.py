@@ -1,4 +1,4 @@
-"""The two CNNs of the original (DESIGN.md section 3), on raw waveforms, and their export.
+"""The two CNNs of the original (docs/ORIGINAL.md), on raw waveforms, and their export.
 
 Both models take raw (batch, 6000, 3) E/N/Z waveforms; their first layer makes
 the spectrogram image. The classifier ends in two softmax probabilities
@@ -16,27 +16,30 @@ import json
 import tensorflow as tf
 import tf_keras
 
-from techtonics import fileio, stead
+from techtonics import fileio, options, stead
+from techtonics.errors import UserError
+from techtonics.options import option
 from techtonics.spectrogram import SpectrogramConfig, SpectrogramImage
 
-TASKS = ("classification", "regression")
 DEFAULT_DROPOUT = {"classification": 0.25, "regression": 0.5}
 EXPORT_INFO = "techtonics.json"
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-    """What defines a model: its task and its input image; dropout None means the task's default."""
+    """What defines a model: its task (TrainConfig sets it), its input image, its dropout."""
 
-    task: str = "classification"
-    image: SpectrogramConfig = SpectrogramConfig()
-    dropout: float | None = None
+    task: str = "classification"  # stead.TASKS
+    image: SpectrogramConfig = options.nested(SpectrogramConfig)
+    dropout: float | None = option(
+        None, "Dropout after pooling; default 0.25 (classification) or 0.5 (regression)."
+    )
 
     def __post_init__(self):
-        if self.task not in TASKS:
-            raise ValueError(f"unknown task {self.task!r}; use one of {', '.join(TASKS)}")
+        if self.task not in stead.TASKS:
+            raise UserError(f"unknown task {self.task!r}; use one of {', '.join(stead.TASKS)}")
         if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout {self.dropout}: must be in [0, 1)")
+            raise UserError(f"--dropout={self.dropout}: must be in [0, 1)")
 
     @property
     def dropout_rate(self) -> float:
@@ -57,7 +60,9 @@ def build_model(config: ModelConfig) -> tf_keras.Model:
     if config.task == "classification":
         x = layers.Dense(64, activation="relu", name="dense_64")(x)
         x = layers.Dense(16, activation="relu", name="dense_16")(x)
-        output = layers.Dense(len(stead.CLASS_NAMES), activation="softmax", dtype="float32", name="probabilities")(x)
+        output = layers.Dense(
+            len(stead.CLASS_NAMES), activation="softmax", dtype="float32", name="probabilities"
+        )(x)
     else:
         x = layers.Dense(16, activation="relu", name="dense_16")(x)
         output = layers.Dense(1, dtype="float32", name="normalized_target")(x)
@@ -115,7 +120,7 @@ def export_model(model: tf_keras.Model, path: str, info: dict) -> None:
 def load_exported(path: str):
     """(loaded SavedModel, info) of an exported model; call `loaded.signatures[...]` on waveforms."""
     if not fileio.exists(fileio.join(path, EXPORT_INFO)):
-        raise ValueError(f"{path}: no exported model here (missing {EXPORT_INFO}); train it first")
+        raise UserError(f"{path}: no exported model here (missing {EXPORT_INFO}); train it first")
     with fileio.open_file(fileio.join(path, EXPORT_INFO), "rb") as f:
         info = json.loads(f.read())
     return tf.saved_model.load(path), info

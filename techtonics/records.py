@@ -30,6 +30,7 @@ import google_crc32c
 import numpy as np
 
 from techtonics import fileio, stead
+from techtonics.errors import UserError
 
 # 3: each shard holds its traces in a seeded random order (2: file order).
 SCHEMA_VERSION = 3
@@ -46,7 +47,7 @@ _CHANNELS = len(stead.CHANNELS)
 
 def feature_spec() -> dict:
     """The schema as tf.io.parse_example's features: every field, its type and length."""
-    import tensorflow as tf  # noqa: PLC0415  (writers never import TensorFlow)
+    import tensorflow as tf  # writers never import TensorFlow
 
     return {
         "waveform": tf.io.FixedLenFeature([], tf.string),
@@ -63,7 +64,7 @@ def encode_waveform(waveform: np.ndarray, encoding: str) -> tuple[bytes, np.ndar
     if encoding == "float32":
         return waveform.astype("<f4").tobytes(), np.ones(_CHANNELS, np.float32), 0.0
     if encoding != "int16":
-        raise ValueError(f"unknown waveform encoding {encoding!r}; use one of {', '.join(ENCODINGS)}")
+        raise UserError(f"unknown waveform encoding {encoding!r}; use one of {', '.join(ENCODINGS)}")
     peak = np.abs(waveform).max(axis=0).astype(np.float64)
     scale = np.where(peak > 0, peak / _INT16_MAX, 1.0).astype(np.float32)
     quantised = np.round(waveform / scale).astype("<i2")
@@ -111,7 +112,9 @@ def _text(value) -> bytes:
     return value.encode() if isinstance(value, str) else b""
 
 
-def example_parts(waveform: np.ndarray, meta: dict, encoding: str = "float32") -> tuple[tuple[bytes, ...], float]:
+def example_parts(
+    waveform: np.ndarray, meta: dict, encoding: str = "float32"
+) -> tuple[tuple[bytes, ...], float]:
     """A serialized Example for one trace, as parts to write in order, and its worst encoding error.
 
     `meta` maps the COLUMNS to typed values (stead.read_metadata: NaN when
@@ -173,7 +176,7 @@ class RecordWriter:
 
     def __init__(self, path: str, compression: str = "NONE"):
         if compression not in COMPRESSIONS:
-            raise ValueError(f"unknown compression {compression!r}; use one of {', '.join(COMPRESSIONS)}")
+            raise UserError(f"unknown compression {compression!r}; use one of {', '.join(COMPRESSIONS)}")
         self._file = fileio.open_file(path, "wb")
         self._hashed = _Sha256Writer(self._file)
         self._out = (
@@ -214,7 +217,7 @@ class RecordWriter:
 
 def decode_waveforms(raw, scale, encoding: str):
     """Waveform bytes (batch,) and scales (batch, 3) -> float32 (batch, 6000, 3)."""
-    import tensorflow as tf  # noqa: PLC0415
+    import tensorflow as tf
 
     dtype = {"float32": tf.float32, "int16": tf.int16}[encoding]
     values = tf.io.decode_raw(raw, dtype, little_endian=True)
@@ -226,7 +229,7 @@ def decode_waveforms(raw, scale, encoding: str):
 
 def parse_batch(serialized, encoding: str = "float32") -> dict:
     """Parses a batch of serialized Examples; `waveform` comes back decoded."""
-    import tensorflow as tf  # noqa: PLC0415
+    import tensorflow as tf
 
     features = tf.io.parse_example(serialized, feature_spec())
     features["waveform"] = decode_waveforms(features["waveform"], features.pop("waveform_scale"), encoding)
@@ -254,15 +257,15 @@ def read_manifest(path: str) -> dict:
     if not path.endswith(".json"):
         path = fileio.join(path, MANIFEST_NAME)
     if not fileio.exists(path):
-        raise ValueError(f"{path}: no such manifest; run tools/convert_to_tfrecord.py first")
+        raise UserError(f"{path}: no such manifest; run tools/convert_to_tfrecord.py first")
     try:
         with fileio.open_file(path, "rb") as f:
             manifest = json.loads(f.read())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path}: not a readable manifest ({e})") from None
+        raise UserError(f"{path}: not a readable manifest ({e})") from None
     version = manifest.get("schema_version")
     if version != SCHEMA_VERSION:
-        raise ValueError(
+        raise UserError(
             f"{path}: records of schema version {version}, this code reads version {SCHEMA_VERSION}; "
             "convert the data again"
         )

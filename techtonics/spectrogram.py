@@ -18,34 +18,37 @@ import functools
 import tensorflow as tf
 import tf_keras
 
-from techtonics import stead
+from techtonics import options, stead
+from techtonics.errors import UserError
+from techtonics.options import option
 
 
 @dataclasses.dataclass(frozen=True)
 class SpectrogramConfig:
-    """The image's parameters; the defaults are the original's (DESIGN.md section 3)."""
+    """The image's parameters; the defaults are the original's (docs/ORIGINAL.md)."""
 
-    height: int = 100
-    width: int = 150
-    channels: str = "Z"  # letters of stead.CHANNELS, one image channel each: "Z" or "ENZ"
-    nfft: int = 256
-    hop: int = 128
-    db_min: float = -10.0
-    db_max: float = 25.0
+    height: int = option(100, "Spectrogram image rows (frequency).", minimum=1, flag="image_height")
+    width: int = option(150, "Spectrogram image columns (time).", minimum=1, flag="image_width")
+    channels: str = option(
+        "Z", "Waveform channels made into image channels: Z or ENZ.", flag="image_channels"
+    )
+    nfft: int = option(256, "Samples per FFT window.", minimum=2)
+    hop: int = option(128, "Samples between FFT windows (nfft - overlap).", minimum=1)
+    db_min: float = option(-10.0, "Power (dB) shown as black.")
+    db_max: float = option(25.0, "Power (dB) shown as white.")
 
     def __post_init__(self):
+        options.check(self)
         if not self.channels or any(c not in stead.CHANNELS for c in self.channels):
-            raise ValueError(f"image channels {self.channels!r}: use letters of {''.join(stead.CHANNELS)}")
+            raise UserError(f"image channels {self.channels!r}: use letters of {''.join(stead.CHANNELS)}")
         if len(set(self.channels)) != len(self.channels):
-            raise ValueError(f"image channels {self.channels!r}: a channel appears twice")
-        if not 2 <= self.nfft <= stead.TRACE_SAMPLES:
-            raise ValueError(f"nfft {self.nfft}: must be between 2 and {stead.TRACE_SAMPLES}")
-        if not 1 <= self.hop <= self.nfft:
-            raise ValueError(f"hop {self.hop}: must be between 1 and nfft ({self.nfft})")
-        if self.height < 1 or self.width < 1:
-            raise ValueError(f"image size {self.height} x {self.width}: both must be at least 1")
+            raise UserError(f"image channels {self.channels!r}: a channel appears twice")
+        if self.nfft > stead.TRACE_SAMPLES:
+            raise UserError(f"nfft {self.nfft}: must be between 2 and {stead.TRACE_SAMPLES}")
+        if self.hop > self.nfft:
+            raise UserError(f"hop {self.hop}: must be between 1 and nfft ({self.nfft})")
         if not self.db_min < self.db_max:
-            raise ValueError(f"dB range [{self.db_min}, {self.db_max}]: the minimum must be below the maximum")
+            raise UserError(f"dB range [{self.db_min}, {self.db_max}]: the minimum must be below the maximum")
 
     @property
     def channel_indices(self) -> list[int]:
@@ -73,8 +76,10 @@ def power_db(waveforms: tf.Tensor, config: SpectrogramConfig) -> tf.Tensor:
 
 
 def unit_image(db: tf.Tensor, config: SpectrogramConfig) -> tf.Tensor:
-    """dB (batch, channel, frame, frequency) -> [0, 1] image (batch, frequency, frame, channel), before resizing."""
-    scaled = (tf.clip_by_value(db, config.db_min, config.db_max) - config.db_min) / (config.db_max - config.db_min)
+    """dB (batch, channel, frame, frequency) -> [0, 1] image (batch, frequency, frame, channel)."""
+    scaled = (tf.clip_by_value(db, config.db_min, config.db_max) - config.db_min) / (
+        config.db_max - config.db_min
+    )
     return tf.reverse(tf.transpose(scaled, [0, 3, 2, 1]), axis=[1])  # highest frequency in the top row
 
 
@@ -96,7 +101,9 @@ class SpectrogramImage(tf_keras.layers.Layer):
         return tf.image.resize(image, [self.config.height, self.config.width], method="bilinear")
 
     def compute_output_shape(self, input_shape):
-        return tf.TensorShape([input_shape[0], self.config.height, self.config.width, len(self.config.channels)])
+        return tf.TensorShape(
+            [input_shape[0], self.config.height, self.config.width, len(self.config.channels)]
+        )
 
     def get_config(self):
         base = super().get_config()

@@ -11,7 +11,9 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from techtonics import stead
+from techtonics import options, stead
+from techtonics.errors import UserError
+from techtonics.options import option
 
 SPLITS = ("train", "validation", "test")
 SPLIT_BY = ("trace", "source_id")
@@ -21,24 +23,24 @@ SPLIT_BY = ("trace", "source_id")
 class SplitConfig:
     """How to split: fractions, grouping, an optional fixed test list, the seed."""
 
-    validation_fraction: float = 0.1
-    test_fraction: float = 0.1
-    split_by: str = "trace"
-    test_traces: frozenset[str] | None = None
-    seed: int = 0
+    validation_fraction: float = option(0.1, "Share of each class for validation.", minimum=0.0)
+    test_fraction: float = option(
+        0.1, "Share of each class for test (ignored with --test_trace_list).", minimum=0.0
+    )
+    split_by: str = option("trace", "'source_id' keeps each event's traces in one split.", choices=SPLIT_BY)
+    test_traces: frozenset[str] | None = None  # read from --test_trace_list
+    seed: int = option(0, "Seed of the subset, the splits and the shard assignment.")
 
     def __post_init__(self):
+        options.check(self)
         for name in ("validation_fraction", "test_fraction"):
-            value = getattr(self, name)
-            if not 0.0 <= value < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {value}")
+            if getattr(self, name) >= 1.0:
+                raise UserError(f"--{name}={getattr(self, name)}: must be below 1")
         if self.validation_fraction + self.test_fraction >= 1.0:
-            raise ValueError(
+            raise UserError(
                 f"validation_fraction + test_fraction must leave traces for training, "
                 f"got {self.validation_fraction} + {self.test_fraction}"
             )
-        if self.split_by not in SPLIT_BY:
-            raise ValueError(f"split_by must be one of {', '.join(SPLIT_BY)}, got {self.split_by!r}")
 
 
 def select(meta: pd.DataFrame, noise: int | None, earthquakes: int | None, seed: int) -> np.ndarray:
@@ -54,11 +56,11 @@ def select(meta: pd.DataFrame, noise: int | None, earthquakes: int | None, seed:
             chosen.append(rows)
             continue
         if wanted > rows.size:
-            raise ValueError(f"asked for {wanted} {category} traces but the input holds {rows.size}")
+            raise UserError(f"asked for {wanted} {category} traces but the input holds {rows.size}")
         chosen.append(rng.choice(rows, size=wanted, replace=False))
     indices = np.sort(np.concatenate(chosen))
     if indices.size == 0:
-        raise ValueError("the selection is empty: no traces to convert")
+        raise UserError("the selection is empty: no traces to convert")
     return indices
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from techtonics import fileio
+from techtonics.errors import UserError
 
 SAMPLING_RATE_HZ = 100
 TRACE_SAMPLES = 6000
@@ -31,23 +32,60 @@ WAVEFORM_DTYPE = np.dtype("float32")
 HDF5_GROUP = "data"
 
 COLUMNS = (
-    "network_code", "receiver_code", "receiver_type", "receiver_latitude",
-    "receiver_longitude", "receiver_elevation_m", "p_arrival_sample", "p_status",
-    "p_weight", "p_travel_sec", "s_arrival_sample", "s_status", "s_weight", "source_id",
-    "source_origin_time", "source_origin_uncertainty_sec", "source_latitude",
-    "source_longitude", "source_error_sec", "source_gap_deg",
-    "source_horizontal_uncertainty_km", "source_depth_km", "source_depth_uncertainty_km",
-    "source_magnitude", "source_magnitude_type", "source_magnitude_author",
-    "source_mechanism_strike_dip_rake", "source_distance_deg", "source_distance_km",
-    "back_azimuth_deg", "snr_db", "coda_end_sample", "trace_start_time", "trace_category",
+    "network_code",
+    "receiver_code",
+    "receiver_type",
+    "receiver_latitude",
+    "receiver_longitude",
+    "receiver_elevation_m",
+    "p_arrival_sample",
+    "p_status",
+    "p_weight",
+    "p_travel_sec",
+    "s_arrival_sample",
+    "s_status",
+    "s_weight",
+    "source_id",
+    "source_origin_time",
+    "source_origin_uncertainty_sec",
+    "source_latitude",
+    "source_longitude",
+    "source_error_sec",
+    "source_gap_deg",
+    "source_horizontal_uncertainty_km",
+    "source_depth_km",
+    "source_depth_uncertainty_km",
+    "source_magnitude",
+    "source_magnitude_type",
+    "source_magnitude_author",
+    "source_mechanism_strike_dip_rake",
+    "source_distance_deg",
+    "source_distance_km",
+    "back_azimuth_deg",
+    "snr_db",
+    "coda_end_sample",
+    "trace_start_time",
+    "trace_category",
     "trace_name",
-)  # fmt: skip
+)
 
-TEXT_COLUMNS = frozenset({
-    "network_code", "receiver_code", "receiver_type", "p_status", "s_status", "source_id",
-    "source_origin_time", "source_magnitude_type", "source_magnitude_author",
-    "source_mechanism_strike_dip_rake", "trace_start_time", "trace_category", "trace_name",
-})  # fmt: skip
+TEXT_COLUMNS = frozenset(
+    {
+        "network_code",
+        "receiver_code",
+        "receiver_type",
+        "p_status",
+        "s_status",
+        "source_id",
+        "source_origin_time",
+        "source_magnitude_type",
+        "source_magnitude_author",
+        "source_mechanism_strike_dip_rake",
+        "trace_start_time",
+        "trace_category",
+        "trace_name",
+    }
+)
 SNR_COLUMN = "snr_db"  # three values, E/N/Z; "[ 56.8  55.4  47.4]" in the CSV
 CODA_COLUMN = "coda_end_sample"  # a (1, 1) array; "[[ 2896.]]" in the CSV
 FLOAT_COLUMNS = tuple(c for c in COLUMNS if c not in TEXT_COLUMNS | {SNR_COLUMN})
@@ -62,6 +100,8 @@ EARTHQUAKE_CATEGORY = "earthquake_local"
 CATEGORY_CLASS = {NOISE_CATEGORY: 0, EARTHQUAKE_CATEGORY: 1}
 CLASS_NAMES = ("noise", "earthquake")
 EARTHQUAKE_CLASS = CATEGORY_CLASS[EARTHQUAKE_CATEGORY]
+# What a model learns: the class (CLASS_NAMES), or one of REGRESSION_TARGETS of earthquakes.
+TASKS = ("classification", "regression")
 TRACE_NAME_SUFFIX = {NOISE_CATEGORY: "_NO", EARTHQUAKE_CATEGORY: "_EV"}
 
 # Columns a regressor can learn, with their units. Defined for earthquakes only.
@@ -76,7 +116,7 @@ REGRESSION_TARGETS = {
 }
 
 
-class SteadError(ValueError):
+class SteadError(UserError):
     """Bad STEAD input; the message is one line naming the file and trace."""
 
 

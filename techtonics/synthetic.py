@@ -28,21 +28,19 @@ written in block order. Memory is bounded by a few blocks, whatever N is.
 
 from __future__ import annotations
 
-import collections
-import contextlib
 import csv
 import dataclasses
 import datetime
 import functools
 import math
-import multiprocessing
 import os
 
 import h5py
 import numpy as np
-from absl import app, flags
+from absl import flags
 
-from techtonics import fileio, stead
+from techtonics import errors, fileio, stead, workers
+from techtonics.errors import UserError
 
 BLOCK_TRACES = 200
 N_STATIONS = 60
@@ -168,7 +166,9 @@ def add_transients(rng: np.random.Generator, traces: np.ndarray, level: float) -
         amplitude = level * 10 ** rng.uniform(0.5, 1.5)
         for c in range(3):
             traces[:, c] += (
-                amplitude * rng.uniform(0.3, 1.0) * _band_limited(rng, envelope, rng.uniform(3.0, 20.0), 0.0)[0]
+                amplitude
+                * rng.uniform(0.3, 1.0)
+                * _band_limited(rng, envelope, rng.uniform(3.0, 20.0), 0.0)[0]
             )
     if rng.random() < 0.08:  # spikes of one to three samples on one component
         for _ in range(int(rng.integers(1, 4))):
@@ -243,12 +243,14 @@ def noise_block(seed: int, block: int, count: int, stations: list[Station]):
         add_transients(rng, traces, level)
         hours = (block * BLOCK_TRACES + i) * 3600.0 + rng.uniform(0, 3000)
         start = NOISE_EPOCH + datetime.timedelta(seconds=round(hours, 2))
-        rows.append({
-            **_station_fields(station),
-            "trace_start_time": _time_text(start, 6),
-            "trace_category": stead.NOISE_CATEGORY,
-            "trace_name": _trace_name(station, start, stead.NOISE_CATEGORY),
-        })  # fmt: skip
+        rows.append(
+            {
+                **_station_fields(station),
+                "trace_start_time": _time_text(start, 6),
+                "trace_category": stead.NOISE_CATEGORY,
+                "trace_name": _trace_name(station, start, stead.NOISE_CATEGORY),
+            }
+        )
         waveforms[i] = traces
     return rows, waveforms
 
@@ -278,7 +280,14 @@ def _draw_event(rng: np.random.Generator, stations: list[Station]):
 
 
 def earthquake_trace(rng, station, magnitude, epicentral_km, depth_km, back_azimuth, p_sample):
-    """Waveform (6000, 3), S pick and coda end of one event at one station."""
+    """Waveform (6000, 3), S pick and coda end of one event at one station.
+
+    rng: the block's random generator (noise, amplitude and corner-frequency
+    scatter); station: where it is recorded (its noise and instrument);
+    magnitude; epicentral_km and depth_km: the source's distance and depth;
+    back_azimuth: degrees from the station to the source (splits S between E
+    and N); p_sample: the P arrival, in samples from the trace start.
+    """
     hypocentral = max(math.hypot(epicentral_km, depth_km), 1.0)
     traces, level = background_noise(rng, station)
     s_sample = p_sample + hypocentral * (1 / VS_KM_S - 1 / VP_KM_S) * stead.SAMPLING_RATE_HZ
@@ -330,38 +339,44 @@ def earthquake_block(seed: int, block: int, count: int, stations: list[Station])
             waveforms[len(rows)] = traces
             p_travel = math.hypot(epicentral_km, depth) / VP_KM_S
             start = origin + datetime.timedelta(seconds=round(p_travel - p_sample * _DT, 2))
-            rows.append({
-                **_station_fields(station),
-                "p_arrival_sample": float(p_sample),
-                "p_status": str(rng.choice(["manual", "automatic", "autopicker"], p=[0.7, 0.2, 0.1])),
-                "p_weight": round(float(rng.uniform(0.5, 1.0)), 2),
-                "p_travel_sec": float(f"{np.float32(p_travel):.12g}"),  # STEAD's float32, 12 digits
-                "s_arrival_sample": float(round(s_sample)),
-                "s_status": str(rng.choice(["manual", "autopicker"], p=[0.7, 0.3])),
-                "s_weight": round(float(rng.uniform(0.5, 1.0)), 2),
-                "source_id": source_id,
-                "source_origin_time": _time_text(origin, 2),
-                "source_origin_uncertainty_sec": round(float(rng.uniform(0.1, 0.8)), 2),
-                "source_latitude": round(lat, 4),
-                "source_longitude": round(lon, 4),
-                "source_error_sec": round(float(rng.uniform(0.1, 1.5)), 4),
-                "source_gap_deg": round(float(rng.uniform(20, 250)), 3),
-                "source_horizontal_uncertainty_km": round(float(rng.uniform(0.2, 6.0)), 4),
-                "source_depth_km": round(depth, 2),
-                "source_depth_uncertainty_km": round(float(rng.uniform(0.3, 2.0)), 2) if rng.random() < 0.5 else None,
-                "source_magnitude": magnitude,
-                "source_magnitude_type": magnitude_type,
-                "source_magnitude_author": station.network if rng.random() < 0.5 else None,
-                "source_mechanism_strike_dip_rake": None,
-                "source_distance_deg": round(epicentral_km / KM_PER_DEG, 2),
-                "source_distance_km": round(epicentral_km, 2),
-                "back_azimuth_deg": back_azimuth,
-                "snr_db": np.round(measure_snr_db(traces, p_sample).astype(np.float32).astype(np.float64), 8),  # as the CSV prints it
-                "coda_end_sample": float(round(coda_end)),
-                "trace_start_time": _time_text(start, 6),
-                "trace_category": stead.EARTHQUAKE_CATEGORY,
-                "trace_name": _trace_name(station, start, stead.EARTHQUAKE_CATEGORY),
-            })  # fmt: skip
+            rows.append(
+                {
+                    **_station_fields(station),
+                    "p_arrival_sample": float(p_sample),
+                    "p_status": str(rng.choice(["manual", "automatic", "autopicker"], p=[0.7, 0.2, 0.1])),
+                    "p_weight": round(float(rng.uniform(0.5, 1.0)), 2),
+                    "p_travel_sec": float(f"{np.float32(p_travel):.12g}"),  # STEAD's float32, 12 digits
+                    "s_arrival_sample": float(round(s_sample)),
+                    "s_status": str(rng.choice(["manual", "autopicker"], p=[0.7, 0.3])),
+                    "s_weight": round(float(rng.uniform(0.5, 1.0)), 2),
+                    "source_id": source_id,
+                    "source_origin_time": _time_text(origin, 2),
+                    "source_origin_uncertainty_sec": round(float(rng.uniform(0.1, 0.8)), 2),
+                    "source_latitude": round(lat, 4),
+                    "source_longitude": round(lon, 4),
+                    "source_error_sec": round(float(rng.uniform(0.1, 1.5)), 4),
+                    "source_gap_deg": round(float(rng.uniform(20, 250)), 3),
+                    "source_horizontal_uncertainty_km": round(float(rng.uniform(0.2, 6.0)), 4),
+                    "source_depth_km": round(depth, 2),
+                    "source_depth_uncertainty_km": round(float(rng.uniform(0.3, 2.0)), 2)
+                    if rng.random() < 0.5
+                    else None,
+                    "source_magnitude": magnitude,
+                    "source_magnitude_type": magnitude_type,
+                    "source_magnitude_author": station.network if rng.random() < 0.5 else None,
+                    "source_mechanism_strike_dip_rake": None,
+                    "source_distance_deg": round(epicentral_km / KM_PER_DEG, 2),
+                    "source_distance_km": round(epicentral_km, 2),
+                    "back_azimuth_deg": back_azimuth,
+                    "snr_db": np.round(
+                        measure_snr_db(traces, p_sample).astype(np.float32).astype(np.float64), 8
+                    ),  # as the CSV prints it
+                    "coda_end_sample": float(round(coda_end)),
+                    "trace_start_time": _time_text(start, 6),
+                    "trace_category": stead.EARTHQUAKE_CATEGORY,
+                    "trace_name": _trace_name(station, start, stead.EARTHQUAKE_CATEGORY),
+                }
+            )
         event += 1
     return rows, waveforms
 
@@ -393,24 +408,6 @@ def _block(args):
     kind, seed, block, count = args
     make = noise_block if kind == stead.NOISE_CATEGORY else earthquake_block
     return make(seed, block, count, make_stations(seed))
-
-
-def _generate_in_order(tasks: list[tuple], pool, ahead: int):
-    """Yields generated blocks in task order, with a bounded number in flight.
-
-    Pool.imap would queue every task at once and buffer results without bound
-    whenever the writer is slower than the workers.
-    """
-    if pool is None:
-        yield from map(_block, tasks)
-        return
-    pending = collections.deque()
-    for task in tasks:
-        pending.append(pool.apply_async(_block, (task,)))
-        if len(pending) > ahead:
-            yield pending.popleft().get()
-    while pending:
-        yield pending.popleft().get()
 
 
 def _blocks(kind: str, total: int, seed: int) -> list[tuple]:
@@ -504,7 +501,7 @@ def write_synthetic_stead(
     is complete) and write only the missing ones.
     """
     if earthquakes < 0 or noise < 0 or earthquakes + noise == 0:
-        raise ValueError(f"need a positive number of traces, got earthquakes={earthquakes}, noise={noise}")
+        raise UserError(f"need a positive number of traces, got earthquakes={earthquakes}, noise={noise}")
     os.makedirs(output_dir, exist_ok=True)
     noise_tasks = _blocks(stead.NOISE_CATEGORY, noise, seed)
     quake_tasks = _blocks(stead.EARTHQUAKE_CATEGORY, earthquakes, seed)
@@ -512,29 +509,25 @@ def write_synthetic_stead(
         jobs = [("merged", noise_tasks + quake_tasks)]
     else:
         jobs = [(name, tasks) for name, tasks in (("chunk1", noise_tasks), ("chunk2", quake_tasks)) if tasks]
-    workers = num_workers or os.cpu_count() or 1
     pairs = []
-    # Spawned workers: a parent that has imported TensorFlow must not fork.
-    workers_or_none = (
-        multiprocessing.get_context("spawn").Pool(workers) if workers > 1 else contextlib.nullcontext()
-    )
-    with workers_or_none as pool:
+    with workers.Pool(num_workers or os.cpu_count() or 1) as pool:
         for name, tasks in jobs:
             pair = stead.SteadPair(
                 os.path.join(output_dir, f"{name}.csv"), os.path.join(output_dir, f"{name}.hdf5")
             )
             if not (resume and os.path.exists(pair.csv) and os.path.exists(pair.hdf5)):
-                _write_pair(pair, _generate_in_order(tasks, pool, ahead=2 * workers))
+                _write_pair(pair, pool.imap(_block, tasks, ordered=True))
             pairs.append(pair)
     return pairs
 
 
 def main(argv):
     """Command line: writes the synthetic STEAD and prints what it wrote."""
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    del argv
     f = flags.FLAGS
-    pairs = write_synthetic_stead(f.output_dir, f.earthquakes, f.noise, f.seed, f.merged, f.num_workers, f.resume)
+    pairs = write_synthetic_stead(
+        f.output_dir, f.earthquakes, f.noise, f.seed, f.merged, f.num_workers, f.resume
+    )
     for pair in pairs:
         print(f"wrote {pair.csv} and {pair.hdf5}")
 
@@ -547,9 +540,11 @@ def define_flags() -> None:
     flags.DEFINE_integer("seed", 0, "Random seed; the same seed writes byte-identical files.")
     flags.DEFINE_bool("merged", False, "Write one merged.csv/.hdf5 pair instead of chunk1 and chunk2.")
     flags.DEFINE_integer("num_workers", None, "Worker processes (default: all cores).", lower_bound=1)
-    flags.DEFINE_bool("resume", False, "Keep pairs already written (a pair on disk is complete); write the rest.")
+    flags.DEFINE_bool(
+        "resume", False, "Keep pairs already written (a pair on disk is complete); write the rest."
+    )
 
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    errors.run(main)

@@ -29,84 +29,65 @@ import csv
 import dataclasses
 import io
 import json
-import re
 import time
 
 import tensorflow as tf
 import tf_keras
 
-from techtonics import data, distribute, evaluate, fileio, models
-from techtonics.spectrogram import SpectrogramConfig
+from techtonics import data, distribute, evaluate, fileio, models, options, records, splits, stead
+from techtonics.errors import UserError
+from techtonics.options import option
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
-# A resumed run must build the same model; everything else may change between runs.
-MODEL_DEFINING = ("task", "target", "image", "dropout", "precision")
 FIRST_STEP_LINE = "first training step done,"
 
 
-class TrainingError(Exception):
+class TrainingError(UserError):
     """A one-line reason why training cannot start or go on."""
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """One training job."""
+    """One training job: its options (techtonics.options) and the configs it nests."""
 
     records: str  # a converted dataset: its directory or manifest.json
-    task: str = "classification"
-    target: str = "source_magnitude"
-    image: SpectrogramConfig = SpectrogramConfig()
-    dropout: float | None = None
-    epochs: int = 10
-    batch_size: int = 64  # global: split over all replicas
-    learning_rate: float = 1e-3
-    seed: int = 0
-    strategy: str = "auto"
-    collective: str = "auto"  # all-reduce implementation (distribute.COLLECTIVES)
-    jit_compile: bool = False
-    precision: str = "float32"
-    steps_per_execution: int = 1
-    steps_per_epoch: int = 0  # 0: one pass over the training split
-    shuffle_buffer: int = data.InputConfig.shuffle_buffer
-    cache: str = ""
-    deterministic: bool = False
-    parallel_reads: int = 8
-    data_service: str = ""  # tf.data service dispatcher address; "" to read in the trainer
-    evaluate_split: str = "test"  # evaluated with the exported model at the end; "" for none
+    task: str = option("classification", "What the model learns.", choices=stead.TASKS)
+    target: str = option("source_magnitude", "Regression target (task=regression).", choices=records.TARGETS)
+    model: models.ModelConfig = options.nested(models.ModelConfig)
+    input: data.InputConfig = options.nested(data.InputConfig)
+    epochs: int = option(10, "Epochs in all (a resumed run trains only the rest).", minimum=1)
+    steps_per_epoch: int = option(0, "Cap on steps per epoch; 0: a full pass.", minimum=0)
+    learning_rate: float = option(1e-3, "Adam's learning rate.")
+    seed: int = option(0, "Seed of weights, dropout and shuffling.")
+    strategy: str = option("auto", "tf.distribute strategy.", choices=distribute.STRATEGIES)
+    collective: str = option(
+        "auto",
+        "All-reduce implementation: NCCL or ring (multi_worker); NCCL or hierarchical copy (mirrored).",
+        choices=distribute.COLLECTIVES,
+    )
+    jit_compile: bool = option(False, "Compile the training step with XLA.")
+    precision: str = option("float32", "Keras dtype policy.", choices=PRECISIONS)
+    steps_per_execution: int = option(1, "Training steps per tf.function call.", minimum=1)
+    evaluate_split: str = option(
+        "test", "Split evaluated with the exported model at the end.", choices=(*splits.SPLITS, "none")
+    )
 
     def __post_init__(self):
-        self.model_config  # noqa: B018  (validates task and dropout)
-        self.input_config(1)
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {self.precision!r}; use one of {', '.join(PRECISIONS)}")
-        for name in ("epochs", "steps_per_execution"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} {getattr(self, name)}: must be at least 1")
-        if self.collective not in distribute.COLLECTIVES:
-            raise ValueError(f"unknown collective {self.collective!r}; use one of {', '.join(distribute.COLLECTIVES)}")
-        if self.data_service and not re.fullmatch(r"(grpc://)?[\w.\-]+:\d+", self.data_service):
-            raise ValueError(f"data_service_address {self.data_service!r}: use grpc://HOST:PORT")
+        options.check(self)
         if self.learning_rate <= 0:
-            raise ValueError(f"learning_rate {self.learning_rate}: must be positive")
-
-    @property
-    def model_config(self) -> models.ModelConfig:
-        return models.ModelConfig(self.task, self.image, self.dropout)
+            raise UserError(f"--learning_rate={self.learning_rate}: must be positive")
+        # The task, target and seed are the job's; the nested configs carry them to the model and the input.
+        object.__setattr__(self, "model", dataclasses.replace(self.model, task=self.task))
+        labels = {"task": self.task, "target": self.target, "seed": self.seed}
+        object.__setattr__(self, "input", dataclasses.replace(self.input, **labels))
 
     def input_config(self, num_workers: int) -> data.InputConfig:
         """The input pipeline's settings for a job of `num_workers` processes."""
-        return data.InputConfig(
-            task=self.task,
-            target=self.target,
-            batch_size=self.batch_size,
-            shuffle_buffer=self.shuffle_buffer,
-            cache=self.cache,
-            deterministic=self.deterministic,
-            seed=self.seed,
-            parallel_reads=self.parallel_reads,
-            num_workers=num_workers,
-            data_service=self.data_service,
-        )
+        return dataclasses.replace(self.input, num_workers=num_workers)
+
+    def defining(self) -> dict:
+        """What a resumed run must keep: everything that shapes the model and what it learns."""
+        return {**options.flat(self.model), "target": self.target, "precision": self.precision}
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"
@@ -117,9 +98,9 @@ def _check_resumable(config: TrainConfig, model_dir: str) -> None:
     if not fileio.exists(path):
         return
     with fileio.open_file(path, "rb") as f:
-        before = json.loads(f.read())
-    now = json.loads(config.to_json())
-    changed = [k for k in MODEL_DEFINING if before.get(k) != now[k]]
+        before = options.flatten(json.loads(f.read()))
+    now = config.defining()
+    changed = [k for k in now if before.get(k) != now[k]]
     if changed:
         raise TrainingError(
             f"{model_dir} holds a model with different {', '.join(changed)} "
@@ -183,7 +164,7 @@ def _best_so_far(history: list[dict], monitor: str, mode: str) -> float | None:
 
 
 class _FirstStep(tf_keras.callbacks.Callback):
-    """Says when the first training step is done: the start-up cost users wait for (and the benchmark reads)."""
+    """Says when the first training step is done: the start-up users wait for (and the benchmark reads)."""
 
     def on_train_begin(self, logs=None):
         self.started, self.done = time.monotonic(), False
@@ -234,7 +215,7 @@ def _datasets(config: TrainConfig, records: data.Records, workers: int) -> dict:
 def _export(config: TrainConfig, records: data.Records, model_dir: str) -> str:
     """Exports the best weights (the last epoch's without a validation metric) in float32."""
     tf_keras.mixed_precision.set_global_policy("float32")
-    model = models.build_model(config.model_config)
+    model = models.build_model(config.model)
     best = fileio.join(model_dir, "best", "weights")
     last = tf.train.latest_checkpoint(fileio.join(model_dir, "checkpoints"))
     model.load_weights(best if fileio.exists(best + ".index") else last).expect_partial()
@@ -252,13 +233,12 @@ def train_and_evaluate(
     model_dir: str,
     flags_text: str | None = None,
     strategy: tf.distribute.Strategy | None = None,
-    datasets: dict | None = None,
 ) -> dict:
     """Trains (resuming whatever model_dir holds), exports, and evaluates on config.evaluate_split.
 
-    datasets: {"train": (dataset, steps), "validation": (dataset, steps)} in
-    place of the records' splits (tests and benchmarks pass tiny or in-memory
-    data). Returns {"history": ..., "export": path, "metrics": ... or None}.
+    flags_text: the command line's resolved flags, written to flags.txt.
+    strategy: in place of config.strategy's (tests pass one over logical
+    devices). Returns {"history": ..., "export": path, "metrics": ... or None}.
     """
     records = data.Records(config.records)
     strategy = strategy or distribute.make_strategy(config.strategy, config.collective)
@@ -271,24 +251,25 @@ def train_and_evaluate(
             fileio.write_atomic(fileio.join(model_dir, "flags.txt"), flags_text)
 
     tf_keras.utils.set_random_seed(config.seed)
-    if config.deterministic:
+    if config.input.deterministic:
         tf.config.experimental.enable_op_determinism()
     tf_keras.mixed_precision.set_global_policy(config.precision)
-    datasets = datasets or _datasets(config, records, distribute.num_workers(strategy))
+    datasets = _datasets(config, records, distribute.num_workers(strategy))
     train, steps = datasets["train"]
     validation, validation_steps = datasets["validation"]
     steps = min(steps, config.steps_per_epoch) if config.steps_per_epoch else steps
     replicas = strategy.num_replicas_in_sync
-    if config.batch_size % replicas:
-        raise TrainingError(f"batch_size {config.batch_size} does not split evenly over {replicas} replicas")
+    batch_size = config.input.batch_size
+    if batch_size % replicas:
+        raise TrainingError(f"batch_size {batch_size} does not split evenly over {replicas} replicas")
     what = f"{config.task} of {config.target}" if config.task == "regression" else config.task
     print(
-        f"{what}: global batch {config.batch_size} = {config.batch_size // replicas} per replica x "
+        f"{what}: global batch {batch_size} = {batch_size // replicas} per replica x "
         f"{replicas} replicas, {steps} steps per epoch, {config.epochs} epochs",
         flush=True,
     )
     with strategy.scope():
-        model = models.build_model(config.model_config)
+        model = models.build_model(config.model)
         compile_model(model, config)
     done = _completed_history(model_dir, chief)
     try:
@@ -318,5 +299,5 @@ def train_and_evaluate(
     if not chief:
         return {"history": history.history, "export": None, "metrics": None}
     export = _export(config, records, model_dir)
-    metrics = evaluate.evaluate(model_dir, config.evaluate_split) if config.evaluate_split else None
+    metrics = evaluate.evaluate(model_dir, config.evaluate_split) if config.evaluate_split != "none" else None
     return {"history": history.history, "export": export, "metrics": metrics}

@@ -10,7 +10,7 @@ import pathlib
 import pytest
 import tensorflow as tf
 
-from techtonics import convert, splits, stead, synthetic
+from techtonics import converter, splits, stead, synthetic
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED = pathlib.Path(os.environ.get("TECHTONICS_SHARED", REPO.parent / "shared"))
@@ -41,12 +41,12 @@ def tiny_stead(tmp_path_factory) -> pathlib.Path:
 def tiny_records(tiny_stead, tmp_path_factory) -> pathlib.Path:
     """tiny_stead as TFRecords: 60/20/20 split by class, 4 shards per split."""
     directory = tmp_path_factory.mktemp("records")
-    config = convert.ConvertConfig(
+    config = converter.ConvertConfig(
         pairs=tuple(stead.find_pairs(str(tiny_stead))),
         output_dir=str(directory),
         split=splits.SplitConfig(validation_fraction=0.2, test_fraction=0.2, seed=1),
         min_shards=4,
         num_workers=1,
     )
-    convert.convert(config, progress=False)
+    converter.convert(config, progress=False)
     return directory

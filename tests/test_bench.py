@@ -8,26 +8,50 @@ import sys
 import pytest
 from conftest import REPO
 
-from techtonics import bench
+from techtonics import stead
+from techtonics.bench import pipeline, report, scale, training
 
 PNG = b"\x89PNG\r\n\x1a\n"
 FIGURES = {
-    "conversion.h5py_read", "conversion.rate", "conversion.h5py_read_1", "conversion.rate_1",
-    "conversion.scaling", "conversion.end_to_end", "conversion.rss", "conversion.rss_small", "conversion.rss_big",
-    "mixing.std_ratio", "mixing.window_range", "mixing.batch_min", "pipeline.regression",
-    "pipeline.raw", "pipeline.rate", "pipeline.int16", "pipeline.generator", "pipeline.vs_generator",
-    "png.render", "png.preparation", "png.read", "png.per_epoch",
-    *(f"training.{task}{xla}.{feed}" for task in ("classification", "regression") for xla in ("", ".xla")
-      for feed in ("memory", "fed")),
-}  # fmt: skip
+    "conversion.h5py_read",
+    "conversion.rate",
+    "conversion.h5py_read_1",
+    "conversion.rate_1",
+    "conversion.scaling",
+    "conversion.end_to_end",
+    "conversion.rss",
+    "conversion.rss_small",
+    "conversion.rss_big",
+    "mixing.std_ratio",
+    "mixing.window_range",
+    "mixing.batch_min",
+    "pipeline.regression",
+    "pipeline.raw",
+    "pipeline.rate",
+    "pipeline.int16",
+    "pipeline.generator",
+    "pipeline.vs_generator",
+    "png.render",
+    "png.preparation",
+    "png.read",
+    "png.per_epoch",
+    *(
+        f"training.{task}{xla}.{feed}"
+        for task in ("classification", "regression")
+        for xla in ("", ".xla")
+        for feed in ("memory", "fed")
+    ),
+}
 
 
 def test_markdown_marks_met_and_missed_goals():
-    table = bench.markdown([
-        bench.Row("c", "conversion", 900.0, "traces/s", "h5py read", 0.5, ">= 0.8"),
-        bench.Row("r", "peak RSS", 550.0, "MB", "2,000 traces", 1.05, "<= 1.1"),
-        bench.Row("h", "h5py read", 1800.0, "traces/s"),
-    ])  # fmt: skip
+    table = report.markdown(
+        [
+            report.Row("c", "conversion", 900.0, "traces/s", "h5py read", 0.5, ">= 0.8"),
+            report.Row("r", "peak RSS", 550.0, "MB", "2,000 traces", 1.05, "<= 1.1"),
+            report.Row("h", "h5py read", 1800.0, "traces/s"),
+        ]
+    )
     lines = table.splitlines()
     assert lines[0].startswith("| measurement |") and len(lines) == 5
     assert "| 0.50 | >= 0.8 (missed) |" in lines[2]
@@ -36,24 +60,26 @@ def test_markdown_marks_met_and_missed_goals():
 
 
 def test_pipeline_and_training_measurements_run_on_tiny_records(tiny_stead, tiny_records):
-    pairs = bench.stead.find_pairs(str(tiny_stead))
-    rates = bench.pipeline_rates(pairs, str(tiny_records), batch_size=8)
+    pairs = stead.find_pairs(str(tiny_stead))
+    rates = pipeline.pipeline_rates(pairs, str(tiny_records), batch_size=8)
     assert set(rates) == {"raw", "pipeline", "generator"} and all(r > 0 for r in rates.values())
-    fed, memory = bench.training_rates(str(tiny_records), "classification", False, batch_size=8, steps=2)
+    fed, memory = training.training_rates(str(tiny_records), "classification", False, batch_size=8, steps=2)
     assert fed > 0 and memory > 0
 
 
 @pytest.mark.slow
 def test_quick_run_reports_every_figure_in_json_markdown_and_chart(tmp_path):
-    subprocess.run([sys.executable, "-m", "techtonics.bench", "--quick", f"--workdir={tmp_path}"],
-                   check=True, capture_output=True, cwd=REPO, timeout=600)  # fmt: skip
-    report = json.loads((tmp_path / "bench.json").read_text())
-    rows = {row["key"]: row for row in report["rows"]}
+    command = [sys.executable, "-m", "techtonics.bench", "--quick", f"--workdir={tmp_path}"]
+    subprocess.run(command, check=True, capture_output=True, cwd=REPO, timeout=600)
+    results = json.loads((tmp_path / "bench.json").read_text())
+    rows = {row["key"]: row for row in results["rows"]}
     assert set(rows) == FIGURES
     assert all(math.isfinite(row["value"]) and row["value"] > 0 for row in rows.values())
     assert all(row["met"] in (True, False) for row in rows.values() if row["goal"])
-    assert report["machine"]["cores"] >= 1 and "tensorflow" in report["machine"]
-    assert {"TFRecord", "ParallelMapV2", "ShuffleAndRepeat"} <= {stage["stage"] for stage in report["profile"]}
+    assert results["machine"]["cores"] >= 1 and "tensorflow" in results["machine"]
+    assert {"TFRecord", "ParallelMapV2", "ShuffleAndRepeat"} <= {
+        stage["stage"] for stage in results["profile"]
+    }
     table = (tmp_path / "bench.md").read_text()
     assert all(row["name"] in table for row in rows.values())
     assert (tmp_path / "bench.png").read_bytes().startswith(PNG)
@@ -61,10 +87,15 @@ def test_quick_run_reports_every_figure_in_json_markdown_and_chart(tmp_path):
 
 def test_scale_refuses_what_the_disk_cannot_hold_before_generating(tmp_path):
     command = [sys.executable, "-m", "techtonics.bench", "--parts=scale", "--scale_traces=100000000"]
-    done = subprocess.run([*command, f"--workdir={tmp_path}"], capture_output=True, text=True, cwd=REPO, timeout=300)
+    done = subprocess.run(
+        [*command, f"--workdir={tmp_path}"], capture_output=True, text=True, cwd=REPO, timeout=300
+    )
     assert done.returncode == 1
     error = done.stderr.strip().splitlines()[-1]
-    assert error.startswith(f"error: {tmp_path}: 20,000 and 100,000,000 traces need about ") and "GB free" in error
+    assert (
+        error.startswith(f"error: {tmp_path}: 20,000 and 100,000,000 traces need about ")
+        and "GB free" in error
+    )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -75,15 +106,26 @@ def test_scale_compares_each_stage_per_trace_and_in_memory_with_the_baseline_siz
 
     baseline = [stage("convert", 20000, 10.0, 300.0), stage("trainer start to first step", None, 5.0, None)]
     full = [stage("convert", 200000, 150.0, 330.0), stage("trainer start to first step", None, 6.0, None)]
-    convert, first_step = bench.bench_scale.compare(full, baseline)
+    convert, first_step = scale.compare(full, baseline)
     assert convert["per_trace_ratio"] == pytest.approx(1.5) and convert["rss_ratio"] == pytest.approx(1.1)
     assert convert["baseline_rate"] == 2000.0 and "per_trace_ratio" not in first_step
-    table = bench.bench_scale.markdown([convert, first_step], 200000, 20000).splitlines()
-    assert table[2].startswith("| convert | 150.0 s | 1,333 | 330 MB |") and table[2].endswith("| 1.50 | 1.10 |")
+    table = scale.markdown([convert, first_step], 200000, 20000).splitlines()
+    assert table[2].startswith("| convert | 150.0 s | 1,333 | 330 MB |") and table[2].endswith(
+        "| 1.50 | 1.10 |"
+    )
 
 
 def test_an_interpreter_without_seisbench_is_refused_before_measuring(tmp_path):
-    command = [sys.executable, "-m", "techtonics.bench", f"--seisbench_python={sys.executable}", f"--workdir={tmp_path}"]
+    command = [
+        sys.executable,
+        "-m",
+        "techtonics.bench",
+        f"--seisbench_python={sys.executable}",
+        f"--workdir={tmp_path}",
+    ]
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=300)
     assert done.returncode == 1 and list(tmp_path.iterdir()) == []
-    assert f"flag --seisbench_python={sys.executable}: needs a Python interpreter that can import seisbench" in done.stderr
+    assert (
+        f"flag --seisbench_python={sys.executable}: needs a Python interpreter that can import seisbench"
+        in done.stderr
+    )

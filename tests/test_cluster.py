@@ -20,8 +20,14 @@ LAUNCHER = str(REPO / "tools" / "launch_local_cluster.py")
 
 
 def _command(records, model_dir, *launcher_flags, epochs=2):
-    train = [f"--records={records}", f"--model_dir={model_dir}", f"--epochs={epochs}", "--batch_size=8",
-             "--shuffle_buffer=64", "--evaluate_split=test"]  # fmt: skip
+    train = [
+        f"--records={records}",
+        f"--model_dir={model_dir}",
+        f"--epochs={epochs}",
+        "--batch_size=8",
+        "--shuffle_buffer=64",
+        "--evaluate_split=test",
+    ]
     return [sys.executable, LAUNCHER, *launcher_flags, "--", *train]
 
 
@@ -42,7 +48,10 @@ def test_free_ports_differ_and_tf_config_names_every_worker():
     ports = cluster.free_ports(3)
     assert len(set(ports)) == 3
     config = json.loads(cluster.tf_config(ports, 2))
-    assert config == {"cluster": {"worker": [f"localhost:{p}" for p in ports]}, "task": {"type": "worker", "index": 2}}
+    assert config == {
+        "cluster": {"worker": [f"localhost:{p}" for p in ports]},
+        "task": {"type": "worker", "index": 2},
+    }
 
 
 def test_the_slurm_script_is_valid_bash_and_passes_only_trainer_flags():
@@ -67,7 +76,9 @@ def test_a_data_service_worker_without_a_dispatcher_is_a_one_line_error():
 def test_a_failing_worker_fails_the_launch_with_its_error(tmp_path):
     result = _run(_command(tmp_path / "missing", tmp_path / "model", "--num_workers=2"))
     assert result.returncode == 1
-    assert re.search(r"^\[worker \d\] error: .*missing.*manifest", result.stdout, re.MULTILINE), result.stdout[-2000:]
+    assert re.search(r"^\[worker \d\] error: .*missing.*manifest", result.stdout, re.MULTILINE), (
+        result.stdout[-2000:]
+    )
     assert "exited with 1; stopping the others" in result.stdout
 
 
@@ -79,7 +90,10 @@ def test_two_workers_train_in_step_and_only_the_chief_writes(tiny_records, tmp_p
     weights = _final_weights(result.stdout)
     assert set(weights) == {"worker 0", "worker 1"} and len(set(weights.values())) == 1
     assert "global batch 8 = 4 per replica x 2 replicas" in result.stdout
-    assert sorted(p.name for p in (model_dir / "checkpoints").glob("*.index")) == ["epoch-001.index", "epoch-002.index"]
+    assert sorted(p.name for p in (model_dir / "checkpoints").glob("*.index")) == [
+        "epoch-001.index",
+        "epoch-002.index",
+    ]
     assert _history_epochs(model_dir) == [0, 1]
     assert (model_dir / "export" / "saved_model.pb").exists()
     assert json.loads((model_dir / "eval" / "test" / "metrics.json").read_text())["examples"] > 0
@@ -107,7 +121,10 @@ def test_a_killed_worker_stops_the_job_and_the_same_command_resumes(tiny_records
 
     result = _run(command)
     assert result.returncode == 0, result.stdout[-3000:]
-    resumed = [int(e) for e in re.search(r"\[worker 0\] trained epochs \[([\d, ]+)\]", result.stdout).group(1).split(",")]
+    resumed = [
+        int(e)
+        for e in re.search(r"\[worker 0\] trained epochs \[([\d, ]+)\]", result.stdout).group(1).split(",")
+    ]
     # Only an epoch whose backup the kill interrupted (after its history row) is trained again.
     assert resumed == list(range(resumed[0], 7)) and resumed[0] in (len(done), len(done) + 1)
     assert _history_epochs(model_dir) == list(range(6))
@@ -135,18 +152,42 @@ def test_a_slurm_step_of_two_cpu_tasks_trains_with_strategy_auto(tiny_records, t
     bin_dir.mkdir()
     (bin_dir / "scontrol").write_text("#!/bin/sh\necho localhost\n")
     (bin_dir / "scontrol").chmod(0o755)
-    step = {"SLURM_JOB_ID": str(_free_slurm_job_id(2)), "SLURM_STEP_NUM_TASKS": "2",
-            "SLURM_STEP_NODELIST": "localhost", "SLURM_STEP_TASKS_PER_NODE": "2"}  # fmt: skip
+    step = {
+        "SLURM_JOB_ID": str(_free_slurm_job_id(2)),
+        "SLURM_STEP_NUM_TASKS": "2",
+        "SLURM_STEP_NODELIST": "localhost",
+        "SLURM_STEP_TASKS_PER_NODE": "2",
+    }
     env = {k: v for k, v in os.environ.items() if k not in ("TF_CONFIG", "CUDA_VISIBLE_DEVICES")}
     env.update(step, PATH=f"{bin_dir}:{env['PATH']}")
     model_dir = tmp_path / "model"
-    train = [sys.executable, "-m", "techtonics.train", f"--records={tiny_records}", f"--model_dir={model_dir}",
-             "--epochs=1", "--batch_size=8", "--evaluate_split=none", "--strategy=auto"]  # fmt: skip
-    tasks = [subprocess.Popen(train, env={**env, "SLURM_PROCID": str(i)}, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, cwd=REPO) for i in range(2)]  # fmt: skip
+    train = [
+        sys.executable,
+        "-m",
+        "techtonics.train",
+        f"--records={tiny_records}",
+        f"--model_dir={model_dir}",
+        "--epochs=1",
+        "--batch_size=8",
+        "--evaluate_split=none",
+        "--strategy=auto",
+    ]
+    tasks = [
+        subprocess.Popen(
+            train,
+            env={**env, "SLURM_PROCID": str(i)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=REPO,
+        )
+        for i in range(2)
+    ]
     outputs = [task.communicate(timeout=300)[0] for task in tasks]
     assert [task.returncode for task in tasks] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
-    fingerprints = [re.search(r"^worker (\d): final weights (\w+)$", out, re.MULTILINE).groups() for out in outputs]
+    fingerprints = [
+        re.search(r"^worker (\d): final weights (\w+)$", out, re.MULTILINE).groups() for out in outputs
+    ]
     assert sorted(f[0] for f in fingerprints) == ["0", "1"] and fingerprints[0][1] == fingerprints[1][1]
     assert (model_dir / "checkpoints" / "epoch-001.index").exists()
 

@@ -16,17 +16,20 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from techtonics import convert, fileio, records, splits, stead, synthetic
+from techtonics import converter, fileio, records, splits, stead, synthetic
 
 CLI = [sys.executable, str(pathlib.Path(__file__).resolve().parents[1] / "tools" / "convert_to_tfrecord.py")]
 
 
-def _config(stead_dir, output_dir, **overrides) -> convert.ConvertConfig:
+def _config(stead_dir, output_dir, **overrides) -> converter.ConvertConfig:
     split = overrides.pop("split", splits.SplitConfig(seed=3))
-    return convert.ConvertConfig(
-        pairs=tuple(stead.find_pairs(str(stead_dir))), output_dir=str(output_dir), split=split, num_workers=1,
+    return converter.ConvertConfig(
+        pairs=tuple(stead.find_pairs(str(stead_dir))),
+        output_dir=str(output_dir),
+        split=split,
+        num_workers=1,
         **overrides,
-    )  # fmt: skip
+    )
 
 
 def read_records(output_dir) -> dict[str, list[dict]]:
@@ -53,8 +56,8 @@ def _digests(directory) -> dict[str, str]:
 
 
 def test_every_trace_once_bit_for_bit(tiny_stead, tmp_path):
-    manifest = convert.convert(_config(tiny_stead, tmp_path), progress=False)
-    assert not convert.verify(str(tmp_path))
+    manifest = converter.convert(_config(tiny_stead, tmp_path), progress=False)
+    assert not converter.verify(str(tmp_path))
     read = read_records(tmp_path)
     names = [r["trace_name"].decode() for rows in read.values() for r in rows]
     assert len(names) == len(set(names)) == 150  # every trace, exactly once
@@ -90,7 +93,7 @@ def test_every_trace_once_bit_for_bit(tiny_stead, tmp_path):
 
 
 def test_split_by_source_id_keeps_events_together(tiny_stead, tmp_path):
-    convert.convert(
+    converter.convert(
         _config(tiny_stead, tmp_path, split=splits.SplitConfig(0.2, 0.2, "source_id", seed=1)), False
     )
     split_of_event = {}
@@ -107,23 +110,25 @@ def test_test_trace_list_fixes_the_test_split(tiny_stead, tmp_path):
     listed = list(meta.trace_name[:12]) + ["NOT.IN_20000101000000_EV"]
     (tmp_path / "test.txt").write_text("# EQTransformer-style list\n" + "\n".join(listed) + "\n")
     out = tmp_path / "records"
-    convert.convert(_config(tiny_stead, out, test_trace_list=str(tmp_path / "test.txt")), progress=False)
+    converter.convert(_config(tiny_stead, out, test_trace_list=str(tmp_path / "test.txt")), progress=False)
     test_names = {r["trace_name"].decode() for r in read_records(out)["test"]}
     assert test_names == set(listed[:12])
     with pytest.raises(ValueError, match="nope.txt: no such test trace list"):
-        convert.convert(_config(tiny_stead, out, test_trace_list=str(tmp_path / "nope.txt")), progress=False)
+        converter.convert(
+            _config(tiny_stead, out, test_trace_list=str(tmp_path / "nope.txt")), progress=False
+        )
 
 
 def test_subset_and_selection_errors(tiny_stead, tmp_path):
-    manifest = convert.convert(
+    manifest = converter.convert(
         _config(tiny_stead, tmp_path, noise_traces=10, earthquake_traces=20), progress=False
     )
     counts = [info["class_counts"] for info in manifest["splits"].values()]
     assert sum(c["noise"] for c in counts) == 10 and sum(c["earthquake"] for c in counts) == 20
     with pytest.raises(ValueError, match="asked for 1000 noise traces but the input holds 60"):
-        convert.convert(_config(tiny_stead, tmp_path / "x", noise_traces=1000), progress=False)
+        converter.convert(_config(tiny_stead, tmp_path / "x", noise_traces=1000), progress=False)
     with pytest.raises(ValueError, match="the selection is empty"):
-        convert.convert(
+        converter.convert(
             _config(tiny_stead, tmp_path / "y", noise_traces=0, earthquake_traces=0), progress=False
         )
 
@@ -134,7 +139,7 @@ def test_int16_gzip_survives_large_values_and_reports_error(tmp_path):
     meta = stead.read_metadata(str(stead_dir / "chunk2.csv"))
     with h5py.File(stead_dir / "chunk2.hdf5", "r+") as f:
         f["data"][meta.trace_name[0]][100, 2] = 3.0e6  # beyond float16's 65504
-    manifest = convert.convert(
+    manifest = converter.convert(
         _config(stead_dir, tmp_path / "r", encoding="int16", compression="GZIP", min_shards=2), progress=False
     )
     error = manifest["waveform"]["worst_relative_error"]
@@ -173,10 +178,14 @@ def bad_stead(tiny_stead, tmp_path):
 
 def test_bad_traces_are_skipped_and_counted(bad_stead, tmp_path):
     directory, names = bad_stead
-    manifest = convert.convert(_config(directory, tmp_path), progress=False)
+    manifest = converter.convert(_config(directory, tmp_path), progress=False)
     assert manifest["skipped"] == {
-        "missing": 1, "wrong_shape": 1, "wrong_dtype": 1, "non_finite": 1, "unknown_category": 1,
-    }  # fmt: skip
+        "missing": 1,
+        "wrong_shape": 1,
+        "wrong_dtype": 1,
+        "non_finite": 1,
+        "unknown_category": 1,
+    }
     assert sorted(name for name, _ in manifest["skipped_traces"]) == sorted(names)
     written = {r["trace_name"].decode() for rows in read_records(tmp_path).values() for r in rows}
     assert len(written) == 145 and not written & set(names)
@@ -231,7 +240,7 @@ def test_bad_input_fails_with_one_line(bad_stead, tiny_stead, tmp_path):
     assert "cannot create the output directory" in line
 
     done = _run_cli(f"--stead_dir={tiny_stead}", out, "--shard_mb=-1", check_rc=1)
-    assert "shard_mb must be positive" in _error_line(done)
+    assert "--shard_mb=-1.0: must be positive" in _error_line(done)
     done = _run_cli(f"--stead_dir={tiny_stead}", out, "--encoding=float8")
     assert done.returncode != 0 and "--encoding" in done.stderr
 
@@ -267,7 +276,7 @@ def test_killed_run_resumes_byte_identical(tiny_stead, tmp_path):
 
     process = subprocess.Popen([*CLI, *args], stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(list((out / convert.PROGRESS_DIR).glob("*.json"))) < 10:
+    while time.monotonic() < deadline and len(list((out / converter.PROGRESS_DIR).glob("*.json"))) < 10:
         time.sleep(0.005)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
@@ -282,10 +291,10 @@ def test_killed_run_resumes_byte_identical(tiny_stead, tmp_path):
 
 @pytest.mark.slow
 def test_workers_do_not_change_the_output(tiny_stead, tmp_path):
-    one = convert.convert(_config(tiny_stead, tmp_path), progress=False)
+    one = converter.convert(_config(tiny_stead, tmp_path), progress=False)
     reference = _digests(tmp_path)
     shutil.rmtree(tmp_path)
-    two = convert.convert(dataclasses.replace(_config(tiny_stead, tmp_path), num_workers=2), progress=False)
+    two = converter.convert(dataclasses.replace(_config(tiny_stead, tmp_path), num_workers=2), progress=False)
     assert one == two and _digests(tmp_path) == reference
 
 
@@ -298,7 +307,7 @@ def test_real_metadata_formatting_survives(real_metadata_csv, tmp_path):
     with h5py.File(stead_dir / "chunk2.hdf5", "w") as f:
         for name in meta.trace_name:
             f.create_dataset(f"data/{name}", data=rng.normal(size=(6000, 3)).astype(np.float32))
-    convert.convert(_config(stead_dir, tmp_path / "r", min_shards=1), progress=False)
+    converter.convert(_config(stead_dir, tmp_path / "r", min_shards=1), progress=False)
     read = {r["trace_name"].decode(): r for rows in read_records(tmp_path / "r").values() for r in rows}
     assert len(read) == 100
     first = read["109C.TA_20060723155859_EV"]
@@ -325,7 +334,7 @@ def test_fileio_atomic_write_leaves_nothing_on_failure(tmp_path):
 
 def test_full_disk_is_one_line_and_resumes_byte_identical(tiny_stead, tmp_path, monkeypatch):
     config = _config(tiny_stead, tmp_path / "reference", min_shards=3)
-    convert.convert(config, progress=False)
+    converter.convert(config, progress=False)
     reference = _digests(tmp_path / "reference")
     out = tmp_path / "out"
     config = dataclasses.replace(config, output_dir=str(out))
@@ -355,18 +364,23 @@ def test_full_disk_is_one_line_and_resumes_byte_identical(tiny_stead, tmp_path, 
         return file
 
     monkeypatch.setattr(fileio, "open_file", open_file)
-    with pytest.raises(convert.ConversionError) as error:
-        convert.convert(config, progress=False)
+    with pytest.raises(converter.ConversionError) as error:
+        converter.convert(config, progress=False)
     message = str(error.value)
-    assert message.startswith(f"{out}: no space left on the device") and "run the same command again" in message
+    assert (
+        message.startswith(f"{out}: no space left on the device") and "run the same command again" in message
+    )
     assert "\n" not in message
     written = _digests(out)
     assert not [name for name in written if ".tmp-" in name] and records.MANIFEST_NAME not in written
     assert 0 < len(written) < len(reference) and all(reference[name] == d for name, d in written.items())
 
     monkeypatch.setattr(fileio, "open_file", real_open)
-    resumed = convert.convert(config, progress=False)
-    del reference[records.MANIFEST_NAME], resumed["arguments"]["output_dir"]  # the manifest names its directory
+    resumed = converter.convert(config, progress=False)
+    del (
+        reference[records.MANIFEST_NAME],
+        resumed["arguments"]["output_dir"],
+    )  # the manifest names its directory
     assert {k: v for k, v in _digests(out).items() if k != records.MANIFEST_NAME} == reference
     expected = records.read_manifest(str(tmp_path / "reference"))
     del expected["arguments"]["output_dir"]

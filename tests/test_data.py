@@ -10,7 +10,8 @@ import pytest
 import tensorflow as tf
 from test_convert import read_records
 
-from techtonics import convert, data, mixing, records, splits, stead
+from techtonics import converter, data, records, splits, stead
+from techtonics.bench import mixing
 
 
 def _names(ds) -> list[str]:
@@ -31,9 +32,11 @@ def test_one_pass_reads_each_example_exactly_once(tiny_records, expected, task, 
     ds, steps = data.split_dataset(source, split, config, training=False, metadata=True)
     names = _names(ds)
     wanted = [
-        r["trace_name"].decode() for r in expected[split]
-        if task == "classification" or (r["label"] == stead.EARTHQUAKE_CLASS and np.isfinite(r["source_magnitude"]))
-    ]  # fmt: skip
+        r["trace_name"].decode()
+        for r in expected[split]
+        if task == "classification"
+        or (r["label"] == stead.EARTHQUAKE_CLASS and np.isfinite(r["source_magnitude"]))
+    ]
     assert sorted(names) == sorted(wanted) and len(set(names)) == len(names)
     assert len(names) == source.count(split, task, "source_magnitude")
     assert steps == math.ceil(len(names) / 16)
@@ -42,7 +45,11 @@ def test_one_pass_reads_each_example_exactly_once(tiny_records, expected, task, 
 def test_labels_and_waveforms_come_from_the_records(tiny_records, expected):
     by_name = {r["trace_name"].decode(): r for r in expected["validation"]}
     ds, _ = data.split_dataset(
-        data.Records(str(tiny_records)), "validation", data.InputConfig(batch_size=8), training=False, metadata=True
+        data.Records(str(tiny_records)),
+        "validation",
+        data.InputConfig(batch_size=8),
+        training=False,
+        metadata=True,
     )
     for waveform, label, extra in ds:
         for i, name in enumerate(extra["trace_name"].numpy()):
@@ -80,7 +87,9 @@ def test_training_epochs_are_full_shuffled_batches_without_repeats(tiny_records)
 
 def test_cache_to_a_file_gives_the_same_examples(tiny_records, tmp_path):
     source = data.Records(str(tiny_records))
-    plain, _ = data.split_dataset(source, "test", data.InputConfig(batch_size=8), training=False, metadata=True)
+    plain, _ = data.split_dataset(
+        source, "test", data.InputConfig(batch_size=8), training=False, metadata=True
+    )
     cached_config = data.InputConfig(batch_size=8, cache=str(tmp_path / "cache"))
     cached, _ = data.split_dataset(source, "test", cached_config, training=False, metadata=True)
     assert _names(cached) == _names(plain) == _names(cached)  # the second pass reads the cache
@@ -101,13 +110,15 @@ def two_shard_records(tiny_stead, tmp_path_factory):
     directory = tmp_path_factory.mktemp("two_shards")
     split = splits.SplitConfig(validation_fraction=0.2, test_fraction=0.2, seed=1)
     pairs = tuple(stead.find_pairs(str(tiny_stead)))
-    config = convert.ConvertConfig(pairs, str(directory), split=split, min_shards=2, num_workers=1)
-    convert.convert(config, progress=False)
+    config = converter.ConvertConfig(pairs, str(directory), split=split, min_shards=2, num_workers=1)
+    converter.convert(config, progress=False)
     return data.Records(str(directory))
 
 
 @pytest.mark.parametrize("workers, policy", [(2, "FILE"), (3, "DATA")])
-def test_workers_together_read_every_training_example_once_per_epoch(two_shard_records, expected, workers, policy, caplog):
+def test_workers_together_read_every_training_example_once_per_epoch(
+    two_shard_records, expected, workers, policy, caplog
+):
     # 2 shards of 45: FILE gives each of 2 workers one shard; 3 workers get every 3rd example of both.
     config = data.InputConfig(batch_size=5 * workers, seed=3)
     creator, steps = data.training_input(two_shard_records, config)
@@ -133,8 +144,11 @@ def test_the_tf_data_service_serves_the_training_batches(tiny_records, expected)
     config = data.InputConfig(batch_size=10, data_service=dispatcher.target, deterministic=True)
     creator, steps = data.training_input(data.Records(str(tiny_records)), config)
     waveform_name = {r["waveform"].tobytes(): r["trace_name"].decode() for r in expected["train"]}
-    names = [waveform_name[w.tobytes()] for waveforms, _ in creator(tf.distribute.InputContext()).take(steps)
-             for w in waveforms.numpy()]  # fmt: skip
+    names = [
+        waveform_name[w.tobytes()]
+        for waveforms, _ in creator(tf.distribute.InputContext()).take(steps)
+        for w in waveforms.numpy()
+    ]
     assert len(set(names)) == len(names) == steps * 10  # one epoch, no example twice
     assert worker._num_tasks() == 1  # the batches came from the service's worker
     worker.stop()
@@ -161,7 +175,10 @@ def _edit_manifest(directory, edit):
         (lambda d: (d / records.MANIFEST_NAME).unlink(), "no such manifest"),
         (lambda d: _edit_manifest(d, lambda m: m.update(schema_version=1)), "schema version 1"),
         (lambda d: _edit_manifest(d, lambda m: m["splits"].pop("test")), "the test split is empty"),
-        (lambda d: next(d.glob("test-00001-*")).unlink(), "test-00001-of-00004.tfrecord: shard listed in the manifest is missing"),
+        (
+            lambda d: next(d.glob("test-00001-*")).unlink(),
+            "test-00001-of-00004.tfrecord: shard listed in the manifest is missing",
+        ),
     ],
     ids=["missing-manifest", "old-schema", "empty-split", "missing-shard"],
 )
@@ -175,7 +192,11 @@ def test_bad_records_are_one_line_errors(records_copy, breakage, message):
 
 @pytest.mark.parametrize(
     "change, message",
-    [({"target": "moment"}, "unknown target 'moment'"), ({"task": "x"}, "unknown task"), ({"batch_size": 0}, "batch_size 0")],
+    [
+        ({"target": "moment"}, "unknown target 'moment'"),
+        ({"task": "x"}, "unknown task"),
+        ({"batch_size": 0}, "--batch_size=0"),
+    ],
 )
 def test_bad_input_config(change, message):
     with pytest.raises(ValueError, match=message):
@@ -184,19 +205,21 @@ def test_bad_input_config(change, message):
 
 def test_a_batch_larger_than_the_split_is_an_error(tiny_records):
     with pytest.raises(ValueError, match="fewer than one batch of 1000"):
-        data.split_dataset(data.Records(str(tiny_records)), "train", data.InputConfig(batch_size=1000), training=True)
+        data.split_dataset(
+            data.Records(str(tiny_records)), "train", data.InputConfig(batch_size=1000), training=True
+        )
 
 
 def _mixing_of(stead_dir, out) -> dict:
     """The class mixing of one training epoch, with shards much larger than a tiny shuffle buffer."""
-    config = convert.ConvertConfig(
+    config = converter.ConvertConfig(
         pairs=tuple(stead.find_pairs(str(stead_dir))),
         output_dir=str(out),
         split=splits.SplitConfig(seed=2),
         min_shards=2,
         num_workers=1,
     )
-    convert.convert(config, progress=False)
+    converter.convert(config, progress=False)
     source = data.Records(str(out))
     labels = mixing.epoch_labels(source, data.InputConfig(batch_size=4, shuffle_buffer=4, parallel_reads=2))
     assert len(labels) == source.count("train", "classification", "source_magnitude") // 4 * 4
@@ -208,11 +231,11 @@ def test_training_stream_mixes_classes_from_noise_first_files(tiny_stead, tmp_pa
     mixed = _mixing_of(tiny_stead, tmp_path / "mixed")
     assert mixed["std_ratio"] < 1.6 and mixed["batch_min"] >= 0.0
     # The same check fails for shards written in file order (the converter before schema 3).
-    plan_shards = convert.plan_shards
+    plan_shards = converter.plan_shards
 
     def file_order(assignment, config):
         return [dataclasses.replace(s, rows=np.sort(s.rows)) for s in plan_shards(assignment, config)]
 
-    monkeypatch.setattr(convert, "plan_shards", file_order)
+    monkeypatch.setattr(converter, "plan_shards", file_order)
     ordered = _mixing_of(tiny_stead, tmp_path / "ordered")
     assert ordered["std_ratio"] > 2.5 and ordered["window_min"] == 0.0

@@ -13,7 +13,14 @@ from techtonics import distribute, models
     "environ, expected",
     [
         ({}, ""),
-        ({"TF_CONFIG": json.dumps({"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 0}})}, ""),
+        (
+            {
+                "TF_CONFIG": json.dumps(
+                    {"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 0}}
+                )
+            },
+            "",
+        ),
         ({"TF_CONFIG": json.dumps({"cluster": {"chief": ["a:1"], "worker": ["b:1"]}})}, "tf_config"),
         ({"SLURM_STEP_NUM_TASKS": "1", "SLURM_JOB_ID": "7"}, ""),
         ({"SLURM_STEP_NUM_TASKS": "4", "SLURM_PROCID": "2"}, "slurm"),
@@ -29,7 +36,10 @@ def test_bad_tf_config_is_a_one_line_error():
         distribute.cluster_environment({"TF_CONFIG": "{cluster"})
 
 
-@pytest.mark.parametrize("name, collective, message", [("horovod", "auto", "unknown strategy"), ("mirrored", "mpi", "unknown collective")])
+@pytest.mark.parametrize(
+    "name, collective, message",
+    [("horovod", "auto", "unknown strategy"), ("mirrored", "mpi", "unknown collective")],
+)
 def test_unknown_names_are_rejected(name, collective, message):
     with pytest.raises(ValueError, match=message):
         distribute.make_strategy(name, collective)

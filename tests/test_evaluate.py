@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from techtonics import data, evaluate, trainer
+from techtonics import data, evaluate, options, trainer
 
 
 def test_classification_metrics_on_known_predictions():
@@ -42,9 +42,8 @@ def test_regression_metrics_on_known_errors():
 @pytest.fixture(scope="module")
 def trained(tiny_records, tmp_path_factory):
     model_dir = tmp_path_factory.mktemp("model")
-    config = trainer.TrainConfig(
-        records=str(tiny_records), epochs=1, batch_size=8, steps_per_epoch=2, evaluate_split=""
-    )
+    settings = {"epochs": 1, "batch_size": 8, "steps_per_epoch": 2, "evaluate_split": "none"}
+    config = options.build(trainer.TrainConfig, settings, records=str(tiny_records))
     trainer.train_and_evaluate(config, str(model_dir))
     return model_dir
 
@@ -52,18 +51,25 @@ def trained(tiny_records, tmp_path_factory):
 def test_command_line_evaluates_another_split(trained, tiny_records):
     result = subprocess.run(
         [sys.executable, "-m", "techtonics.evaluate", f"--model_dir={trained}", "--split=validation"],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     metrics = json.loads((trained / "eval" / "validation" / "metrics.json").read_text())
     assert metrics["split"] == "validation"
     assert metrics["examples"] == data.Records(str(tiny_records)).count("validation", "classification", "")
-    assert "examples.png" in metrics["figures"] and (trained / "eval" / "validation" / "examples.png").exists()
+    assert (
+        "examples.png" in metrics["figures"] and (trained / "eval" / "validation" / "examples.png").exists()
+    )
 
 
 def test_a_directory_without_an_export_is_a_one_line_error(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "techtonics.evaluate", f"--model_dir={tmp_path}"], capture_output=True, text=True
+        [sys.executable, "-m", "techtonics.evaluate", f"--model_dir={tmp_path}"],
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1].startswith(f"error: {tmp_path}/export: no exported model here")
+    assert (
+        result.stderr.strip().splitlines()[-1].startswith(f"error: {tmp_path}/export: no exported model here")
+    )

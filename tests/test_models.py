@@ -11,7 +11,7 @@ import tf_keras
 from techtonics import models, stead
 from techtonics.spectrogram import SpectrogramConfig
 
-# DESIGN.md section 3, after the spectrogram layer.
+# docs/ORIGINAL.md, after the spectrogram layer.
 LAYERS = {
     "classification": ["Conv2D", "MaxPooling2D", "Dropout", "Flatten", "Dense", "Dense", "Dense"],
     "regression": ["Conv2D", "MaxPooling2D", "Dropout", "Flatten", "Dense", "Dense"],
@@ -21,10 +21,12 @@ LAYERS = {
 @pytest.fixture(scope="module")
 def waveforms() -> np.ndarray:
     rng = np.random.default_rng(0)
-    return (rng.standard_normal((5, *stead.WAVEFORM_SHAPE)) * rng.uniform(1, 300, (5, 1, 3))).astype(np.float32)
+    return (rng.standard_normal((5, *stead.WAVEFORM_SHAPE)) * rng.uniform(1, 300, (5, 1, 3))).astype(
+        np.float32
+    )
 
 
-@pytest.mark.parametrize("task", models.TASKS)
+@pytest.mark.parametrize("task", stead.TASKS)
 def test_layers_are_the_originals(task):
     model = models.build_model(models.ModelConfig(task))
     kinds = [type(layer).__name__ for layer in model.layers[2:]]
@@ -44,14 +46,18 @@ def test_classifier_outputs_probabilities(waveforms):
 
 
 def test_image_size_and_channels_change_the_model(waveforms):
-    config = models.ModelConfig("regression", SpectrogramConfig(height=40, width=60, channels="ENZ"), dropout=0.1)
+    config = models.ModelConfig(
+        "regression", SpectrogramConfig(height=40, width=60, channels="ENZ"), dropout=0.1
+    )
     model = models.build_model(config)
     assert model.get_layer("conv").input_shape == (None, 40, 60, 3)
     assert model.get_layer("dropout").rate == 0.1
     assert model(waveforms).shape == (len(waveforms), 1)
 
 
-@pytest.mark.parametrize("change, message", [({"task": "ranking"}, "unknown task"), ({"dropout": 1.0}, "dropout")])
+@pytest.mark.parametrize(
+    "change, message", [({"task": "ranking"}, "unknown task"), ({"dropout": 1.0}, "dropout")]
+)
 def test_bad_model_config(change, message):
     with pytest.raises(ValueError, match=message):
         models.ModelConfig(**change)
@@ -69,7 +75,7 @@ print(json.dumps({"outputs": outputs, "image_shape": image.shape.as_list()}))
 """
 
 
-@pytest.mark.parametrize("task", models.TASKS)
+@pytest.mark.parametrize("task", stead.TASKS)
 def test_export_reloaded_in_a_fresh_process_gives_the_same_outputs(task, waveforms, tmp_path):
     model = models.build_model(models.ModelConfig(task))
     info = {"task": task}
@@ -79,14 +85,19 @@ def test_export_reloaded_in_a_fresh_process_gives_the_same_outputs(task, wavefor
     np.save(tmp_path / "waveforms.npy", waveforms)
     result = subprocess.run(
         [sys.executable, "-c", _RELOAD, str(tmp_path / "export"), str(tmp_path / "waveforms.npy")],
-        capture_output=True, text=True, check=True, cwd=tmp_path,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
     reloaded = json.loads(result.stdout.strip().splitlines()[-1])
     in_process = model(waveforms, training=False).numpy()
     if task == "classification":
         np.testing.assert_allclose(reloaded["outputs"]["probabilities"], in_process, atol=1e-6)
     else:  # in the target's units: normalisation undone
-        np.testing.assert_allclose(reloaded["outputs"]["source_distance_km"], in_process[:, 0] * 25 + 60, atol=1e-4)
+        np.testing.assert_allclose(
+            reloaded["outputs"]["source_distance_km"], in_process[:, 0] * 25 + 60, atol=1e-4
+        )
     assert reloaded["image_shape"] == [len(waveforms), 100, 150, 1]
     exported_info = json.loads((tmp_path / "export" / models.EXPORT_INFO).read_text())
     assert exported_info["task"] == task

@@ -25,7 +25,11 @@ def waveforms(tiny_stead) -> np.ndarray:
 
 @pytest.mark.parametrize(
     "config",
-    [SpectrogramConfig(), SpectrogramConfig(channels="ENZ", nfft=255, hop=100), SpectrogramConfig(nfft=128, hop=32)],
+    [
+        SpectrogramConfig(),
+        SpectrogramConfig(channels="ENZ", nfft=255, hop=100),
+        SpectrogramConfig(nfft=128, hop=32),
+    ],
     ids=["original", "ENZ-odd-nfft", "short-window"],
 )
 def test_power_matches_matplotlib_specgram(waveforms, config):
@@ -33,9 +37,11 @@ def test_power_matches_matplotlib_specgram(waveforms, config):
     for trace in range(len(waveforms)):
         for image_channel, column in enumerate(config.channel_indices):
             expected, _, _ = mlab.specgram(
-                waveforms[trace, :, column], NFFT=config.nfft, Fs=stead.SAMPLING_RATE_HZ,
+                waveforms[trace, :, column],
+                NFFT=config.nfft,
+                Fs=stead.SAMPLING_RATE_HZ,
                 noverlap=config.nfft - config.hop,
-            )  # fmt: skip
+            )
             # Compared over the image's dB range: far below it (gaps are exact zeros) float32 rounding rules.
             np.testing.assert_allclose(
                 np.clip(db[trace, image_channel].T, config.db_min, config.db_max),
@@ -52,7 +58,9 @@ def test_image_is_the_clipped_scaled_spectrogram_high_frequencies_on_top(wavefor
     np.testing.assert_allclose(image[..., 0], expected.transpose(0, 2, 1)[:, ::-1, :], atol=1e-6)
 
 
-@pytest.mark.parametrize("config", [SpectrogramConfig(), SpectrogramConfig(height=64, width=32, channels="ENZ")])
+@pytest.mark.parametrize(
+    "config", [SpectrogramConfig(), SpectrogramConfig(height=64, width=32, channels="ENZ")]
+)
 def test_layer_output_shape_and_range(waveforms, config):
     images = SpectrogramImage(config)(waveforms).numpy()
     assert images.shape == (len(waveforms), config.height, config.width, len(config.channels))
@@ -82,9 +90,10 @@ def test_layer_config_round_trips():
     [
         ({"channels": "X"}, "image channels 'X'"),
         ({"channels": "ZZ"}, "appears twice"),
-        ({"nfft": 1}, "nfft 1"),
+        ({"nfft": 1}, "--nfft=1: must be at least 2"),
+        ({"nfft": 7000}, "nfft 7000"),
         ({"hop": 300}, "hop 300"),
-        ({"height": 0}, "image size 0 x 150"),
+        ({"height": 0}, "--image_height=0: must be at least 1"),
         ({"db_min": 30.0}, "dB range"),
     ],
 )

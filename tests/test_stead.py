@@ -107,12 +107,15 @@ def test_waveform_file_reads_and_rejects_bad_traces(tmp_path):
     bad_nan = good.copy()
     bad_nan[10, 2] = np.nan
     path = tmp_path / "w.hdf5"
-    _write_hdf5(path, {
-        "good_EV": good,
-        "short_EV": good[:5000],
-        "double_EV": good.astype(np.float64),
-        "nan_EV": bad_nan,
-    })  # fmt: skip
+    _write_hdf5(
+        path,
+        {
+            "good_EV": good,
+            "short_EV": good[:5000],
+            "double_EV": good.astype(np.float64),
+            "nan_EV": bad_nan,
+        },
+    )
     with stead.WaveformFile(str(path)) as waveforms:
         assert len(waveforms) == 4 and "good_EV" in waveforms
         np.testing.assert_array_equal(waveforms.read("good_EV"), good)

@@ -50,9 +50,16 @@ def test_layout_matches_stead(tiny_stead, metadata):
         c for c in stead.COLUMNS if noise[c].map(lambda v: np.all(np.asarray(v) == np.asarray(v))).all()
     }
     assert filled == {
-        "network_code", "receiver_code", "receiver_type", "receiver_latitude", "receiver_longitude",
-        "receiver_elevation_m", "trace_start_time", "trace_category", "trace_name",
-    }  # fmt: skip
+        "network_code",
+        "receiver_code",
+        "receiver_type",
+        "receiver_latitude",
+        "receiver_longitude",
+        "receiver_elevation_m",
+        "trace_start_time",
+        "trace_category",
+        "trace_name",
+    }
 
 
 def test_round_trip_matches_generated_block(tiny_stead, metadata):
@@ -146,15 +153,26 @@ def test_metadata_follow_from_waveforms_and_geometry(tiny_stead, metadata):
 
 def test_command_line(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "techtonics.synthetic", f"--output_dir={tmp_path}", "--earthquakes=3", "--noise=2",
-         "--num_workers=1"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "techtonics.synthetic",
+            f"--output_dir={tmp_path}",
+            "--earthquakes=3",
+            "--noise=2",
+            "--num_workers=1",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert "chunk2.hdf5" in done.stdout
     assert len(stead.read_metadata(str(tmp_path / "chunk1.csv"))) == 2
     bad = subprocess.run(
         [sys.executable, "-m", "techtonics.synthetic", f"--output_dir={tmp_path}", "--earthquakes=-1"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert bad.returncode != 0 and "--earthquakes" in bad.stderr

@@ -17,14 +17,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from techtonics import data, models, trainer
+from techtonics import data, errors, models, options, stead, trainer
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def _config(records, **overrides) -> trainer.TrainConfig:
     settings = {"epochs": 2, "batch_size": 8, "steps_per_epoch": 3, "shuffle_buffer": 64, "seed": 1}
-    return trainer.TrainConfig(records=str(records), **{**settings, **overrides})
+    return options.build(trainer.TrainConfig, {**settings, **overrides}, records=str(records))
 
 
 def _history_epochs(model_dir) -> list[int]:
@@ -43,16 +43,20 @@ def _mirrored():
     return tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")[:2]])
 
 
-@pytest.mark.parametrize("task", models.TASKS)
+@pytest.mark.parametrize("task", stead.TASKS)
 @pytest.mark.parametrize("strategy", ["default+xla", "mirrored"])
 def test_trains_exports_and_evaluates(tiny_records, tmp_path, task, strategy):
-    # XLA under MirroredStrategy on logical CPUs fails upstream (DESIGN.md section 5): mirrored runs without it.
+    # XLA under MirroredStrategy on logical CPUs fails upstream (WORKSPACE.md, known problems):
+    # mirrored runs without it.
     config = _config(tiny_records, task=task, jit_compile=strategy == "default+xla")
     override = _mirrored() if strategy == "mirrored" else None
     result = trainer.train_and_evaluate(config, str(tmp_path), flags_text="--flag=1\n", strategy=override)
 
     assert len(result["history"]["loss"]) == 2 and all(np.isfinite(result["history"]["loss"]))
-    assert sorted(p.name for p in (tmp_path / "checkpoints").glob("*.index")) == ["epoch-001.index", "epoch-002.index"]
+    assert sorted(p.name for p in (tmp_path / "checkpoints").glob("*.index")) == [
+        "epoch-001.index",
+        "epoch-002.index",
+    ]
     assert (tmp_path / "best" / "weights.index").exists() and (tmp_path / "backup").is_dir()
     assert _history_epochs(tmp_path) == [0, 1]
     assert (tmp_path / "flags.txt").read_text() == "--flag=1\n"
@@ -64,7 +68,11 @@ def test_trains_exports_and_evaluates(tiny_records, tmp_path, task, strategy):
     for figure in metrics["figures"]:
         assert (tmp_path / "eval" / "test" / figure).read_bytes().startswith(PNG)
     if task == "classification":
-        assert metrics["examples"] == np.sum(metrics["confusion_matrix"]) == _count_in_test_split(tiny_records, task)
+        assert (
+            metrics["examples"]
+            == np.sum(metrics["confusion_matrix"])
+            == _count_in_test_split(tiny_records, task)
+        )
         assert 0.0 <= metrics["accuracy"] <= 1.0
         assert {"confusion_matrix.png", "roc.png", "precision_recall.png"} <= set(metrics["figures"])
     else:
@@ -74,23 +82,23 @@ def test_trains_exports_and_evaluates(tiny_records, tmp_path, task, strategy):
 
 
 def test_a_history_row_without_a_finished_backup_is_dropped_on_resume(tiny_records, tmp_path):
-    trainer.train_and_evaluate(_config(tiny_records, epochs=1, evaluate_split=""), str(tmp_path))
+    trainer.train_and_evaluate(_config(tiny_records, epochs=1, evaluate_split="none"), str(tmp_path))
     history = tmp_path / "history.csv"
     with open(history, "a") as f:  # killed after epoch 2's row, before its backup
         f.write(history.read_text().splitlines()[-1].replace("0,", "1,", 1) + "\n")
-    result = trainer.train_and_evaluate(_config(tiny_records, epochs=2, evaluate_split=""), str(tmp_path))
+    result = trainer.train_and_evaluate(_config(tiny_records, epochs=2, evaluate_split="none"), str(tmp_path))
     assert len(result["history"]["loss"]) == 1 and _history_epochs(tmp_path) == [0, 1]
 
 
 def test_rerun_resumes_without_redoing_epochs_and_extends(tiny_records, tmp_path):
-    trainer.train_and_evaluate(_config(tiny_records, epochs=1, evaluate_split=""), str(tmp_path))
+    trainer.train_and_evaluate(_config(tiny_records, epochs=1, evaluate_split="none"), str(tmp_path))
     first = tmp_path / "checkpoints" / "epoch-001.index"
     stamp = first.stat().st_mtime_ns
-    result = trainer.train_and_evaluate(_config(tiny_records, epochs=2, evaluate_split=""), str(tmp_path))
+    result = trainer.train_and_evaluate(_config(tiny_records, epochs=2, evaluate_split="none"), str(tmp_path))
     assert len(result["history"]["loss"]) == 1  # only epoch 2 was trained
     assert first.stat().st_mtime_ns == stamp
     assert _history_epochs(tmp_path) == [0, 1]
-    again = trainer.train_and_evaluate(_config(tiny_records, epochs=2, evaluate_split=""), str(tmp_path))
+    again = trainer.train_and_evaluate(_config(tiny_records, epochs=2, evaluate_split="none"), str(tmp_path))
     assert again["history"] == {} and _history_epochs(tmp_path) == [0, 1]  # complete: nothing to redo
     assert (tmp_path / "export" / models.EXPORT_INFO).exists()
 
@@ -98,7 +106,9 @@ def test_rerun_resumes_without_redoing_epochs_and_extends(tiny_records, tmp_path
 def test_a_different_model_in_the_same_directory_is_refused(tiny_records, tmp_path):
     (tmp_path / "config.json").write_text(_config(tiny_records).to_json())
     with pytest.raises(trainer.TrainingError, match="different task, target"):
-        trainer.train_and_evaluate(_config(tiny_records, task="regression", target="p_arrival_sample"), str(tmp_path))
+        trainer.train_and_evaluate(
+            _config(tiny_records, task="regression", target="p_arrival_sample"), str(tmp_path)
+        )
 
 
 def test_a_corrupt_shard_is_a_one_line_error(tiny_records, tmp_path):
@@ -109,7 +119,7 @@ def test_a_corrupt_shard_is_a_one_line_error(tiny_records, tmp_path):
         data[len(data) // 2] ^= 0xFF
         shard.write_bytes(bytes(data))
     with pytest.raises(trainer.TrainingError, match="a shard is corrupt.*--verify") as error:
-        trainer.train_and_evaluate(_config(records, evaluate_split=""), str(tmp_path / "model"))
+        trainer.train_and_evaluate(_config(records, evaluate_split="none"), str(tmp_path / "model"))
     assert "\n" not in str(error.value)
 
 
@@ -121,24 +131,32 @@ def test_a_batch_that_does_not_split_over_the_replicas_is_refused(tiny_records, 
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"precision": "float8"}, "unknown precision"),
-        ({"epochs": 0}, "epochs 0"),
-        ({"learning_rate": -1.0}, "learning_rate -1.0"),
-        ({"target": "moment"}, "unknown target"),
-        ({"collective": "mpi"}, "unknown collective 'mpi'"),
-        ({"data_service": "dispatcher"}, "data_service_address 'dispatcher': use grpc://HOST:PORT"),
+        ({"precision": "float8"}, "--precision=float8: use one of float32, mixed_float16"),
+        ({"epochs": 0}, "--epochs=0: must be at least 1"),
+        ({"learning_rate": -1.0}, "--learning_rate=-1.0: must be positive"),
+        ({"target": "moment"}, "--target=moment: use one of"),
+        ({"collective": "mpi"}, "--collective=mpi: use one of"),
+        ({"data_service_address": "dispatcher"}, "--data_service_address=dispatcher: use grpc://HOST:PORT"),
+        ({"shuffle_buffer": 0}, "--shuffle_buffer=0: must be at least 1"),
+        ({"no_such_option": 1}, "TrainConfig has no option no_such_option"),
     ],
 )
 def test_bad_config_values(tiny_records, change, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(errors.UserError, match=message):
         _config(tiny_records, **change)
 
 
 def _train_command(records, model_dir, *extra) -> list[str]:
     return [
-        sys.executable, "-m", "techtonics.train", f"--records={records}", f"--model_dir={model_dir}",
-        "--batch_size=8", "--shuffle_buffer=64", *extra,
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "techtonics.train",
+        f"--records={records}",
+        f"--model_dir={model_dir}",
+        "--batch_size=8",
+        "--shuffle_buffer=64",
+        *extra,
+    ]
 
 
 @pytest.mark.parametrize(
@@ -151,7 +169,9 @@ def _train_command(records, model_dir, *extra) -> list[str]:
     ],
 )
 def test_command_line_errors_are_one_line(tiny_records, tmp_path, extra, message):
-    result = subprocess.run(_train_command(tiny_records, tmp_path / "m", *extra), capture_output=True, text=True)
+    result = subprocess.run(
+        _train_command(tiny_records, tmp_path / "m", *extra), capture_output=True, text=True
+    )
     assert result.returncode != 0
     assert any(line.startswith(message) or message in line for line in result.stderr.splitlines())
     assert "Traceback" not in result.stderr
@@ -171,7 +191,9 @@ def test_sigkill_mid_epoch_then_the_same_command_resumes(tiny_records, tmp_path)
     killed, clean = tmp_path / "killed", tmp_path / "clean"
     subprocess.run(_train_command(tiny_records, clean, *extra), check=True, capture_output=True)
 
-    process = subprocess.Popen(_train_command(tiny_records, killed, *extra), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        _train_command(tiny_records, killed, *extra), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     _wait_for(killed / "checkpoints" / "epoch-002.index", process)
     time.sleep(0.2)  # into epoch 3
     os.kill(process.pid, signal.SIGKILL)
@@ -180,13 +202,16 @@ def test_sigkill_mid_epoch_then_the_same_command_resumes(tiny_records, tmp_path)
     assert done_before and done_before[-1] < 3, "the kill landed after training ended"
     stamps = {p.name: p.stat().st_mtime_ns for p in (killed / "checkpoints").glob("epoch-*")}
 
-    rerun = subprocess.run(_train_command(tiny_records, killed, *extra), check=True, capture_output=True, text=True)
+    rerun = subprocess.run(
+        _train_command(tiny_records, killed, *extra), check=True, capture_output=True, text=True
+    )
     resumed = json.loads(re.search(r"trained epochs (\[[\d, ]*\])", rerun.stdout).group(1))
     # Only an epoch whose backup the kill interrupted (after its history row) is trained again.
     assert resumed == list(range(resumed[0], 5)) and resumed[0] in (len(done_before), len(done_before) + 1)
     assert _history_epochs(killed) == [0, 1, 2, 3]  # every epoch once
-    names = lambda d: sorted(p.name for p in (d / "checkpoints").glob("epoch-*"))  # noqa: E731
-    assert names(killed) == names(clean)
+    assert sorted(p.name for p in (killed / "checkpoints").glob("epoch-*")) == sorted(
+        p.name for p in (clean / "checkpoints").glob("epoch-*")
+    )
     for epoch in range(1, resumed[0]):  # finished before the kill: not redone, same as uninterrupted
         for path in (killed / "checkpoints").glob(f"epoch-{epoch:03d}.*"):
             assert path.stat().st_mtime_ns == stamps[path.name]
@@ -196,11 +221,11 @@ def test_sigkill_mid_epoch_then_the_same_command_resumes(tiny_records, tmp_path)
 _PARSE_CONFIGS = """
 import sys
 from absl import flags
-from techtonics import train
+from techtonics import options, train, trainer
 for path in sys.argv[1:]:
     flags.FLAGS.unparse_flags()
     flags.FLAGS(["train", f"--flagfile={path}", "--records=r", "--model_dir=m"])
-    config = train.config_from_flags()
+    config = options.from_flags(trainer.TrainConfig, records="r")
     print(path, config.task, config.target, config.epochs)
 """
 
@@ -208,8 +233,17 @@ for path in sys.argv[1:]:
 def test_every_training_config_parses_into_a_valid_config():
     configs = sorted(str(p) for p in (pathlib.Path(__file__).parents[1] / "configs").glob("*.flags"))
     training = [c for c in configs if not pathlib.Path(c).name.startswith("convert_")]
-    result = subprocess.run([sys.executable, "-c", _PARSE_CONFIGS, *training], capture_output=True, text=True)
+    # Nested flagfiles (regression_*.flags name configs/regression.flags) are relative to the repository.
+    result = subprocess.run(
+        [sys.executable, "-c", _PARSE_CONFIGS, *training],
+        capture_output=True,
+        text=True,
+        cwd=pathlib.Path(__file__).parents[1],
+    )
     assert result.returncode == 0, result.stderr.splitlines()[-1]
     parsed = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()}
     assert set(parsed) == set(training) and len(training) >= 7
-    assert parsed[next(c for c in training if c.endswith("/regression_p_arrival.flags"))][:2] == ["regression", "p_arrival_sample"]
+    assert parsed[next(c for c in training if c.endswith("/regression_p_arrival.flags"))][:2] == [
+        "regression",
+        "p_arrival_sample",
+    ]

@@ -1,7 +1,8 @@
 """Run a multi-worker training job on this machine, one process per worker.
 
     python tools/launch_local_cluster.py --num_workers=2 -- \
-        --flagfile=configs/demo_classification.flags --records=workdir/demo/records --model_dir=/tmp/run
+        --flagfile=configs/classification.flags --flagfile=configs/local.flags \
+        --records=workdir/demo/records --model_dir=/tmp/run
 
 Everything after `--` goes to every `python -m techtonics.train`. Each worker
 gets TF_CONFIG on a free loopback port (worker 0 is the chief and writes the
@@ -12,22 +13,24 @@ dispatcher and N workers to prepare the batches. The logic is in
 techtonics.cluster.
 """
 
-import sys
+from absl import flags
 
-from absl import app, flags
-
-from techtonics import cluster
+from techtonics import cluster, errors
 
 flags.DEFINE_integer("num_workers", 2, "Trainer processes.", lower_bound=1)
-flags.DEFINE_integer("data_service_workers", 0, "tf.data service workers to start (0: no service).", lower_bound=0)
-flags.DEFINE_integer("gpus_per_worker", 0, "GPUs each worker sees (0: do not set CUDA_VISIBLE_DEVICES).", lower_bound=0)
+flags.DEFINE_integer(
+    "data_service_workers", 0, "tf.data service workers to start (0: no service).", lower_bound=0
+)
+flags.DEFINE_integer(
+    "gpus_per_worker", 0, "GPUs each worker sees (0: do not set CUDA_VISIBLE_DEVICES).", lower_bound=0
+)
 FLAGS = flags.FLAGS
 
 
 def main(argv):
     """Launches the workers and exits with the job's status."""
-    sys.exit(cluster.launch(argv[1:], FLAGS.num_workers, FLAGS.data_service_workers, FLAGS.gpus_per_worker))
+    return cluster.launch(argv[1:], FLAGS.num_workers, FLAGS.data_service_workers, FLAGS.gpus_per_worker)
 
 
 if __name__ == "__main__":
-    app.run(main)
+    errors.run(main, arguments=True)

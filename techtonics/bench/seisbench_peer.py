@@ -3,7 +3,8 @@
 Runs in its own environment (SeisBench needs PyTorch, which TECHTONICS does not):
 
     python3 -m venv /tmp/sbvenv && /tmp/sbvenv/bin/pip install torch==2.13.0 seisbench 'numpy<2'
-    /tmp/sbvenv/bin/python techtonics/seisbench_peer.py --stead_dir=DIR_WITH_MERGED_CSV_AND_HDF5 --cache=/tmp/sb-cache
+    /tmp/sbvenv/bin/python techtonics/bench/seisbench_peer.py \\
+        --stead_dir=DIR_WITH_MERGED_CSV_AND_HDF5 --cache=/tmp/sb-cache
 
 `python -m techtonics.bench --seisbench_python=/tmp/sbvenv/bin/python` runs it
 on the benchmark's own files. It imports nothing of TECHTONICS, so it runs by path
@@ -36,9 +37,9 @@ def main() -> None:
     shutil.rmtree(cache, ignore_errors=True)
     os.environ["SEISBENCH_CACHE_ROOT"] = str(cache)
     started = time.perf_counter()
-    import seisbench  # noqa: PLC0415  (its import time is part of what a user waits for)
-    import seisbench.data  # noqa: PLC0415
-    import seisbench.util  # noqa: PLC0415
+    import seisbench  # its import time is part of what a user waits for
+    import seisbench.data
+    import seisbench.util
 
     def offline(url, target, **kwargs):
         if pathlib.Path(target).name != "test.npy":

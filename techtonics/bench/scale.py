@@ -1,4 +1,4 @@
-"""The full-size run: the original subset from generation to evaluation, against the same run at 20,000 traces.
+"""The full-size run: the original subset from generation to evaluation, against the same at 20,000 traces.
 
     python -m techtonics.bench --parts=scale                       # 267,822 traces: about 45 GB of disk
     python -m techtonics.bench --parts=scale --scale_traces=50000  # a smaller rehearsal
@@ -23,24 +23,28 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 import time
 
-from techtonics import bench_conversion, convert, fileio, records, trainer
+from techtonics import converter, fileio, records, trainer
+from techtonics.bench import conversion, datasets
+from techtonics.bench.report import Row
+from techtonics.errors import UserError
 
 BASELINE_TRACES = 20000
-# The original subset's noise share: 71,500 of 267,822 traces.
-NOISE_SHARE = 71500 / 267822
+# Fast enough that the full-size rehearsal is not mostly waiting for its data.
+GENERATOR_GOAL = 1000
 # Bytes per trace on disk: the HDF5 file with its 35 attributes (76 kB measured) and the float32 record.
-_DISK_PER_TRACE = 80_000 + convert.record_bytes("float32")
+_DISK_PER_TRACE = 80_000 + converter.record_bytes("float32")
 SUBSET_SPLITS = ("--seed=0", "--validation_fraction=0.1", "--test_fraction=0.1", "--split_by=source_id")
 TRAIN_BATCH = 64
 TRAIN_STEPS = 200  # of each CNN: the second 100 are timed
 _RESULT = "result"
 
 
-class ScaleError(ValueError):
+class ScaleError(UserError):
     """The full-size run cannot start; one line saying why."""
 
 
@@ -67,7 +71,7 @@ def _python(*arguments: str) -> list[str]:
 def _stage(name: str, command: list[str], traces: int, written_dir: str | None = None) -> dict:
     """Runs one stage as its own process; wall time, traces/s, peak RSS, bytes written and its output."""
     before = _bytes_under(written_dir)
-    seconds, rss, output = bench_conversion.run_measured(command)
+    seconds, rss, output = conversion.run_measured(command)
     written = _bytes_under(written_dir) - before
     result = {"stage": name, "seconds": seconds, "traces": traces, "rate": traces / seconds, "rss_mb": rss}
     return {**result, "bytes": written, "output": output}
@@ -97,7 +101,7 @@ def run_size(workdir: str, traces: int, workers: int) -> list[dict]:
     """Every stage at one size; returns one dict per stage."""
     root = os.path.join(workdir, f"scale-{traces}")
     stead_dir, records_dir = os.path.join(root, "stead"), os.path.join(root, "records")
-    noise = round(traces * NOISE_SHARE)
+    noise = round(traces * datasets.NOISE_SHARE)
     stages = []
     if not os.path.exists(os.path.join(stead_dir, "chunk2.csv")):
         generate = _python(
@@ -111,14 +115,12 @@ def run_size(workdir: str, traces: int, workers: int) -> list[dict]:
             f"--num_workers={workers}",
         )
         stages.append(_stage("generate", generate, traces, stead_dir))
-    converted = bench_conversion.end_to_end(stead_dir, records_dir, workers, *SUBSET_SPLITS)
+    converted = conversion.end_to_end(stead_dir, records_dir, workers, *SUBSET_SPLITS)
     stages.append({"stage": "convert", **converted, "output": ""})
     manifest = records.read_manifest(records_dir)
     counts = {split: info["count"] for split, info in manifest["splits"].items()}
     stages.append(
-        _stage(
-            "verify", bench_conversion.converter_command(f"--output_dir={records_dir}", "--verify"), traces
-        )
+        _stage("verify", conversion.converter_command(f"--output_dir={records_dir}", "--verify"), traces)
     )
     model_dir = os.path.join(root, "model")
     fileio.rmtree(model_dir)
@@ -147,7 +149,7 @@ def run_size(workdir: str, traces: int, workers: int) -> list[dict]:
     stages.append(trained)
     pipeline = _stage(
         "input pipeline, one epoch of train",
-        _python("-m", "techtonics.bench_scale", "pipeline", records_dir),
+        _python("-m", "techtonics.bench.scale", "pipeline", records_dir),
         counts["train"],
     )
     measured = _result(pipeline["output"])
@@ -155,7 +157,7 @@ def run_size(workdir: str, traces: int, workers: int) -> list[dict]:
     for task in ("classification", "regression"):
         steps = _stage(
             f"{task}: {TRAIN_STEPS} steps",
-            _python("-m", "techtonics.bench_scale", task, records_dir),
+            _python("-m", "techtonics.bench.scale", task, records_dir),
             TRAIN_STEPS * TRAIN_BATCH,
         )
         measured = _result(steps["output"])
@@ -193,13 +195,14 @@ def markdown(rows: list[dict], full: int, baseline: int) -> str:
         written = f"{row['bytes'] / 1e9:.2f} GB" if row["bytes"] else ""
         ratios = [f"{row[k]:.2f}" if k in row else "" for k in ("per_trace_ratio", "rss_ratio")]
         lines.append(
-            f"| {row['stage']} | {row['seconds']:,.1f} s | {rate} | {rss} | {written} | {' | '.join(ratios)} |"
+            f"| {row['stage']} | {row['seconds']:,.1f} s | {rate} | {rss} | {written} | "
+            f"{' | '.join(ratios)} |"
         )
     return "\n".join(lines)
 
 
 def _measure_pipeline(records_dir: str) -> dict:
-    from techtonics import data  # noqa: PLC0415  (TensorFlow only in this stage's process)
+    from techtonics import data  # TensorFlow only in this stage's process
 
     source = data.Records(records_dir)
     config = data.InputConfig(batch_size=TRAIN_BATCH)
@@ -211,9 +214,9 @@ def _measure_pipeline(records_dir: str) -> dict:
 
 
 def _measure_training(records_dir: str, task: str) -> dict:
-    from techtonics import bench  # noqa: PLC0415
+    from techtonics.bench import training  # TensorFlow only in this stage's process
 
-    fed, memory = bench.training_rates(records_dir, task, False, TRAIN_BATCH, TRAIN_STEPS // 2)
+    fed, memory = training.training_rates(records_dir, task, False, TRAIN_BATCH, TRAIN_STEPS // 2)
     return {
         "fed_examples_per_second": fed,
         "memory_examples_per_second": memory,
@@ -221,8 +224,58 @@ def _measure_training(records_dir: str, task: str) -> dict:
     }
 
 
+def run(workdir: str, traces: int, workers: int) -> tuple[list[Row], list[dict]]:
+    """The full-size run and the same at 20,000 traces: (rows with goals, every stage's figures).
+
+    The command checks the disk (check_disk) before any part runs.
+    """
+    sizes = [BASELINE_TRACES, traces]
+    baseline, full = (run_size(workdir, n, workers) for n in sizes)
+    stages = compare(full, baseline)
+    rows = []
+    for stage in stages:
+        key = "scale." + re.sub(r"\W+", "_", stage["stage"]).strip("_")
+        if "per_trace_ratio" in stage:
+            rows.append(
+                Row(
+                    f"{key}.rate",
+                    f"{stage['stage']}, {traces:,} traces",
+                    stage["rate"],
+                    "traces/s",
+                    f"per trace vs {sizes[0]:,}",
+                    stage["per_trace_ratio"],
+                    "<= 1.15",
+                )
+            )
+        if "rss_ratio" in stage:
+            rows.append(
+                Row(
+                    f"{key}.rss",
+                    f"{stage['stage']}, peak RSS",
+                    stage["rss_mb"],
+                    "MB",
+                    f"vs {sizes[0]:,} traces",
+                    stage["rss_ratio"],
+                    "<= 1.2",
+                )
+            )
+        if stage["stage"] == "generate":
+            rows.append(
+                Row(
+                    "scale.generate.goal",
+                    f"synthetic STEAD, {workers} processes",
+                    stage["rate"],
+                    "traces/s",
+                    f"{GENERATOR_GOAL:,} traces/s",
+                    stage["rate"] / GENERATOR_GOAL,
+                    ">= 1",
+                )
+            )
+    return rows, stages
+
+
 def main(argv: list[str]) -> None:
-    """A stage that runs in its own process: `pipeline|classification|regression RECORDS`; prints JSON last."""
+    """A stage in its own process: `pipeline|classification|regression RECORDS`; prints JSON last."""
     what, records_dir = argv
     result = _measure_pipeline(records_dir) if what == "pipeline" else _measure_training(records_dir, what)
     print(_RESULT, json.dumps(result))

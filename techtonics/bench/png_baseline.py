@@ -3,7 +3,7 @@
 The original drew `matplotlib.pyplot.specgram` of each trace's Z channel
 (NFFT 256, 100 Hz, dB from -10 to 25, grayscale) into a 150 x 100 pixel
 figure, saved it as a PNG, and read the PNG files back every epoch. This
-module does exactly that, so bench.py can compare it with TECHTONICS's way:
+module does exactly that, so the benchmark can compare it with TECHTONICS's way:
 preparation (the converter against rendering the PNGs) and per-epoch input
 (the tf.data pipeline against reading the PNGs back).
 """
@@ -64,8 +64,10 @@ def _warm_up(_) -> None:
     render(np.zeros(stead.WAVEFORM_SHAPE, stead.WAVEFORM_DTYPE))  # imports and font cache, paid before timing
 
 
-def render_rate(pairs: list[stead.SteadPair], out_dir: str, traces: int, workers: int) -> tuple[float, list, list]:
-    """(traces/s, paths, labels) of rendering the first `traces` traces of every pair on `workers` warm processes."""
+def render_rate(
+    pairs: list[stead.SteadPair], out_dir: str, traces: int, workers: int
+) -> tuple[float, list, list]:
+    """(traces/s, paths, labels) of rendering the first `traces` traces of each pair on `workers` CPUs."""
     os.makedirs(out_dir, exist_ok=True)
     per_pair = max(1, traces // len(pairs))
     tasks, paths, labels = [], [], []
@@ -85,7 +87,7 @@ def render_rate(pairs: list[stead.SteadPair], out_dir: str, traces: int, workers
 
 
 def read_dataset(paths: list[str], labels: list[int], batch_size: int, parallel_reads: int, seed: int = 0):
-    """Epochs of (image (B, 100, 150, 1) in [0, 1], label) read back from the PNG files, reshuffled each epoch."""
+    """Epochs of (image (B, 100, 150, 1) in [0, 1], label) read back from the PNG files, reshuffled."""
 
     def load(path, label):
         image = tf.io.decode_png(tf.io.read_file(path), channels=1)

@@ -1,0 +1,20 @@
+"""The benchmark: every measurement beside its bound or baseline, measured in the same run.
+
+`python -m techtonics.bench` (__main__.py) runs the parts that --parts names,
+one module each:
+
+    conversion.py  the converter against h5py's read rate on the same warm writer
+                   processes, 1 against all writers, end to end, peak RSS at two
+                   sizes, and SeisBench's own conversion (seisbench_peer.py)
+    mixing.py      the earthquake share of every window of the training stream
+                   against a perfect shuffle
+    pipeline.py    the input pipeline against raw record bytes, from_generator
+                   over h5py and the original's PNG files (png_baseline.py);
+                   profile.py: its stages under the TensorFlow profiler
+    training.py    each CNN fed by the pipeline against fed from memory, with and
+                   without XLA
+    scale.py       the full-size run, generation to evaluation, against 20,000 traces
+
+datasets.py makes the generated STEAD and records they share; report.py
+writes bench.json, bench.md and bench.png.
+"""

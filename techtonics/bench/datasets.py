@@ -1,0 +1,33 @@
+"""The benchmark's data: synthetic STEAD in the original subset's class ratio, and its records, made once."""
+
+from __future__ import annotations
+
+import os
+
+from techtonics import converter, fileio, records, stead, synthetic
+
+# The original subset's noise share: 71,500 of 267,822 traces.
+NOISE_SHARE = 71500 / 267822
+
+
+def generated_stead(workdir: str, traces: int) -> str:
+    """A synthetic STEAD of `traces` traces, made once, as one merged pair (the layout SeisBench converts)."""
+    directory = os.path.join(workdir, f"stead-{traces}")
+    noise = round(traces * NOISE_SHARE)
+    synthetic.write_synthetic_stead(directory, traces - noise, noise, seed=0, merged=True, resume=True)
+    return directory
+
+
+def records_dir(workdir: str, traces: int, encoding: str = "float32") -> str:
+    """Where converted_records keeps the records of generated_stead(workdir, traces)."""
+    return os.path.join(workdir, f"records-{traces}" + ("" if encoding == "float32" else f"-{encoding}"))
+
+
+def converted_records(workdir: str, traces: int, encoding: str = "float32") -> str:
+    """The records of generated_stead(workdir, traces), converted unless their manifest is there."""
+    directory = records_dir(workdir, traces, encoding)
+    if not fileio.exists(fileio.join(directory, records.MANIFEST_NAME)):
+        pairs = tuple(stead.find_pairs(generated_stead(workdir, traces)))
+        config = converter.ConvertConfig(pairs=pairs, output_dir=directory, encoding=encoding)
+        converter.convert(config, progress=False)
+    return directory

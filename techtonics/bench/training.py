@@ -1,0 +1,67 @@
+"""Training speed: each CNN fed by the input pipeline against the same model fed one batch from memory."""
+
+from __future__ import annotations
+
+import time
+
+import tensorflow as tf
+import tf_keras
+
+from techtonics import data, models, stead, trainer
+from techtonics.bench import datasets
+from techtonics.bench.report import Row
+
+
+class _EpochSeconds(tf_keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds = time.perf_counter() - self.start
+
+
+def training_rates(
+    records_dir: str, task: str, jit_compile: bool, batch_size: int, steps: int
+) -> tuple[float, float]:
+    """(fed by the pipeline, fed from memory) training examples/s of one CNN, the second of two epochs timed.
+
+    task: which CNN; jit_compile: with XLA; steps: training steps per epoch.
+    """
+    config = trainer.TrainConfig(
+        records=records_dir, task=task, input=data.InputConfig(batch_size=batch_size), jit_compile=jit_compile
+    )
+    pipeline, _ = data.split_dataset(
+        data.Records(records_dir), "train", config.input_config(1), training=True
+    )
+    memory = tf.data.Dataset.from_tensors(next(iter(pipeline))).repeat()  # one batch, no input cost
+    rates = []
+    for ds in (pipeline, memory):
+        model = models.build_model(config.model)
+        trainer.compile_model(model, config)
+        timer = _EpochSeconds()
+        model.fit(ds, epochs=2, steps_per_epoch=steps, callbacks=[timer], verbose=0)
+        rates.append(steps * batch_size / timer.seconds)
+    return rates[0], rates[1]
+
+
+def run(workdir: str, traces: int, batch_size: int, steps: int) -> list[Row]:
+    """Both CNNs with and without XLA, fed by the pipeline against fed from memory, `steps` steps an epoch."""
+    records_dir = datasets.converted_records(workdir, traces)
+    rows = []
+    for task in stead.TASKS:
+        for jit in (False, True):
+            fed, memory = training_rates(records_dir, task, jit, batch_size, steps)
+            key, name = f"training.{task}{'.xla' if jit else ''}", f"training {task}{', XLA' if jit else ''}"
+            rows += [
+                Row(f"{key}.memory", f"{name}, from memory", memory, "examples/s"),
+                Row(
+                    f"{key}.fed",
+                    f"{name}, fed by the pipeline",
+                    fed,
+                    "examples/s",
+                    "from memory",
+                    fed / memory,
+                    ">= 0.95",
+                ),
+            ]
+    return rows

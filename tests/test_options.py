@@ -1,0 +1,75 @@
+"""Options declared once: each config field gives its flag, its check and its value from a flagfile."""
+
+import dataclasses
+
+import pytest
+from absl import flags
+
+from techtonics import converter, data, errors, options, trainer
+from techtonics.options import option
+
+
+def _flag_values(config_class, *argv) -> flags.FlagValues:
+    flag_values = flags.FlagValues()
+    options.define_flags(config_class, flag_values)
+    flag_values(["command", *argv])
+    return flag_values
+
+
+def test_every_option_of_the_nested_configs_is_one_flag():
+    flag_values = _flag_values(trainer.TrainConfig)
+    defined = set(flag_values)
+    assert {
+        "task",
+        "batch_size",
+        "shuffle_buffer",
+        "data_service_address",
+        "image_height",
+        "dropout",
+        "epochs",
+    } <= defined
+    assert flag_values["batch_size"].default == data.InputConfig().batch_size
+    assert flag_values["image_channels"].help == "Waveform channels made into image channels: Z or ENZ."
+    assert (
+        "records" not in defined and "num_workers" not in defined
+    )  # given by the entry point; set at run time
+
+
+def test_a_flagfile_sets_options_in_the_nested_configs(tmp_path):
+    flagfile = tmp_path / "job.flags"
+    flagfile.write_text("--task=regression\n--batch_size=16\n--image_height=40\n--dropout=0.1\n")
+    config = options.from_flags(
+        trainer.TrainConfig, _flag_values(trainer.TrainConfig, f"--flagfile={flagfile}"), records="r"
+    )
+    assert config.task == config.model.task == config.input.task == "regression"
+    assert config.input.batch_size == 16 and config.model.image.height == 40 and config.model.dropout == 0.1
+    assert config.model.image.width == 150  # untouched: the default
+
+
+def test_converter_flags_keep_their_defaults_from_the_config():
+    flag_values = _flag_values(converter.ConvertConfig, "--noise_traces=5")
+    config = options.from_flags(converter.ConvertConfig, flag_values, pairs=(object(),), output_dir="o")
+    assert config.noise_traces == 5 and config.earthquake_traces is None
+    assert config.split.seed == 0 and config.shard_mb == 150.0 and flag_values["split_by"].default == "trace"
+
+
+def test_an_option_added_in_one_place_is_a_flag_a_check_and_a_value():
+    @dataclasses.dataclass(frozen=True)
+    class Augment:
+        time_shift: int = option(0, "Random shift of each trace, in samples.", minimum=0)
+        mode: str = option("none", "How to augment.", choices=("none", "shift"))
+
+        def __post_init__(self):
+            options.check(self)
+
+    @dataclasses.dataclass(frozen=True)
+    class Job:
+        name: str
+        augment: Augment = options.nested(Augment)
+
+    flag_values = _flag_values(Job, "--time_shift=50", "--mode=shift")
+    assert options.from_flags(Job, flag_values, name="j") == Job("j", Augment(50, "shift"))
+    with pytest.raises(flags.IllegalFlagValueError):
+        _flag_values(Job, "--time_shift=-1")
+    with pytest.raises(errors.UserError, match="--mode=twist: use one of none, shift"):
+        options.build(Job, {"mode": "twist"}, name="j")
