@@ -1,6 +1,7 @@
 # README's two commands: `make demo` and `make test`. Both create (once) and
 # reuse a virtual environment in .venv with the package installed in editable
-# mode; it is rebuilt when setup.cfg changes.
+# mode (with the extras the tests and the demo's continuous recording need);
+# it is rebuilt when setup.cfg changes.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -12,7 +13,7 @@ PYTEST_ARGS ?=
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,waveforms]'
 	touch $@
 
 demo: $(VENV)/.installed

@@ -256,7 +256,11 @@ def _normalization(data: Records, config: InputConfig) -> tuple[float, float]:
 
 
 def split_dataset(data: Records, split: str, config: InputConfig, training: bool, metadata: bool = False):
-    """(dataset, batches per pass) of one split of a converted dataset, read by one process."""
+    """(dataset, batches per pass) of one split of a converted dataset, read by one process.
+
+    config: how to read it; training: shuffled and repeated (see `dataset`);
+    metadata: a third element with the trace's fields, for evaluation.
+    """
     steps = _steps(data, split, config, training)
     ds = dataset(
         data.files(split),

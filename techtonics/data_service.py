@@ -22,7 +22,12 @@ ROLES = ("dispatcher", "worker")
 
 
 def serve(role: str, port: int, dispatcher_address: str = "", worker_host: str = "") -> None:
-    """Runs a dispatcher or a worker on `port` until the process is stopped."""
+    """Runs a dispatcher or a worker on `port` until the process is stopped.
+
+    role: "dispatcher" or "worker"; dispatcher_address: the dispatcher's
+    host:port (workers only); worker_host: the name trainers reach this
+    worker by (default: this machine's FQDN).
+    """
     if role == "dispatcher":
         server = tf.data.experimental.service.DispatchServer(
             tf.data.experimental.service.DispatcherConfig(port=port)

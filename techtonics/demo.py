@@ -6,8 +6,11 @@ Writes a synthetic STEAD into WORKDIR/stead, converts it into verified
 TFRecord shards in WORKDIR/records (80/10/10, no event in two splits), trains
 the classifier and the magnitude regressor with the trainer's own command
 line and the flags in JOBS (each evaluates its exported model on the test
-split), and prints the test metrics and where the figures are. The settings
-live here, not in configs/, so the installed package runs the demo.
+split), prints the test metrics and where the figures are, and then applies
+both models to a two-hour synthetic continuous recording with earthquakes at
+known times (`python -m techtonics.predict --waveforms`), printing where the
+detections and their figure are. The settings live here, not in configs/, so
+the installed package runs the demo.
 Every stage resumes what an interrupted run left, so re-running the command
 picks up where it stopped. About 3 minutes on 2 cores.
 """
@@ -19,7 +22,7 @@ import sys
 
 from absl import flags
 
-from techtonics import converter, errors, records, splits, stead, synthetic
+from techtonics import converter, errors, records, splits, stead, synthetic, synthetic_stream
 
 # Model directory name: the trainer's flags. Shuffling and caching hold the
 # whole training split (1,600 traces) in memory.
@@ -77,7 +80,7 @@ def to_records(pairs: list[stead.SteadPair], records_dir: str) -> dict:
     manifest = converter.convert(config)
     problems = converter.verify(records_dir)
     if problems:
-        raise SystemExit("verify failed: " + "; ".join(problems))
+        raise errors.UserError(f"{records_dir}: verify failed: " + "; ".join(problems))
     return manifest
 
 
@@ -95,6 +98,32 @@ def train(records_dir: str, model_dir: str, job_flags: tuple[str, ...]) -> dict:
     if subprocess.run(command, check=False).returncode != 0:
         raise errors.UserError(f"training {model_dir} failed (its error is above)")
     with open(os.path.join(model_dir, "eval", "test", "metrics.json")) as f:
+        return json.load(f)
+
+
+# The continuous recording the trained models are applied to: two hours of one station's noise,
+# with earthquakes whose P waves arrive at these seconds (none in the second hour).
+STREAM_EVENTS = (
+    synthetic_stream.Event(600.0, 3.0, 30.0),
+    synthetic_stream.Event(1500.0, 2.6, 20.0),
+    synthetic_stream.Event(2400.0, 3.5, 60.0),
+    synthetic_stream.Event(3300.0, 2.8, 40.0),
+)
+
+
+def detect(workdir: str, model_dirs: list[str]) -> dict:
+    """Writes the continuous recording and runs `python -m techtonics.predict` on it as users do."""
+    stream = os.path.join(workdir, "stream", "synthetic.mseed")
+    if not os.path.exists(stream):
+        synthetic_stream.write_stream(stream, 7200.0, list(STREAM_EVENTS), seed=FLAGS.seed)
+    output = os.path.join(workdir, "predictions")
+    models = [f"--model={os.path.join(d, 'export')}" for d in model_dirs]
+    command = [sys.executable, "-m", "techtonics.predict", *models, f"--waveforms={stream}"]
+    command.append(f"--output={output}")
+    print(f"\npredicting: {' '.join(command[1:])}", flush=True)
+    if subprocess.run([*command, "--noprogress"], check=False).returncode != 0:
+        raise errors.UserError(f"predicting over {stream} failed (its error is above)")
+    with open(os.path.join(output, "summary.json")) as f:
         return json.load(f)
 
 
@@ -116,10 +145,9 @@ def main(argv):
     records_dir = os.path.join(FLAGS.workdir, "records")
     pairs = generate(stead_dir)
     to_records(pairs, records_dir)
-    results = {
-        name: train(records_dir, os.path.join(FLAGS.workdir, "models", name), job_flags)
-        for name, job_flags in JOBS.items()
-    }
+    model_dirs = {name: os.path.join(FLAGS.workdir, "models", name) for name in JOBS}
+    results = {name: train(records_dir, model_dirs[name], job_flags) for name, job_flags in JOBS.items()}
+    detected = detect(FLAGS.workdir, list(model_dirs.values()))
     print("\ndone:")
     print(f"  synthetic STEAD:   {stead_dir}/ ({', '.join(p.name for p in pairs)})")
     print(f"  TFRecords:         {records_dir}/ (verified against {records.MANIFEST_NAME})")
@@ -128,6 +156,11 @@ def main(argv):
         print(f"  {name}: test {describe(metrics)}")
         print(f"    exported model:  {model_dir}/export/")
         print(f"    figures:         {model_dir}/eval/test/ ({', '.join(metrics['figures'])})")
+    inserted = ", ".join(f"{e.p_time_s / 60:g} min (M{e.magnitude:g})" for e in STREAM_EVENTS)
+    print(f"  continuous recording, 2 h with P arrivals at {inserted}:")
+    print(f"    {detected['detections']} detections: {detected['detections_csv']}")
+    print(f"    predictions:     {detected['predictions_csv']}")
+    print(f"    figure:          {', '.join(detected['figures'])}")
 
 
 if __name__ == "__main__":

@@ -101,6 +101,10 @@ def _grid_quota(task: str) -> dict[int, int]:
 def predict_split(model_dir: str, split: str, records_path: str | None = None, batch_size: int = 256):
     """The exported model on every example of a split, in file order.
 
+    model_dir: a model directory with export/; records_path: the records to
+    read instead of those the model was trained on; batch_size: examples per
+    call of the model.
+
     Returns (info, predictions, truth, metadata, grid), where grid holds the
     indices and model input images of a few examples of each class.
     """

@@ -23,6 +23,8 @@ from techtonics.spectrogram import SpectrogramConfig, SpectrogramImage
 
 DEFAULT_DROPOUT = {"classification": 0.25, "regression": 0.5}
 EXPORT_INFO = "techtonics.json"
+# 2: techtonics.json names its version and the input channels its image uses.
+EXPORT_VERSION = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,11 +96,13 @@ class _Exported(tf.Module):
 def export_model(model: tf_keras.Model, path: str, info: dict) -> None:
     """Writes a SavedModel at `path` (atomically) that maps raw waveforms to the answer.
 
-    `info` holds `task`, and for regression `target`, `mean` and `std`; it is
-    also written beside the graph as `techtonics.json`. Signatures:
+    `info` holds `task` and `image_channels`, and for regression `target`,
+    `mean` and `std`; it is written beside the graph as `techtonics.json`
+    with the export version. Signatures:
     `serving_default` (waveform -> `probabilities` (batch, 2), or the target
     by name (batch,) in its own units) and `spectrogram` (waveform -> `image`).
     """
+    info = {**info, "export_version": EXPORT_VERSION}
     if info["task"] == "classification":
         module = _Exported(model, "probabilities", 0.0, 1.0)
         info = {**info, "class_names": list(stead.CLASS_NAMES)}
@@ -118,9 +122,22 @@ def export_model(model: tf_keras.Model, path: str, info: dict) -> None:
 
 
 def load_exported(path: str):
-    """(loaded SavedModel, info) of an exported model; call `loaded.signatures[...]` on waveforms."""
-    if not fileio.exists(fileio.join(path, EXPORT_INFO)):
-        raise UserError(f"{path}: no exported model here (missing {EXPORT_INFO}); train it first")
-    with fileio.open_file(fileio.join(path, EXPORT_INFO), "rb") as f:
+    """(loaded SavedModel, info) of an exported model; call `loaded.serve(waveform)` on waveforms.
+
+    Refuses, in one line, a directory that holds no TECHTONICS export or one
+    of another export version.
+    """
+    info_path = fileio.join(path, EXPORT_INFO)
+    if not fileio.exists(info_path):
+        raise UserError(
+            f"{path}: not a TECHTONICS export (no {EXPORT_INFO}); give a model directory's export/"
+        )
+    with fileio.open_file(info_path, "rb") as f:
         info = json.loads(f.read())
+    version = info.get("export_version", 1)
+    if version != EXPORT_VERSION:
+        raise UserError(
+            f"{path}: exported by another version of TECHTONICS (export version {version}, this one reads "
+            f"{EXPORT_VERSION}); run its training command again to export it anew"
+        )
     return tf.saved_model.load(path), info

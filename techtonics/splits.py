@@ -46,6 +46,9 @@ class SplitConfig:
 def select(meta: pd.DataFrame, noise: int | None, earthquakes: int | None, seed: int) -> np.ndarray:
     """Row indices of a random subset with the asked number per class (None: all).
 
+    meta: the metadata table (trace_category); noise and earthquakes: traces
+    wanted of each class; seed: of the draw.
+
     Indices come back sorted, so the subset reads in file order.
     """
     rng = np.random.default_rng([seed, 11])

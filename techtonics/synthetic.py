@@ -106,17 +106,22 @@ def make_stations(seed: int) -> list[Station]:
     return stations
 
 
-@functools.lru_cache(maxsize=N_STATIONS)
-def _noise_spectrum(station: Station) -> np.ndarray:
-    f = np.maximum(_FREQ, 1e-3)
+def noise_shape(station: Station, freq: np.ndarray) -> np.ndarray:
+    """The station's noise amplitude spectrum at `freq` (Hz): unit rms above 1 Hz, plus the microseism."""
+    f = np.maximum(freq, 1e-3)
     shape = (f + 0.3) ** -station.slope + station.cultural_gain * np.exp(
         -0.5 * ((f - station.cultural_hz) / (0.3 * station.cultural_hz)) ** 2
     )
-    high = _FREQ > 1.0
+    high = freq > 1.0
     shape /= np.sqrt(np.mean(shape[high] ** 2))  # unit rms above 1 Hz, where detection happens
     shape += station.microseism_gain * np.exp(-0.5 * (np.log(f / station.microseism_hz) / 0.3) ** 2)
     shape[0] = 0.0
     return shape
+
+
+@functools.lru_cache(maxsize=N_STATIONS)
+def _noise_spectrum(station: Station) -> np.ndarray:
+    return noise_shape(station, _FREQ)
 
 
 def background_noise(rng: np.random.Generator, station: Station) -> tuple[np.ndarray, float]:
@@ -288,14 +293,28 @@ def earthquake_trace(rng, station, magnitude, epicentral_km, depth_km, back_azim
     back_azimuth: degrees from the station to the source (splits S between E
     and N); p_sample: the P arrival, in samples from the trace start.
     """
-    hypocentral = max(math.hypot(epicentral_km, depth_km), 1.0)
     traces, level = background_noise(rng, station)
+    signal, s_sample, coda_end = event_signal(
+        rng, magnitude, epicentral_km, depth_km, back_azimuth, p_sample, level
+    )
+    traces += signal
+    add_transients(rng, traces, level)
+    return traces, s_sample, coda_end
+
+
+def event_signal(rng, magnitude, epicentral_km, depth_km, back_azimuth, p_sample, noise_level):
+    """The earthquake alone, (6000, 3) E/N/Z counts, with its S pick and coda end (samples).
+
+    Arguments as earthquake_trace's; noise_level: the station's noise level
+    (counts), where the coda is taken to end.
+    """
+    hypocentral = max(math.hypot(epicentral_km, depth_km), 1.0)
     s_sample = p_sample + hypocentral * (1 / VS_KM_S - 1 / VP_KM_S) * stead.SAMPLING_RATE_HZ
     s_amplitude = _peak_amplitude_counts(magnitude, hypocentral) * 10 ** rng.normal(0.0, 0.15)
     corner_hz = 10 ** (1.25 - 0.4 * (magnitude - 1.0) + rng.normal(0.0, 0.08))
     tstar = hypocentral / (Q_FACTOR * VS_KM_S)
     duration_s = 10 ** (0.45 * magnitude + 0.1)  # coda duration to the noise level
-    coda_decay_s = duration_s / max(math.log(s_amplitude / level), 1.0)
+    coda_decay_s = duration_s / max(math.log(s_amplitude / noise_level), 1.0)
     coda_end = min(s_sample + duration_s * stead.SAMPLING_RATE_HZ, _N - 1)
     # P is strongest on the vertical, S on the horizontals; the horizontal
     # split follows the direction of arrival (E/N/Z order).
@@ -305,12 +324,12 @@ def earthquake_trace(rng, station, magnitude, epicentral_km, depth_km, back_azim
         (p_sample, 0.05, 0.4 * coda_decay_s, rng.uniform(0.15, 0.5), radial * 0.5 + [0, 0, 1.0], 1.3),
         (s_sample, 0.3 + 0.01 * hypocentral, coda_decay_s, 1.0, radial[[1, 0, 2]] + [0.3, 0.3, 0.3], 1.0),
     )
+    signal = np.zeros(stead.WAVEFORM_SHAPE)
     for onset, rise_s, decay_s, relative, weights, fc_scale in phases:
         envelope = _onset_envelope(onset, rise_s, decay_s)
         components = _band_limited(rng, envelope, corner_hz * fc_scale, tstar, components=3)
-        traces += (s_amplitude * relative * np.asarray(weights)[:, None] * components).T
-    add_transients(rng, traces, level)
-    return traces, s_sample, coda_end
+        signal += (s_amplitude * relative * np.asarray(weights)[:, None] * components).T
+    return signal, s_sample, coda_end
 
 
 def earthquake_block(seed: int, block: int, count: int, stations: list[Station]):

@@ -219,7 +219,7 @@ def _export(config: TrainConfig, records: data.Records, model_dir: str) -> str:
     best = fileio.join(model_dir, "best", "weights")
     last = tf.train.latest_checkpoint(fileio.join(model_dir, "checkpoints"))
     model.load_weights(best if fileio.exists(best + ".index") else last).expect_partial()
-    info = {"task": config.task, "records": records.path}
+    info = {"task": config.task, "records": records.path, "image_channels": config.model.image.channels}
     if config.task == "regression":
         mean, std = records.normalization(config.target)
         info.update(target=config.target, mean=mean, std=std)

@@ -41,6 +41,11 @@ FIGURES = {
         for xla in ("", ".xla")
         for feed in ("memory", "fed")
     ),
+    *(
+        f"prediction.{kind}.{what}"
+        for kind in ("stead", "continuous")
+        for what in ("loop", "memory", "pipeline", "fed")
+    ),
 }
 
 

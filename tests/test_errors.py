@@ -15,6 +15,7 @@ COMMANDS = [
     "techtonics/demo.py",
     "techtonics/synthetic.py",
     "techtonics/data_service.py",
+    "techtonics/predict.py",
     "techtonics/bench/__main__.py",
     "tools/launch_local_cluster.py",
 ]

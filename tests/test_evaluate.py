@@ -71,5 +71,7 @@ def test_a_directory_without_an_export_is_a_one_line_error(tmp_path):
     )
     assert result.returncode == 1
     assert (
-        result.stderr.strip().splitlines()[-1].startswith(f"error: {tmp_path}/export: no exported model here")
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"error: {tmp_path}/export: not a TECHTONICS export")
     )

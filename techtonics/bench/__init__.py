@@ -13,6 +13,8 @@ one module each:
                    profile.py: its stages under the TensorFlow profiler
     training.py    each CNN fed by the pipeline against fed from memory, with and
                    without XLA
+    prediction.py  the predict command's pipeline against a plain loop and against
+                   batches in memory, over STEAD files and a continuous recording
     scale.py       the full-size run, generation to evaluation, against 20,000 traces
 
 datasets.py makes the generated STEAD and records they share; report.py

@@ -15,10 +15,20 @@ import tensorflow as tf
 from absl import flags
 
 from techtonics import data, errors
-from techtonics.bench import conversion, datasets, mixing, pipeline, profile, report, scale, training
+from techtonics.bench import (
+    conversion,
+    datasets,
+    mixing,
+    pipeline,
+    prediction,
+    profile,
+    report,
+    scale,
+    training,
+)
 
-PARTS = ("conversion", "mixing", "pipeline", "training", "scale")
-DEFAULT_PARTS = ("conversion", "mixing", "pipeline", "training")  # scale takes about an hour and 45 GB
+PARTS = ("conversion", "mixing", "pipeline", "training", "prediction", "scale")
+DEFAULT_PARTS = PARTS[:-1]  # scale takes about an hour and 45 GB
 
 flags.DEFINE_string("workdir", "/tmp/techtonics-bench", "Where generated data and results go.")
 flags.DEFINE_bool("quick", False, "Small sizes, for a quick check.")
@@ -63,6 +73,8 @@ def main(argv):
         )
     if "training" in parts:
         rows += training.run(workdir, pipeline_traces, batch_size, steps=3 if quick else 100)
+    if "prediction" in parts:
+        rows += prediction.run(workdir, pipeline_traces, stream_hours=2.0 if quick else 8.0)
     if "scale" in parts:
         scale_rows, stages = scale.run(workdir, FLAGS.scale_traces, workers)
         rows += scale_rows

@@ -1,0 +1,134 @@
+"""What the prediction command reads: STEAD files, converted records, or continuous recordings, as tf.data.
+
+Each source gives batches of (waveform (n, 6000, 3) float32, identity), the
+identity columns that name a row of predictions.csv, the number of rows to
+expect (for the progress bar; None when unknown in advance) and the counts
+of what it skipped, by reason. Reading runs ahead of prediction (parallel
+calls and prefetch), in input order, and streams: memory follows a batch
+(for continuous data, one station), not the size of the input.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import datetime
+from collections.abc import Callable
+
+import numpy as np
+import tensorflow as tf
+
+from techtonics import continuous, data, fileio, splits, stead
+from techtonics.errors import UserError
+
+WAVEFORM = tf.TensorSpec([None, *stead.WAVEFORM_SHAPE], tf.float32)
+
+
+@dataclasses.dataclass
+class Source:
+    """One input: make(batch_size, channels) -> dataset of (waveform, {identity column: values})."""
+
+    kind: str  # "stead", "records" or "waveforms"
+    identity: list[str]
+    make: Callable[[int, str], tf.data.Dataset]
+    total: int | None
+    skipped: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+    plots: dict = dataclasses.field(default_factory=dict)  # continuous: station -> its Z trace, for figures
+
+
+def stead_source(pairs: list[stead.SteadPair], trace_list: str | None = None) -> Source:
+    """Every trace of the STEAD pairs (or those listed in trace_list), in file order."""
+    names_of = []
+    for pair in pairs:
+        names_of.append(stead.read_metadata(pair.csv, columns=("trace_category",)).trace_name.to_numpy(str))
+    if trace_list:
+        if not fileio.exists(trace_list):
+            raise UserError(f"{trace_list}: no such trace list")
+        with fileio.open_file(trace_list, "rb") as f:
+            wanted = splits.read_trace_list(f.read().decode())
+        names_of = [names[np.isin(names, list(wanted))] for names in names_of]
+        found = sum(len(n) for n in names_of)
+        if found < len(wanted):
+            raise UserError(f"{trace_list}: {len(wanted) - found} listed traces are in none of the files")
+    source = Source("stead", ["trace_name"], None, sum(len(n) for n in names_of))
+
+    def make(batch_size: int, channels: str) -> tf.data.Dataset:
+        blocks = [(p, i) for p, names in enumerate(names_of) for i in range(0, len(names), batch_size)]
+
+        def read(block: np.int64):
+            pair, first = blocks[int(block)]
+            names = names_of[pair][first : first + batch_size]
+            waveforms = np.empty((len(names), *stead.WAVEFORM_SHAPE), np.float32)
+            good = np.ones(len(names), bool)
+            with stead.WaveformFile(pairs[pair].hdf5) as f:
+                for i, name in enumerate(names):
+                    try:
+                        f.read(name, out=waveforms[i])
+                    except stead.BadTraceError as e:
+                        good[i] = False
+                        source.skipped[e.reason] += 1
+            return waveforms[good], names[good].astype(object)
+
+        def as_batch(block):
+            waveforms, names = tf.numpy_function(read, [block], (tf.float32, tf.string), stateful=False)
+            waveforms.set_shape(WAVEFORM.shape)
+            names.set_shape([None])
+            return waveforms, {"trace_name": names}
+
+        ds = tf.data.Dataset.range(len(blocks))
+        return ds.map(as_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(2)
+
+    source.make = make
+    return source
+
+
+def records_source(path: str, split: str) -> Source:
+    """Every record of one split of a converted dataset, in file order (as techtonics.evaluate reads it)."""
+    records = data.Records(path)
+    total = records.count(split, "classification", "source_magnitude")
+
+    def make(batch_size: int, channels: str) -> tf.data.Dataset:
+        config = data.InputConfig(batch_size=batch_size)
+        ds, _ = data.split_dataset(records, split, config, training=False, metadata=True)
+        return ds.map(lambda waveform, label, extra: (waveform, {"trace_name": extra["trace_name"]}))
+
+    return Source("records", ["trace_name"], make, total)
+
+
+def waveforms_source(paths: list[str], stride_s: float, fill_gaps: bool) -> Source:
+    """Sliding windows over continuous recordings (continuous.py), station by station."""
+    if stride_s <= 0:
+        raise UserError(f"--stride={stride_s}: must be positive")
+    files = continuous.find_files(paths)
+    skipped = collections.Counter()
+    stations = continuous.group_stations(files, skipped)
+    source = Source("waveforms", ["station", "window_start"], None, None, skipped)
+
+    def make(batch_size: int, channels: str) -> tf.data.Dataset:
+        def generate():
+            yield from continuous.windows(
+                stations, stride_s, channels, fill_gaps, source.skipped, source.plots
+            )
+
+        signature = (
+            tf.TensorSpec(stead.WAVEFORM_SHAPE, tf.float32),
+            tf.TensorSpec([], tf.string),
+            tf.TensorSpec([], tf.float64),
+        )
+        ds = tf.data.Dataset.from_generator(generate, output_signature=signature).batch(batch_size)
+        return ds.map(lambda w, s, t: (w, {"station": s, "window_start": t})).prefetch(2)
+
+    source.make = make
+    return source
+
+
+def iso_time(seconds: np.ndarray) -> np.ndarray:
+    """POSIX seconds as ISO 8601 UTC text, to the hundredth of a second."""
+    utc = datetime.timezone.utc
+    # Half a hundredth added, then cut: rounded to the nearest hundredth.
+    return np.array(
+        [
+            datetime.datetime.fromtimestamp(s + 0.005, utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-4] + "Z"
+            for s in seconds
+        ]
+    )

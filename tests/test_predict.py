@@ -1,0 +1,328 @@
+"""The prediction command: STEAD files, records and continuous recordings through several exported models."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import obspy
+import pytest
+import tensorflow as tf
+import tf_keras
+from conftest import REPO
+
+from techtonics import (
+    continuous,
+    converter,
+    errors,
+    evaluate,
+    models,
+    options,
+    predict_inputs,
+    predictor,
+    splits,
+    stead,
+    synthetic,
+    synthetic_stream,
+    trainer,
+)
+from techtonics.spectrogram import SpectrogramConfig
+
+OBSPY_DATA = os.path.join(os.path.dirname(obspy.__file__), "signal", "tests", "data")
+
+
+def _export(directory, task="classification", seed=0, channels="ENZ", target="source_magnitude") -> str:
+    """An untrained model, exported as the trainer does: predictions have every property but accuracy."""
+    tf_keras.utils.set_random_seed(seed)
+    model = models.build_model(models.ModelConfig(task, SpectrogramConfig(channels=channels)))
+    info = {"task": task, "records": "", "image_channels": channels}
+    if task == "regression":
+        info.update(target=target, mean=2.0, std=0.5)
+    path = os.path.join(directory, "export")
+    models.export_model(model, path, info)
+    return path
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("models")
+    return {
+        "classification": _export(str(root / "classification"), seed=1),
+        "magnitude": _export(str(root / "magnitude"), "regression", seed=2),
+        "p_arrival": _export(str(root / "p_arrival"), "regression", seed=3, target="p_arrival_sample"),
+        "z_only": _export(str(root / "z_only"), seed=4, channels="Z"),
+    }
+
+
+def _config(models_, output, **values) -> predictor.PredictConfig:
+    return options.build(
+        predictor.PredictConfig, {"progress": False, **values}, models=tuple(models_), output=str(output)
+    )
+
+
+def _rows(path) -> list[dict]:
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def test_stead_input_gives_every_trace_one_row_and_probabilities_that_sum_to_1(tiny_stead, exports, tmp_path):
+    pairs = stead.find_pairs(str(tiny_stead))
+    config = _config([exports["classification"], exports["magnitude"]], tmp_path, batch_size=32)
+    summary = predictor.predict(config, predict_inputs.stead_source(pairs))
+    rows = _rows(tmp_path / "predictions.csv")
+    names = [n for p in pairs for n in stead.read_metadata(p.csv).trace_name]
+    assert [r["trace_name"] for r in rows] == names and summary["predictions"] == 150
+    p = np.array(
+        [[float(r["classification.p_noise"]), float(r["classification.p_earthquake"])] for r in rows]
+    )
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-5)
+    assert all(np.isfinite(float(r["magnitude.source_magnitude"])) for r in rows)
+    assert json.loads((tmp_path / "summary.json").read_text())["predictions"] == 150
+
+
+def test_a_trace_list_selects_traces(tiny_stead, exports, tmp_path):
+    pairs = stead.find_pairs(str(tiny_stead))
+    wanted = list(stead.read_metadata(pairs[1].csv).trace_name[:5])
+    (tmp_path / "list.txt").write_text("\n".join(wanted) + "\n")
+    source = predict_inputs.stead_source(pairs, str(tmp_path / "list.txt"))
+    predictor.predict(_config([exports["classification"]], tmp_path / "out"), source)
+    assert [r["trace_name"] for r in _rows(tmp_path / "out" / "predictions.csv")] == wanted
+
+
+def test_records_input_equals_techtonics_evaluate(tiny_records, exports, tmp_path):
+    source = predict_inputs.records_source(str(tiny_records), "test")
+    predictor.predict(_config([exports["classification"], exports["magnitude"]], tmp_path), source)
+    rows = _rows(tmp_path / "predictions.csv")
+    for name, column in (("classification", "classification.p_earthquake"), ("magnitude", None)):
+        model_dir = os.path.dirname(exports[name])
+        _, expected, _, meta, _ = evaluate.predict_split(model_dir, "test", str(tiny_records))
+        names = [n.decode() for n in meta["trace_name"]]
+        by_name = {r["trace_name"]: r for r in rows}
+        if column:
+            got = [float(by_name[n][column]) for n in names]
+            np.testing.assert_allclose(got, expected[:, stead.EARTHQUAKE_CLASS], rtol=1e-5, atol=1e-6)
+            assert [r["trace_name"] for r in rows] == names  # every record, in file order
+        else:  # the regressor is evaluated on earthquakes with the target: a subset of the rows
+            got = [float(by_name[n]["magnitude.source_magnitude"]) for n in names]
+            np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+def test_several_models_in_one_pass_equal_each_model_alone(tiny_stead, exports, tmp_path):
+    pairs = stead.find_pairs(str(tiny_stead))
+    together = [exports["classification"], exports["magnitude"], exports["p_arrival"]]
+    predictor.predict(_config(together, tmp_path / "all"), predict_inputs.stead_source(pairs))
+    rows = _rows(tmp_path / "all" / "predictions.csv")
+    for path in together:
+        out = tmp_path / os.path.basename(os.path.dirname(path))
+        predictor.predict(_config([path], out, batch_size=7), predict_inputs.stead_source(pairs))
+        alone = _rows(out / "predictions.csv")
+        for column in [c for c in alone[0] if c != "trace_name"]:
+            np.testing.assert_allclose(
+                [float(r[column]) for r in rows], [float(r[column]) for r in alone], rtol=1e-5, atol=1e-6
+            )
+
+
+def test_mirrored_strategy_gives_the_same_predictions(tiny_stead, exports, tmp_path):
+    pairs = stead.find_pairs(str(tiny_stead))
+    paths = [exports["classification"], exports["magnitude"]]
+    predictor.predict(_config(paths, tmp_path / "one", batch_size=33), predict_inputs.stead_source(pairs))
+    devices = [d.name for d in tf.config.list_logical_devices("CPU")[:2]]
+    mirrored = tf.distribute.MirroredStrategy(devices)
+    config = _config(paths, tmp_path / "two", batch_size=33)  # uneven slices, and a last batch of 18
+    predictor.predict(config, predict_inputs.stead_source(pairs), strategy=mirrored)
+    one, two = _rows(tmp_path / "one" / "predictions.csv"), _rows(tmp_path / "two" / "predictions.csv")
+    assert [r["trace_name"] for r in one] == [r["trace_name"] for r in two]
+    for column in ("classification.p_earthquake", "magnitude.source_magnitude"):
+        np.testing.assert_allclose(
+            [float(r[column]) for r in one], [float(r[column]) for r in two], rtol=1e-5
+        )
+
+
+def test_obspys_bundled_real_recording_runs_end_to_end(exports, tmp_path):
+    # BW.UH3, three components at 50 Hz, 230 s: resampled to 100 Hz, 18 windows at a 10 s stride.
+    source = predict_inputs.waveforms_source(
+        [os.path.join(OBSPY_DATA, "BW.UH3._.SH?.D.2010.147.cut.slist.gz")], 10.0, False
+    )
+    summary = predictor.predict(_config([exports["classification"], exports["magnitude"]], tmp_path), source)
+    rows = _rows(tmp_path / "predictions.csv")
+    assert len(rows) == 18 and {r["station"] for r in rows} == {"BW.UH3..SH"}
+    assert (
+        rows[0]["window_start"] == "2010-05-27T16:24:03.67Z"
+        and rows[1]["window_start"] == "2010-05-27T16:24:13.67Z"
+    )
+    assert (tmp_path / "detections.csv").exists() and summary["skipped"] == {}
+    assert all(path.endswith("BW.UH3..SH.png") for path in summary["figures"])
+
+
+def _write(path, traces: dict[str, np.ndarray], rate=100.0, start="2024-01-01T00:00:00"):
+    """A miniSEED file of station SY.TEST with one trace per channel code."""
+    stream = obspy.Stream(
+        [
+            obspy.Trace(
+                data.astype(np.float32),
+                {
+                    "network": "SY",
+                    "station": "TEST",
+                    "channel": channel,
+                    "sampling_rate": rate,
+                    "starttime": obspy.UTCDateTime(start),
+                },
+            )
+            for channel, data in traces.items()
+        ]
+    )
+    stream.write(str(path), format="MSEED")
+    return str(path)
+
+
+def test_components_1_and_2_count_as_e_and_n_and_gaps_are_skipped_or_filled(exports, tmp_path):
+    rng = np.random.default_rng(0)
+    n = 180 * 100
+    noise = {c: rng.normal(0, 50, n) for c in ("HH1", "HH2", "HHZ")}
+    (tmp_path / "in").mkdir()
+    _write(tmp_path / "in" / "a.mseed", {c: v[: 90 * 100] for c, v in noise.items()})
+    _write(
+        tmp_path / "in" / "b.mseed",
+        {c: v[100 * 100 :] for c, v in noise.items()},
+        start="2024-01-01T00:01:40",
+    )
+    paths = [exports["classification"]]
+    glob_source = predict_inputs.waveforms_source([str(tmp_path / "in" / "*.mseed")], 10.0, False)
+    skipped = predictor.predict(_config(paths, tmp_path / "skip"), glob_source)
+    directory_source = predict_inputs.waveforms_source([str(tmp_path / "in")], 10.0, True)
+    filled = predictor.predict(_config(paths, tmp_path / "fill"), directory_source)
+    # 180 s make 13 windows at a 10 s stride; the gap at 90-100 s touches the 6 starting at 40-90 s.
+    assert filled["predictions"] == 13 and filled["skipped"] == {}
+    assert skipped["predictions"] == 7 and skipped["skipped"] == {"window_in_a_gap": 6}
+    assert {r["station"] for r in _rows(tmp_path / "fill" / "predictions.csv")} == {"SY.TEST..HH"}
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda d: _write(d / "z.mseed", {"HHZ": np.zeros(9000)}), "1 station_missing_EN"),
+        (
+            lambda d: _write(d / "slow.mseed", {f"BH{c}": np.zeros(3000) for c in "ENZ"}, rate=20.0),
+            "3 sampling_rate_below_40_hz",
+        ),
+        (
+            lambda d: obspy.read().write(str(d / "short.mseed"), format="MSEED"),
+            "1 station_shorter_than_a_window",
+        ),
+    ],
+    ids=["missing-components", "sampling-rate", "shorter-than-a-window"],
+)
+def test_continuous_input_that_gives_no_window_is_a_one_line_error(exports, tmp_path, make, message):
+    (tmp_path / "in").mkdir()
+    make(tmp_path / "in")
+    with pytest.raises(
+        errors.UserError, match=f"nothing to predict: every input was skipped \\({message}\\)"
+    ):
+        source = predict_inputs.waveforms_source([str(tmp_path / "in")], 10.0, False)
+        predictor.predict(_config([exports["classification"]], tmp_path / "out"), source)
+    assert not (tmp_path / "out" / "predictions.csv").exists()
+
+
+def test_a_z_only_model_needs_no_horizontal_components(exports, tmp_path):
+    _write(tmp_path / "z.mseed", {"EHZ": np.random.default_rng(1).normal(0, 50, 9000)})
+    source = predict_inputs.waveforms_source([str(tmp_path / "z.mseed")], 10.0, False)
+    assert predictor.predict(_config([exports["z_only"]], tmp_path / "out"), source)["predictions"] == 4
+
+
+def test_unreadable_files_are_counted_and_a_missing_obspy_is_one_line(exports, tmp_path, monkeypatch):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "notes.txt").write_text("not a recording\n")
+    _write(tmp_path / "in" / "good.mseed", {f"HH{c}": np.zeros(7000) for c in "ENZ"})
+    source = predict_inputs.waveforms_source([str(tmp_path / "in")], 10.0, False)
+    assert source.skipped == {"unreadable_file": 1}
+    with pytest.raises(errors.UserError, match="notes.txt: no readable recordings in the 1 files given"):
+        predict_inputs.waveforms_source([str(tmp_path / "in" / "notes.txt")], 10.0, False)
+    monkeypatch.setitem(sys.modules, "obspy", None)
+    with pytest.raises(
+        errors.UserError, match=r"--waveforms needs ObsPy: pip install 'techtonics\[waveforms\]'"
+    ):
+        continuous.import_obspy()
+
+
+def test_bad_models_and_outputs_are_one_line_errors(exports, tiny_records, tmp_path):
+    source = predict_inputs.records_source(str(tiny_records), "test")
+    with pytest.raises(errors.UserError, match="not a TECHTONICS export"):
+        predictor.predict(_config([str(tmp_path)], tmp_path / "out"), source)
+    other = tmp_path / "other"
+    os.system(f"cp -r {os.path.dirname(exports['classification'])} {other}")
+    info = json.loads((other / "export" / models.EXPORT_INFO).read_text())
+    (other / "export" / models.EXPORT_INFO).write_text(json.dumps({**info, "export_version": 1}))
+    with pytest.raises(errors.UserError, match="exported by another version of TECHTONICS"):
+        predictor.predict(_config([str(other / "export")], tmp_path / "out"), source)
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(errors.UserError, match="a_file/out: cannot write the output directory"):
+        predictor.predict(_config([exports["classification"]], tmp_path / "a_file" / "out"), source)
+
+
+def test_the_command_line_names_what_is_wrong_in_one_line(exports, tmp_path):
+    command = [
+        sys.executable,
+        "-m",
+        "techtonics.predict",
+        f"--model={exports['classification']}",
+        f"--output={tmp_path}",
+    ]
+    done = subprocess.run(
+        [*command, f"--waveforms={tmp_path}/nothing*"], capture_output=True, text=True, cwd=REPO
+    )
+    assert done.returncode == 1 and done.stderr.strip().splitlines()[-1].endswith(
+        "nothing*: no such file, directory or matching files"
+    )
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    assert done.stderr.strip().splitlines()[-1].startswith("error: give one input: --stead_dir")
+
+
+@pytest.fixture(scope="module")
+def detector(tmp_path_factory) -> str:
+    """A classifier trained here on synthetic STEAD: enough to find clear earthquakes in a stream."""
+    root = tmp_path_factory.mktemp("detector")
+    synthetic.write_synthetic_stead(str(root / "stead"), earthquakes=500, noise=500, seed=11, num_workers=2)
+    convert_config = converter.ConvertConfig(
+        pairs=tuple(stead.find_pairs(str(root / "stead"))),
+        output_dir=str(root / "records"),
+        split=splits.SplitConfig(validation_fraction=0.1, test_fraction=0.1, seed=0),
+        num_workers=2,
+    )
+    converter.convert(convert_config, progress=False)
+    values = {
+        "image_channels": "ENZ",
+        "epochs": 6,
+        "batch_size": 32,
+        "shuffle_buffer": 1000,
+        "cache": "memory",
+        "evaluate_split": "none",
+    }
+    config = options.build(trainer.TrainConfig, values, records=str(root / "records"))
+    trainer.train_and_evaluate(config, str(root / "model"))
+    return str(root / "model" / "export")
+
+
+@pytest.mark.slow
+def test_earthquakes_in_a_synthetic_stream_are_detected_at_their_times_and_noise_hours_are_quiet(
+    detector, tmp_path
+):
+    # Two hours: three earthquakes in the first, none in the second.
+    events = [
+        synthetic_stream.Event(700.0, 3.0, 30.0),
+        synthetic_stream.Event(1900.0, 2.8, 25.0),
+        synthetic_stream.Event(3100.0, 3.4, 50.0),
+    ]
+    path = synthetic_stream.write_stream(str(tmp_path / "in" / "stream.mseed"), 7200.0, events, seed=3)
+    # A classifier trained for a minute puts a few noise windows near 0.5; its earthquakes are near 1.
+    config = _config([detector], tmp_path / "out", threshold=0.9)
+    summary = predictor.predict(config, predict_inputs.waveforms_source([path], 10.0, False))
+    detections = _rows(tmp_path / "out" / "detections.csv")
+    start = obspy.UTCDateTime(synthetic_stream.START)
+    found = [(obspy.UTCDateTime(d["start"]) - start, obspy.UTCDateTime(d["end"]) - start) for d in detections]
+    assert summary["predictions"] == 715 and len(found) == len(events), found
+    for event, (begin, end) in zip(events, found):
+        assert begin - 10.0 <= event.p_time_s <= end + 10.0  # within a stride of the merged windows
+    assert all(begin < 3600.0 for begin, _ in found)  # the noise-only hour is quiet
+    assert os.path.exists(tmp_path / "out" / "figures" / f"{detections[0]['station']}.png")
