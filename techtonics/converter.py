@@ -421,7 +421,9 @@ def convert(config: ConvertConfig, progress: bool = True) -> dict:
     shards = planned.shards
     try:
         fileio.makedirs(fileio.join(config.output_dir, PROGRESS_DIR))
-        fileio.write_atomic(fileio.join(config.output_dir, PROGRESS_DIR, ".write-check"), "")
+        fileio.write_atomic(
+            fileio.join(config.output_dir, PROGRESS_DIR, ".write-check"), "ok\n"
+        )  # S3 cannot rename empty objects
     except Exception as e:  # OSError locally, tf.errors.OpError for object stores
         raise ConversionError(f"{config.output_dir}: cannot create the output directory ({e})") from None
 

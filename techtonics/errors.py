@@ -11,7 +11,10 @@ keeps its full traceback for the report.
 
 from __future__ import annotations
 
+import atexit
+import os
 import sys
+import traceback
 from collections.abc import Callable
 
 from absl import app
@@ -38,6 +41,23 @@ def _explanation(error: BaseException) -> str | None:
     return None
 
 
+def _exit(code: int | None) -> int | None:
+    """Ends a process that loaded tensorflow-io without C++ static destruction; returns code otherwise.
+
+    tensorflow-io 0.37.1's S3 file system leaves the AWS SDK's log system to
+    be destroyed at exit after its code, which aborts the process ("pure
+    virtual method called", status 134) once S3 was used (tensorflow/io#1912,
+    #2039; fixed upstream after the last release). Python's own exit work
+    (atexit handlers, flushing) runs first.
+    """
+    if "tensorflow_io" not in sys.modules:
+        return code
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code or 0)
+
+
 def run(main: Callable[[list[str]], int | None], arguments: bool = False) -> None:
     """absl's app.run(main) under the contract above; exits with main's return value.
 
@@ -49,15 +69,20 @@ def run(main: Callable[[list[str]], int | None], arguments: bool = False) -> Non
         if not arguments and len(argv) > 1:
             raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
         try:
-            return main(argv)
+            code = main(argv)
         except UserError as e:
             print(f"error: {e}", file=sys.stderr)
-            return 1
+            code = 1
         except Exception as e:
             explanation = _explanation(e)
-            if explanation is None:
+            if explanation is not None:
+                print(f"error: {explanation}\n{type(e).__name__}: {e.message}", file=sys.stderr)
+                code = 1
+            elif "tensorflow_io" in sys.modules:
+                traceback.print_exc()
+                code = 1
+            else:
                 raise
-            print(f"error: {explanation}\n{type(e).__name__}: {e.message}", file=sys.stderr)
-            return 1
+        return _exit(code)
 
     app.run(guarded)

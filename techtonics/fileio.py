@@ -9,7 +9,13 @@ tensorflow-io extends with s3://, hdfs:// and az://.
 import contextlib
 import os
 import shutil
+import socket
+import urllib.parse
 import uuid
+
+from techtonics.errors import UserError
+
+_REACHED: set[tuple[str, int]] = set()
 
 
 def is_remote(path: str) -> bool:
@@ -17,7 +23,9 @@ def is_remote(path: str) -> bool:
     return "://" in str(path)
 
 
-def _gfile():
+def _gfile(path: str):
+    if path.startswith("s3://"):
+        _check_s3_endpoint(path)
     import tensorflow as tf  # only remote paths need it
 
     try:
@@ -25,6 +33,33 @@ def _gfile():
     except ImportError:
         pass
     return tf.io.gfile
+
+
+def _check_s3_endpoint(path: str) -> None:
+    """One line, within S3_CONNECT_TIMEOUT_MSEC, when the S3 endpoint does not answer.
+
+    tensorflow-io's S3 client retries an unreachable endpoint for about a
+    minute and then reports a missing file, which sends users looking in
+    the wrong place.
+    """
+    region = os.environ.get("AWS_REGION", "us-east-1")
+    endpoint = os.environ.get("S3_ENDPOINT") or f"s3.{region}.amazonaws.com"
+    https = os.environ.get("S3_USE_HTTPS", "1") != "0"
+    url = urllib.parse.urlsplit(
+        endpoint if "://" in endpoint else f"{'https' if https else 'http'}://{endpoint}"
+    )
+    address = (url.hostname or "", url.port or (443 if url.scheme == "https" else 80))
+    if address in _REACHED:
+        return
+    seconds = int(os.environ.get("S3_CONNECT_TIMEOUT_MSEC", "5000")) / 1000
+    try:
+        socket.create_connection(address, timeout=seconds).close()
+    except OSError as e:
+        raise UserError(
+            f"{path}: cannot reach the S3 endpoint {endpoint} within {seconds:g} s ({e.strerror or e}); "
+            "check S3_ENDPOINT and the network (S3_CONNECT_TIMEOUT_MSEC sets the wait)"
+        ) from None
+    _REACHED.add(address)
 
 
 def join(*parts: str) -> str:
@@ -36,28 +71,28 @@ def join(*parts: str) -> str:
 
 def exists(path: str) -> bool:
     """Whether a file or directory exists."""
-    return _gfile().exists(path) if is_remote(path) else os.path.exists(path)
+    return _gfile(path).exists(path) if is_remote(path) else os.path.exists(path)
 
 
 def isdir(path: str) -> bool:
     """Whether path is a directory."""
-    return _gfile().isdir(path) if is_remote(path) else os.path.isdir(path)
+    return _gfile(path).isdir(path) if is_remote(path) else os.path.isdir(path)
 
 
 def listdir(path: str) -> list[str]:
     """Names of the entries of a directory, sorted."""
-    return sorted(_gfile().listdir(path) if is_remote(path) else os.listdir(path))
+    return sorted(_gfile(path).listdir(path) if is_remote(path) else os.listdir(path))
 
 
 def size(path: str) -> int:
     """Size of a file in bytes."""
-    return _gfile().stat(path).length if is_remote(path) else os.path.getsize(path)
+    return _gfile(path).stat(path).length if is_remote(path) else os.path.getsize(path)
 
 
 def makedirs(path: str) -> None:
     """Creates a directory and its parents; no error if it exists."""
     if is_remote(path):
-        _gfile().makedirs(path)
+        _gfile(path).makedirs(path)
     else:
         os.makedirs(path, exist_ok=True)
 
@@ -65,8 +100,8 @@ def makedirs(path: str) -> None:
 def remove(path: str) -> None:
     """Removes a file if it exists."""
     if is_remote(path):
-        if _gfile().exists(path):
-            _gfile().remove(path)
+        if _gfile(path).exists(path):
+            _gfile(path).remove(path)
     else:
         with contextlib.suppress(FileNotFoundError):
             os.remove(path)
@@ -75,21 +110,21 @@ def remove(path: str) -> None:
 def rmtree(path: str) -> None:
     """Removes a directory tree if it exists."""
     if is_remote(path):
-        if _gfile().exists(path):
-            _gfile().rmtree(path)
+        if _gfile(path).exists(path):
+            _gfile(path).rmtree(path)
     else:
         shutil.rmtree(path, ignore_errors=True)
 
 
 def open_file(path: str, mode: str = "rb"):
     """Opens a file for reading or writing; a file object either way."""
-    return _gfile().GFile(path, mode) if is_remote(path) else open(path, mode)
+    return _gfile(path).GFile(path, mode) if is_remote(path) else open(path, mode)
 
 
 def rename(src: str, dst: str) -> None:
     """Renames src to dst, replacing dst (atomic on local and POSIX file systems)."""
     if is_remote(src):
-        _gfile().rename(src, dst, overwrite=True)
+        _gfile(src).rename(src, dst, overwrite=True)
     else:
         os.replace(src, dst)
 

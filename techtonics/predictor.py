@@ -207,7 +207,7 @@ class _Stations:
 def _check_writable(output: str) -> None:
     try:
         fileio.makedirs(output)
-        fileio.write_atomic(fileio.join(output, ".write-check"), "")
+        fileio.write_atomic(fileio.join(output, ".write-check"), "ok\n")  # S3 cannot rename empty objects
         fileio.remove(fileio.join(output, ".write-check"))
     except (OSError, tf.errors.OpError) as e:
         raise UserError(f"{output}: cannot write the output directory ({e})") from None

@@ -257,7 +257,9 @@ def read_manifest(path: str) -> dict:
     if not path.endswith(".json"):
         path = fileio.join(path, MANIFEST_NAME)
     if not fileio.exists(path):
-        raise UserError(f"{path}: no such manifest; run tools/convert_to_tfrecord.py first")
+        # tensorflow-io reports a read that S3 refuses (a wrong credential) as a missing object.
+        refused = " (or reading it is refused: check the credentials)" if path.startswith("s3://") else ""
+        raise UserError(f"{path}: no such manifest{refused}; run tools/convert_to_tfrecord.py first")
     try:
         with fileio.open_file(path, "rb") as f:
             manifest = json.loads(f.read())

@@ -46,6 +46,8 @@ FIGURES = {
         for kind in ("stead", "continuous")
         for what in ("loop", "memory", "pipeline", "fed")
     ),
+    "storage.local",
+    "storage.s3",
 }
 
 

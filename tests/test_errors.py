@@ -115,10 +115,11 @@ def test_positional_arguments_are_refused_by_every_command_that_takes_none():
 
 
 def test_the_list_of_commands_is_complete():
-    # Internal entry points: a benchmark stage's own process, a peer run under SeisBench's interpreter,
+    # Internal entry points: benchmark stages' own processes, a peer run under SeisBench's interpreter,
     # and the documented converter path, which runs techtonics.convert.
     internal = {
         "techtonics/bench/scale.py",
+        "techtonics/bench/storage.py",
         "techtonics/bench/seisbench_peer.py",
         "tools/convert_to_tfrecord.py",
     }

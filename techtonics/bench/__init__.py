@@ -15,6 +15,8 @@ one module each:
                    without XLA
     prediction.py  the predict command's pipeline against a plain loop and against
                    batches in memory, over STEAD files and a continuous recording
+    storage.py     the input pipeline from a local S3 server (local_s3.py) against
+                   local disk, the same records
     scale.py       the full-size run, generation to evaluation, against 20,000 traces
 
 datasets.py makes the generated STEAD and records they share; report.py

@@ -24,10 +24,11 @@ from techtonics.bench import (
     profile,
     report,
     scale,
+    storage,
     training,
 )
 
-PARTS = ("conversion", "mixing", "pipeline", "training", "prediction", "scale")
+PARTS = ("conversion", "mixing", "pipeline", "training", "prediction", "storage", "scale")
 DEFAULT_PARTS = PARTS[:-1]  # scale takes about an hour and 45 GB
 
 flags.DEFINE_string("workdir", "/tmp/techtonics-bench", "Where generated data and results go.")
@@ -75,6 +76,8 @@ def main(argv):
         rows += training.run(workdir, pipeline_traces, batch_size, steps=3 if quick else 100)
     if "prediction" in parts:
         rows += prediction.run(workdir, pipeline_traces, stream_hours=2.0 if quick else 8.0)
+    if "storage" in parts:
+        rows += storage.run(workdir, pipeline_traces, batch_size)
     if "scale" in parts:
         scale_rows, stages = scale.run(workdir, FLAGS.scale_traces, workers)
         rows += scale_rows

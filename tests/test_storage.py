@@ -1,0 +1,206 @@
+"""s3:// for real: conversion, training, resume and prediction against a local S3 server (moto).
+
+Every S3 access runs in a subprocess: tensorflow-io's S3 client would abort
+this process at exit (errors._exit). GCS has no local test: see WORKSPACE.md
+(storage) for why.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import tensorflow as tf
+from conftest import REPO
+
+from techtonics import records
+from techtonics.bench import local_s3
+
+BUCKET = "techtonics-test"
+
+
+@pytest.fixture(scope="module")
+def s3():
+    """A moto S3 server on a free loopback port, stopped at the end (failed or not)."""
+    with local_s3.Server(BUCKET) as server:
+        yield server
+
+
+def _run(env, *command, check=True) -> subprocess.CompletedProcess:
+    done = subprocess.run([sys.executable, "-m", *command], env=env, capture_output=True, text=True, cwd=REPO)
+    if check:
+        assert done.returncode == 0, done.stderr[-3000:]
+    assert "pure virtual method called" not in done.stderr
+    return done
+
+
+@pytest.fixture(scope="module")
+def s3_records(s3, tiny_stead) -> str:
+    env = s3.env
+    url = f"s3://{BUCKET}/records"
+    _run(
+        env,
+        "techtonics.convert",
+        f"--stead_dir={tiny_stead}",
+        f"--output_dir={url}",
+        "--verify",
+        "--num_workers=2",
+    )
+    return url
+
+
+def test_conversion_into_a_bucket_verifies_there(s3, s3_records):
+    env = s3.env
+    keys = s3.keys("records/")
+    assert f"records/{records.MANIFEST_NAME}" in keys and not [k for k in keys if ".tmp-" in k]
+    assert len([k for k in keys if k.endswith(".tfrecord")]) == 24  # 8 shards (--min_shards) per split
+    done = _run(env, "techtonics.convert", f"--output_dir={s3_records}", "--verify")
+    assert "matches the manifest" in done.stderr
+
+
+@pytest.mark.slow
+def test_training_in_a_bucket_resumes_after_sigkill_and_predicts_from_it(s3, s3_records, tmp_path):
+    env, client = s3.env, s3.client
+    model_dir = f"s3://{BUCKET}/runs/classification"
+    train = [
+        "techtonics.train",
+        f"--records={s3_records}",
+        f"--model_dir={model_dir}",
+        "--epochs=3",
+        "--batch_size=8",
+        "--shuffle_buffer=64",
+        "--steps_per_epoch=4",
+        "--evaluate_split=test",
+    ]
+    process = subprocess.Popen(
+        [sys.executable, "-m", *train],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 300
+    # After epoch 2's checkpoint, epoch 1's backup is complete: the kill cannot send training back to epoch 1.
+    while "runs/classification/checkpoints/epoch-002.index" not in s3.keys("runs/classification/"):
+        assert process.poll() is None and time.monotonic() < deadline, (
+            "training ended before it could be killed"
+        )
+        time.sleep(0.2)
+    os.kill(process.pid, signal.SIGKILL)  # in epoch 2's callbacks or epoch 3
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "training ended before it was killed"
+    # No checkpoint under its final name without its data (TensorFlow writes the index last).
+    after_kill = s3.keys("runs/classification/checkpoints/")
+    for index in [k for k in after_kill if k.endswith(".index")]:
+        assert index.replace(".index", ".data-00000-of-00001") in after_kill
+    resumed = _run(env, *train)
+    assert "trained epochs [2, 3]" in resumed.stdout or "trained epochs [3]" in resumed.stdout, resumed.stdout
+    keys = s3.keys("runs/classification/")
+    expected = [
+        "checkpoints/epoch-003.index",
+        "best/weights.index",
+        "history.csv",
+        "flags.txt",
+        "export/techtonics.json",
+        "eval/test/metrics.json",
+    ]
+    assert all(f"runs/classification/{name}" in keys for name in expected)
+    assert any("/backup/" in k for k in keys) and any("/logs/" in k for k in keys)
+    history = client.get_object(Bucket=BUCKET, Key="runs/classification/history.csv")["Body"].read().decode()
+    assert [line.split(",")[0] for line in history.splitlines()[1:]] == ["0", "1", "2"]  # every epoch once
+
+    output = f"s3://{BUCKET}/predictions"
+    _run(
+        env,
+        "techtonics.predict",
+        f"--model={model_dir}/export",
+        f"--records={s3_records}",
+        "--split=test",
+        f"--output={output}",
+        "--noprogress",
+    )
+    rows = (
+        client.get_object(Bucket=BUCKET, Key="predictions/predictions.csv")["Body"]
+        .read()
+        .decode()
+        .splitlines()
+    )
+    assert (
+        rows[0].startswith("trace_name,classification.p_noise") and len(rows) == 1 + 15
+    )  # the test split: 10% of 150
+
+
+@pytest.mark.slow
+def test_a_killed_conversion_leaves_no_partial_shard_under_its_name(s3, tiny_stead, tmp_path):
+    env, client = s3.env, s3.client
+    url = f"s3://{BUCKET}/killed"
+    command = [
+        "techtonics.convert",
+        f"--stead_dir={tiny_stead}",
+        f"--output_dir={url}",
+        "--shard_mb=0.5",
+        "--num_workers=2",
+        "--noprogress",
+    ]
+    process = subprocess.Popen([sys.executable, "-m", *command], env=env, cwd=REPO, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not [k for k in s3.keys("killed/_progress/") if k.endswith(".json")]:
+        assert process.poll() is None and time.monotonic() < deadline, "the conversion ended before the kill"
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    shards = [k for k in s3.keys("killed/") if k.endswith(".tfrecord")]
+    assert shards, "no shard was written before the kill"
+    for key in shards:  # every object under a final name is a whole, readable shard
+        path = tmp_path / key.replace("/", "_")
+        client.download_file(BUCKET, key, str(path))
+        assert sum(1 for _ in tf.data.TFRecordDataset(str(path))) > 0
+    _run(env, *command, "--verify")  # the same command resumes and ends verified
+
+
+def test_an_unreachable_endpoint_unknown_bucket_or_wrong_credential_is_one_line(s3, tiny_stead, tmp_path):
+    env = s3.env
+    closed = dict(env, S3_ENDPOINT=f"http://127.0.0.1:{local_s3.free_port()}", S3_CONNECT_TIMEOUT_MSEC="1000")
+    started = time.monotonic()
+    done = _run(
+        closed, "techtonics.train", "--records=s3://any/records", f"--model_dir={tmp_path}", check=False
+    )
+    assert done.returncode == 1 and time.monotonic() - started < 60
+    assert (
+        done.stderr.strip()
+        .splitlines()[-1]
+        .startswith("error: s3://any/records/manifest.json: cannot reach the S3 endpoint http://127.0.0.1:")
+    )
+    with local_s3.Server(BUCKET, authenticate=True) as refusing:
+        done = _run(
+            refusing.env,
+            "techtonics.convert",
+            f"--stead_dir={tiny_stead}",
+            f"--output_dir=s3://{BUCKET}/x",
+            check=False,
+        )
+        assert done.stderr.strip().splitlines()[-1] == (
+            f"error: s3://{BUCKET}/x: cannot create the output directory "
+            "(InvalidAccessKeyId: The AWS Access Key Id you provided does not exist in our records.)"
+        )
+        done = _run(
+            refusing.env,
+            "techtonics.train",
+            f"--records=s3://{BUCKET}/x",
+            f"--model_dir={tmp_path}",
+            check=False,
+        )
+        assert "no such manifest (or reading it is refused: check the credentials)" in done.stderr
+    done = _run(
+        env,
+        "techtonics.convert",
+        f"--stead_dir={tiny_stead}",
+        "--output_dir=s3://no-such-bucket/x",
+        check=False,
+    )
+    assert done.stderr.strip().splitlines()[-1] == (
+        "error: s3://no-such-bucket/x: cannot create the output directory "
+        "(NoSuchBucket: The specified bucket does not exist)"
+    )
