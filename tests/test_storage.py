@@ -82,13 +82,13 @@ def test_training_in_a_bucket_resumes_after_sigkill_and_predicts_from_it(s3, s3_
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 300
-    # After epoch 2's checkpoint, epoch 1's backup is complete: the kill cannot send training back to epoch 1.
-    while "runs/classification/checkpoints/epoch-002.index" not in s3.keys("runs/classification/"):
+    # Epoch 1's backup is complete (its `checkpoint` pointer is written last): training is in epoch 2.
+    while "runs/classification/backup/chief/checkpoint" not in s3.keys("runs/classification/backup/"):
         assert process.poll() is None and time.monotonic() < deadline, (
             "training ended before it could be killed"
         )
         time.sleep(0.2)
-    os.kill(process.pid, signal.SIGKILL)  # in epoch 2's callbacks or epoch 3
+    os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert process.returncode == -signal.SIGKILL, "training ended before it was killed"
     # No checkpoint under its final name without its data (TensorFlow writes the index last).
