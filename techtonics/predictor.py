@@ -174,10 +174,10 @@ class _Stations:
         starts, probability = columns.pop("start"), columns.pop(self.detector)
         events = continuous.detections(starts, probability, columns, self.config.threshold)
         self.events += [{"station": self.current, **event} for event in events]
-        if len(self.figures) < self.config.max_figures and self.current in self.plots:
+        plot = self.plots.pop(self.current, None)  # held only until its station ends
+        if plot is not None and len(self.figures) < self.config.max_figures:
             out_dir = fileio.join(self.config.output, "figures")
             fileio.makedirs(out_dir)
-            plot = self.plots.pop(self.current)
             self.figures.append(
                 figures.station_detections(
                     self.current, plot, starts, probability, events, self.config.threshold, out_dir
