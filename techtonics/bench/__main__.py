@@ -12,7 +12,7 @@ import os
 import resource
 
 import tensorflow as tf
-from absl import flags
+from absl import flags, logging
 
 from techtonics import data, errors
 from techtonics.bench import (
@@ -52,6 +52,9 @@ FLAGS = flags.FLAGS
 def main(argv):
     """Runs the parts and writes bench.json, bench.md and bench.png into --workdir."""
     del argv
+    logging.set_verbosity(
+        logging.WARNING
+    )  # TensorFlow's INFO lines (SavedModel assets, checkpoints) bury the tables
     workdir, parts, quick = FLAGS.workdir, FLAGS.parts, FLAGS.quick
     os.makedirs(workdir, exist_ok=True)
     workers = FLAGS.workers or os.cpu_count() or 1
