@@ -124,6 +124,18 @@ class PredictionWriter:
         fileio.remove(self._tmp)
 
 
+# One machine's devices: prediction needs no all-reduce, and the workers of a cluster job would each
+# write the same outputs. Split the input across machines instead.
+STRATEGIES = ("auto", "default", "mirrored")
+
+
+def make_strategy(name: str) -> tf.distribute.Strategy:
+    """auto: MirroredStrategy over every GPU of this machine when it has several, else the default."""
+    if name == "auto":
+        name = "mirrored" if len(tf.config.list_physical_devices("GPU")) > 1 else "default"
+    return distribute.make_strategy(name)
+
+
 @dataclasses.dataclass(frozen=True)
 class PredictConfig:
     """One prediction job: the exported models, the output directory and how to run."""
@@ -132,7 +144,7 @@ class PredictConfig:
     output: str
     batch_size: int = option(256, "Traces or windows per batch, split over all replicas.", minimum=1)
     strategy: str = option(
-        "auto", "tf.distribute strategy (auto: every GPU of this machine).", choices=distribute.STRATEGIES
+        "auto", "tf.distribute strategy (auto: every GPU of this machine).", choices=STRATEGIES
     )
     stride: float = option(10.0, "Seconds between window starts (--waveforms).")
     fill_gaps: bool = option(
@@ -222,7 +234,7 @@ def predict(
     devices). Returns the summary, which is also printed as one line.
     """
     _check_writable(config.output)
-    predictor = Predictor(list(config.models), strategy or distribute.make_strategy(config.strategy))
+    predictor = Predictor(list(config.models), strategy or make_strategy(config.strategy))
     dataset = source.make(config.batch_size, predictor.channels)
     writer = PredictionWriter(
         fileio.join(config.output, "predictions.csv"), source.identity, predictor.columns

@@ -326,3 +326,11 @@ def test_earthquakes_in_a_synthetic_stream_are_detected_at_their_times_and_noise
         assert begin - 10.0 <= event.p_time_s <= end + 10.0  # within a stride of the merged windows
     assert all(begin < 3600.0 for begin, _ in found)  # the noise-only hour is quiet
     assert os.path.exists(tmp_path / "out" / "figures" / f"{detections[0]['station']}.png")
+
+
+def test_prediction_stays_on_one_machine_inside_a_cluster_job(monkeypatch):
+    cluster = '{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 0}}'
+    monkeypatch.setenv("TF_CONFIG", cluster)
+    assert predictor.make_strategy("auto") is tf.distribute.get_strategy()
+    with pytest.raises(errors.UserError, match="--strategy=multi_worker: use one of auto, default, mirrored"):
+        _config(["m"], "out", strategy="multi_worker")
