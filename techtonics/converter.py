@@ -420,10 +420,7 @@ def convert(config: ConvertConfig, progress: bool = True) -> dict:
     planned = plan(config)
     shards = planned.shards
     try:
-        fileio.makedirs(fileio.join(config.output_dir, PROGRESS_DIR))
-        fileio.write_atomic(
-            fileio.join(config.output_dir, PROGRESS_DIR, ".write-check"), "ok\n"
-        )  # S3 cannot rename empty objects
+        fileio.check_writable(fileio.join(config.output_dir, PROGRESS_DIR))
     except Exception as e:  # OSError locally, tf.errors.OpError for object stores
         raise ConversionError(f"{config.output_dir}: cannot create the output directory ({e})") from None
 

@@ -150,6 +150,18 @@ def atomic_output(path: str, mode: str = "wb"):
         remove(tmp)
 
 
+def check_writable(directory: str) -> None:
+    """Creates directory and writes a small file into it atomically; raises what fails.
+
+    OSError locally, tf.errors.OpError for object stores. The file stays:
+    on an object store a directory is a prefix, and exists (for listdir)
+    only while an object is under it. It is not empty: tensorflow-io's S3
+    takes an empty object for a directory and refuses to rename it.
+    """
+    makedirs(directory)
+    write_atomic(join(directory, ".write-check"), "ok\n")
+
+
 def write_atomic(path: str, data: str | bytes) -> None:
     """Writes a whole file atomically (see `atomic_output`)."""
     with atomic_output(path, "wb") as f:

@@ -61,6 +61,10 @@ def _value_type(hint: Any) -> Any:
     return next(a for a in typing.get_args(hint) if a is not type(None))
 
 
+def _flag(field: dataclasses.Field) -> str:
+    return field.metadata["flag"] or field.name
+
+
 def _walk(config_class: type) -> Iterator[tuple[dataclasses.Field, Any]]:
     hints = typing.get_type_hints(config_class)
     for field in dataclasses.fields(config_class):
@@ -72,7 +76,7 @@ def _options(config_class: type) -> Iterator[_Option]:
         if dataclasses.is_dataclass(kind):
             yield from _options(kind)
         elif "help" in field.metadata:
-            yield _Option(field.metadata["flag"] or field.name, field, kind)
+            yield _Option(_flag(field), field, kind)
 
 
 def check(config: Any) -> None:
@@ -81,7 +85,7 @@ def check(config: Any) -> None:
         value, meta = getattr(config, field.name), field.metadata
         if "help" not in meta or value is None:
             continue
-        name = meta["flag"] or field.name
+        name = _flag(field)
         if meta["choices"] and value not in meta["choices"]:
             raise UserError(f"--{name}={value}: use one of {', '.join(map(str, meta['choices']))}")
         if meta["minimum"] is not None and value < meta["minimum"]:
@@ -117,8 +121,8 @@ def _build(config_class: type, values: dict[str, Any], given: dict[str, Any]) ->
     for field, kind in _walk(config_class):
         if dataclasses.is_dataclass(kind):
             fields[field.name] = _build(kind, values, {})
-        elif (field.metadata.get("flag") or field.name) in values and "help" in field.metadata:
-            fields[field.name] = values[field.metadata["flag"] or field.name]
+        elif "help" in field.metadata and _flag(field) in values:
+            fields[field.name] = values[_flag(field)]
     return config_class(**fields)
 
 

@@ -38,7 +38,7 @@ flags.mark_flags_as_required(["model", "output"])
 FLAGS = flags.FLAGS
 
 
-def source() -> predict_inputs.Source:
+def source(config: predictor.PredictConfig) -> predict_inputs.Source:
     """The one input the flags name."""
     given = [
         name
@@ -57,7 +57,7 @@ def source() -> predict_inputs.Source:
     if FLAGS.records:
         return predict_inputs.records_source(FLAGS.records, FLAGS.split)
     if FLAGS.waveforms:
-        return predict_inputs.waveforms_source(FLAGS.waveforms, FLAGS.stride, FLAGS.fill_gaps)
+        return predict_inputs.waveforms_source(FLAGS.waveforms, config.stride, config.fill_gaps)
     pairs = (
         stead.find_pairs(FLAGS.stead_dir)
         if FLAGS.stead_dir
@@ -70,7 +70,7 @@ def main(argv):
     """Predicts and prints a summary line and where the outputs are."""
     del argv
     config = options.from_flags(predictor.PredictConfig, models=tuple(FLAGS.model), output=FLAGS.output)
-    summary = predictor.predict(config, source())
+    summary = predictor.predict(config, source(config))
     print(f"predictions: {summary['predictions_csv']}")
     if "detections_csv" in summary:
         print(f"detections:  {summary['detections_csv']}")

@@ -156,6 +156,8 @@ class PredictConfig:
 
     def __post_init__(self):
         options.check(self)
+        if self.stride <= 0:
+            raise UserError(f"--stride={self.stride}: must be positive")
         if not 0.0 < self.threshold <= 1.0:
             raise UserError(f"--threshold={self.threshold}: must be in (0, 1]")
 
@@ -218,9 +220,7 @@ class _Stations:
 
 def _check_writable(output: str) -> None:
     try:
-        fileio.makedirs(output)
-        fileio.write_atomic(fileio.join(output, ".write-check"), "ok\n")  # S3 cannot rename empty objects
-        fileio.remove(fileio.join(output, ".write-check"))
+        fileio.check_writable(output)
     except (OSError, tf.errors.OpError) as e:
         raise UserError(f"{output}: cannot write the output directory ({e})") from None
 

@@ -10,7 +10,6 @@ import numpy as np
 import obspy
 import pytest
 import tensorflow as tf
-import tf_keras
 from conftest import REPO
 
 from techtonics import (
@@ -28,21 +27,14 @@ from techtonics import (
     synthetic_stream,
     trainer,
 )
-from techtonics.spectrogram import SpectrogramConfig
+from techtonics.bench import prediction
 
 OBSPY_DATA = os.path.join(os.path.dirname(obspy.__file__), "signal", "tests", "data")
 
 
 def _export(directory, task="classification", seed=0, channels="ENZ", target="source_magnitude") -> str:
     """An untrained model, exported as the trainer does: predictions have every property but accuracy."""
-    tf_keras.utils.set_random_seed(seed)
-    model = models.build_model(models.ModelConfig(task, SpectrogramConfig(channels=channels)))
-    info = {"task": task, "records": "", "image_channels": channels}
-    if task == "regression":
-        info.update(target=target, mean=2.0, std=0.5)
-    path = os.path.join(directory, "export")
-    models.export_model(model, path, info)
-    return path
+    return prediction.export_untrained(os.path.join(directory, "export"), task, seed, channels, target)
 
 
 @pytest.fixture(scope="module")
@@ -326,6 +318,11 @@ def test_earthquakes_in_a_synthetic_stream_are_detected_at_their_times_and_noise
         assert begin - 10.0 <= event.p_time_s <= end + 10.0  # within a stride of the merged windows
     assert all(begin < 3600.0 for begin, _ in found)  # the noise-only hour is quiet
     assert os.path.exists(tmp_path / "out" / "figures" / f"{detections[0]['station']}.png")
+
+
+def test_a_stride_that_is_not_positive_is_refused():
+    with pytest.raises(errors.UserError, match=r"--stride=0.0: must be positive"):
+        _config(["m"], "out", stride=0.0)
 
 
 def test_prediction_stays_on_one_machine_inside_a_cluster_job(monkeypatch):

@@ -36,6 +36,26 @@ def _run(env, *command, check=True) -> subprocess.CompletedProcess:
     return done
 
 
+def _sigkill_when(env, command: list[str], ready, what: str) -> None:
+    """Runs `python -m *command` and SIGKILLs it as soon as ready() holds; fails if it ends before."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", *command],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 300
+    while not ready():
+        assert process.poll() is None and time.monotonic() < deadline, (
+            f"{what} ended before it could be killed"
+        )
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, f"{what} ended before it was killed"
+
+
 @pytest.fixture(scope="module")
 def s3_records(s3, tiny_stead) -> str:
     env = s3.env
@@ -74,23 +94,9 @@ def test_training_in_a_bucket_resumes_after_sigkill_and_predicts_from_it(s3, s3_
         "--steps_per_epoch=4",
         "--evaluate_split=test",
     ]
-    process = subprocess.Popen(
-        [sys.executable, "-m", *train],
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 300
     # Epoch 1's backup is complete (its `checkpoint` pointer is written last): training is in epoch 2.
-    while "runs/classification/backup/chief/checkpoint" not in s3.keys("runs/classification/backup/"):
-        assert process.poll() is None and time.monotonic() < deadline, (
-            "training ended before it could be killed"
-        )
-        time.sleep(0.2)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    assert process.returncode == -signal.SIGKILL, "training ended before it was killed"
+    backup = "runs/classification/backup/chief/checkpoint"
+    _sigkill_when(env, train, lambda: backup in s3.keys("runs/classification/backup/"), "training")
     # No checkpoint under its final name without its data (TensorFlow writes the index last).
     after_kill = s3.keys("runs/classification/checkpoints/")
     for index in [k for k in after_kill if k.endswith(".index")]:
@@ -144,13 +150,10 @@ def test_a_killed_conversion_leaves_no_partial_shard_under_its_name(s3, tiny_ste
         "--num_workers=2",
         "--noprogress",
     ]
-    process = subprocess.Popen([sys.executable, "-m", *command], env=env, cwd=REPO, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 300
-    while not [k for k in s3.keys("killed/_progress/") if k.endswith(".json")]:
-        assert process.poll() is None and time.monotonic() < deadline, "the conversion ended before the kill"
-        time.sleep(0.05)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    # Killed once the first shard is finished: others are being written.
+    _sigkill_when(
+        env, command, lambda: any(k.endswith(".json") for k in s3.keys("killed/_progress/")), "the conversion"
+    )
     shards = [k for k in s3.keys("killed/") if k.endswith(".tfrecord")]
     assert shards, "no shard was written before the kill"
     for key in shards:  # every object under a final name is a whole, readable shard

@@ -17,6 +17,7 @@ import time
 import numpy as np
 import obspy
 import tensorflow as tf
+import tf_keras
 
 from techtonics import models, predict_inputs, predictor, stead, synthetic_stream
 from techtonics.bench import datasets
@@ -27,16 +28,29 @@ BATCH = 256
 _LOOP_PREDICTIONS = 200  # the plain loop is slow: timed on this many
 
 
+def export_untrained(
+    path: str, task: str, seed: int = 0, channels: str = "ENZ", target: str = "source_magnitude"
+) -> str:
+    """An untrained model exported at path as the trainer exports: right in every way but accuracy.
+
+    task, channels (the image's) and target (regression) as in training; seed:
+    of the initial weights.
+    """
+    tf_keras.utils.set_random_seed(seed)
+    model = models.build_model(models.ModelConfig(task, SpectrogramConfig(channels=channels)))
+    info = {"task": task, "records": "", "image_channels": channels}
+    if task == "regression":
+        info.update(target=target, mean=2.0, std=0.5)
+    models.export_model(model, path, info)
+    return path
+
+
 def _exports(workdir: str) -> list[str]:
     paths = []
     for task in ("classification", "regression"):
         path = os.path.join(workdir, "prediction-models", task, "export")
         if not os.path.exists(os.path.join(path, models.EXPORT_INFO)):
-            model = models.build_model(models.ModelConfig(task, SpectrogramConfig(channels="ENZ")))
-            info = {"task": task, "records": "", "image_channels": "ENZ"}
-            if task == "regression":
-                info.update(target="source_magnitude", mean=2.0, std=0.5)
-            models.export_model(model, path, info)
+            export_untrained(path, task)
         paths.append(path)
     return paths
 
