@@ -1,4 +1,4 @@
-"""A synthetic STEAD, written in exactly the real files' layout.
+"""A synthetic STEAD, written in exactly the real files' layout, drawn to look like the real one.
 
     python -m techtonics.synthetic --output_dir=DIR --earthquakes=N --noise=M --seed=S
 
@@ -7,19 +7,18 @@ merged pair with --merged. The real data cannot be downloaded here, so every
 test and the demo run on this; the rest of the project runs unchanged on real
 STEAD.
 
-The waveforms are meant to make the learning problem real:
-- noise: station-dependent coloured background (microseism peak, a slope, a
-  cultural band) with spikes, gaps and emergent bursts, at levels that vary
-  twenty-fold between stations, so absolute amplitude says little;
-- earthquakes: causal P and S arrivals at the recorded samples (S-P time grows
-  with hypocentral distance), a velocity Brune spectrum whose corner frequency
-  falls with magnitude, amplitude from a local-magnitude relation, anelastic
-  attenuation of high frequencies with distance, and a coda that decays to the
-  noise level at `coda_end_sample`. Picks are kept with a detection
-  probability that falls with SNR, so a few quakes are buried in noise.
-Metadata follow from the waveforms and the geometry: snr_db is measured on
-the trace, distances and back azimuths come from station and event
+Magnitude, distance, depth, SNR, P placement, instrument types, magnitude
+types and pick statuses follow the real STEAD (stead_reference.py names the
+source of each; tests/test_synthetic_distributions.py holds the generator to
+them); the waveforms come from seismograms.py. Each trace's S amplitude
+follows from magnitude and distance; its SNR is drawn from STEAD's, coupled
+to that amplitude (bigger and nearer events get higher SNR), and the
+background level follows from the two. Noise traces draw their level the
+same way, so level alone cannot tell the classes apart. Metadata follow from
+the waveforms and the geometry: snr_db is measured on the trace as STEAD
+measures it, distances and back azimuths come from station and event
 coordinates, and one event is recorded at several stations (shared source_id).
+`--profile=hard` keeps the earlier, harder mix for stress tests.
 
 Output is deterministic for a seed, whatever the number of worker processes:
 traces are generated in fixed blocks, each from its own seeded generator, and
@@ -29,192 +28,112 @@ written in block order. Memory is bounded by a few blocks, whatever N is.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import datetime
 import functools
 import math
 import os
+import statistics
 
 import h5py
 import numpy as np
 from absl import flags
 
-from techtonics import errors, fileio, stead, workers
+from techtonics import errors, fileio, seismograms, stead, stead_reference, workers
 from techtonics.errors import UserError
+from techtonics.stead_reference import DEPTH_KM, DISTANCE_KM, MAGNITUDE
 
 BLOCK_TRACES = 200
-N_STATIONS = 60
-REGION_CENTER = (35.5, -117.5)  # lat, lon (deg)
-REGION_HALF_WIDTH_DEG = 1.5
-MAX_DISTANCE_KM = 110.0
-VP_KM_S, VS_KM_S = 6.0, 3.46
-Q_FACTOR = 400.0
-EARTH_RADIUS_KM = 6371.0
-KM_PER_DEG = math.pi * EARTH_RADIUS_KM / 180.0
 EARTHQUAKE_EPOCH = datetime.datetime(2000, 1, 1)
 NOISE_EPOCH = datetime.datetime(2015, 1, 1)
-NETWORKS = ("CI", "NC", "TA", "AZ", "NN", "UW")
-RECEIVER_TYPES = ("HH", "BH", "EH", "HN")
+TRACES_PER_EVENT = 2.3  # STEAD: about 1,050,000 traces of about 450,000 earthquakes
+NOISE_MEDIAN_COUNTS = 8.0  # where the original's image scale (-10 to 25 dB) shows noise mid-grey
+SNR_COUPLING = 0.9  # correlation (Gaussian copula) between a trace's SNR and its log S amplitude
+# Correlation (Gaussian copula) of magnitude and distance: small events are recorded only nearby.
+# The real rows, one station, have a rank correlation of 0.45; this gives about 0.55 over all stations.
+DISTANCE_COUPLING = 0.6
+_SNR_CALIBRATION_DB = 12.8  # S peak over the 95th percentile of |S + noise| and of |noise|
 
 _N = stead.TRACE_SAMPLES
 _DT = 1.0 / stead.SAMPLING_RATE_HZ
-_FREQ = np.fft.rfftfreq(_N, _DT)
-_FREQ_PADDED = np.fft.rfftfreq(2 * _N, _DT)  # zero padding keeps causal filters from wrapping
-_SAMPLE = np.arange(_N)
+_LAST_S = _N - stead_reference.S_AFTER_END_SAMPLES
 
 
-@dataclasses.dataclass(frozen=True)
-class Station:
-    """A recording station and the character of its background noise."""
-
-    network: str
-    code: str
-    receiver_type: str
-    latitude: float
-    longitude: float
-    elevation_m: float
-    noise_counts: float  # rms of the noise above 1 Hz, in counts
-    microseism_hz: float
-    microseism_gain: float
-    slope: float
-    cultural_hz: float
-    cultural_gain: float
+def _hypocentral_km(epicentral_km, depth_km):
+    return np.maximum(np.hypot(epicentral_km, np.maximum(depth_km, 0.0)), 1.0)
 
 
-def make_stations(seed: int) -> list[Station]:
-    """The station network for a seed."""
-    rng = np.random.default_rng([seed, 0])
-    stations = []
-    for i in range(N_STATIONS):
-        network = NETWORKS[i % len(NETWORKS)]
-        stations.append(
-            Station(
-                network=network,
-                code=f"{chr(65 + i // 26 % 26)}{chr(65 + i % 26)}{i:02d}",
-                receiver_type=RECEIVER_TYPES[rng.integers(len(RECEIVER_TYPES))],
-                latitude=round(REGION_CENTER[0] + rng.uniform(-1, 1) * REGION_HALF_WIDTH_DEG, 4),
-                longitude=round(REGION_CENTER[1] + rng.uniform(-1, 1) * REGION_HALF_WIDTH_DEG, 4),
-                elevation_m=round(float(rng.uniform(-50, 2500)), 1),
-                noise_counts=float(10 ** rng.uniform(0.3, 1.6)),
-                microseism_hz=float(rng.uniform(0.12, 0.3)),
-                microseism_gain=float(10 ** rng.uniform(0.5, 1.5)),
-                slope=float(rng.uniform(0.3, 1.2)),
-                cultural_hz=float(rng.uniform(2.0, 15.0)),
-                cultural_gain=float(10 ** rng.uniform(-0.5, 0.7)),
-            )
-        )
-    return stations
+_NORMAL = statistics.NormalDist()
 
 
-def noise_shape(station: Station, freq: np.ndarray) -> np.ndarray:
-    """The station's noise amplitude spectrum at `freq` (Hz): unit rms above 1 Hz, plus the microseism."""
-    f = np.maximum(freq, 1e-3)
-    shape = (f + 0.3) ** -station.slope + station.cultural_gain * np.exp(
-        -0.5 * ((f - station.cultural_hz) / (0.3 * station.cultural_hz)) ** 2
-    )
-    high = freq > 1.0
-    shape /= np.sqrt(np.mean(shape[high] ** 2))  # unit rms above 1 Hz, where detection happens
-    shape += station.microseism_gain * np.exp(-0.5 * (np.log(f / station.microseism_hz) / 0.3) ** 2)
-    shape[0] = 0.0
-    return shape
+def _normal_scores(reference: stead_reference.Histogram, values) -> np.ndarray:
+    """Where values sit in the reference distribution, as standard normal scores."""
+    u = np.clip(reference.cdf(values), 1e-9, 1 - 1e-9)
+    return np.vectorize(_NORMAL.inv_cdf)(u)
 
 
-@functools.lru_cache(maxsize=N_STATIONS)
-def _noise_spectrum(station: Station) -> np.ndarray:
-    return noise_shape(station, _FREQ)
+def _distance_given_magnitude(rng: np.random.Generator, magnitude) -> np.ndarray:
+    """Epicentral distances (km) drawn from STEAD's, coupled to the magnitudes given."""
+    latent = DISTANCE_COUPLING * _normal_scores(MAGNITUDE, magnitude)
+    latent = latent + math.sqrt(1 - DISTANCE_COUPLING**2) * rng.standard_normal(np.shape(latent))
+    return DISTANCE_KM.quantile(np.vectorize(_NORMAL.cdf)(latent))
 
 
-def background_noise(rng: np.random.Generator, station: Station) -> tuple[np.ndarray, float]:
-    """Three components of the station's coloured noise and its level above 1 Hz (counts)."""
-    level = station.noise_counts * float(np.exp(rng.normal(0.0, 0.25)))
-    white = rng.standard_normal((2, 3, _FREQ.size), np.float32)  # float32 draws: half the cost
-    white = white[0] + 1j * white[1]
-    traces = np.fft.irfft(white * _noise_spectrum(station), _N, axis=1)
-    # irfft of unit complex white noise has rms sqrt(2/N) per unit of spectrum.
-    traces *= level / math.sqrt(2.0 / _N) / math.sqrt(2.0)
-    gains = np.array([1.0, 1.0, 0.8]) * np.exp(rng.normal(0.0, 0.1, 3))  # E, N, Z
-    return (traces * gains[:, None]).T, level
+def _distance_weights(magnitude: float, distances: np.ndarray) -> np.ndarray:
+    """Relative chance of recording this event at each distance: the coupled reference density.
 
-
-def _band_limited(
-    rng: np.random.Generator, envelope: np.ndarray, corner_hz: float, tstar: float, components: int = 1
-) -> np.ndarray:
-    """`components` rows of enveloped white noise through a causal velocity Brune filter, peak 1 each.
-
-    H(f) = (if/fc) / (1 + if/fc)^2 has a causal impulse response, so no energy
-    leaks before the onset; anelastic attenuation exp(-pi f t*) removes high
-    frequencies with distance. The rows share one filter and one FFT call.
+    Divided by distance, the density of stations at that distance in a
+    uniform network (a ring's circumference), so that the drawn stations'
+    distances follow the reference rather than the network's geometry.
     """
-    spectrum = np.fft.rfft(rng.standard_normal((components, _N), np.float32) * envelope, 2 * _N, axis=1)
-    x = 1j * _FREQ_PADDED / corner_hz
-    response = x / (1.0 + x) ** 2 * np.exp(-math.pi * _FREQ_PADDED * tstar)
-    signal = np.fft.irfft(spectrum * response, 2 * _N, axis=1)[:, :_N]
-    peak = np.abs(signal).max(axis=1, keepdims=True)
-    return signal / np.where(peak > 0, peak, 1.0)
+    z_m, z_d = _normal_scores(MAGNITUDE, magnitude), _normal_scores(DISTANCE_KM, distances)
+    rho = DISTANCE_COUPLING
+    copula = np.exp(-(rho**2 * (z_m**2 + z_d**2) - 2 * rho * z_m * z_d) / (2 * (1 - rho**2)))
+    return copula * DISTANCE_KM.density(distances) / np.maximum(distances, 1.0)
 
 
-def _onset_envelope(onset: float, rise_s: float, decay_s: float) -> np.ndarray:
-    t = (_SAMPLE - onset) * _DT
-    after = t >= 0
-    envelope = np.zeros(_N)
-    envelope[after] = (1.0 - np.exp(-t[after] / rise_s)) * np.exp(-t[after] / decay_s)
-    return envelope
+def _draw_source(rng: np.random.Generator) -> tuple[float, float, float]:
+    """Magnitude, epicentral distance (km) to a first station, and depth (km) of an event."""
+    magnitude = round(float(MAGNITUDE.sample(rng)), 1)
+    return magnitude, float(_distance_given_magnitude(rng, magnitude)), round(float(DEPTH_KM.sample(rng)), 2)
 
 
-def add_transients(rng: np.random.Generator, traces: np.ndarray, level: float) -> None:
-    """Adds the non-seismic events of real records, in place: bursts, spikes, gaps."""
-    if rng.random() < 0.15:  # emergent, symmetric burst (traffic, wind, machinery)
-        length = int(rng.uniform(2.0, 15.0) * stead.SAMPLING_RATE_HZ)
-        start = int(rng.integers(0, _N - length))
-        envelope = np.zeros(_N)
-        envelope[start : start + length] = np.hanning(length)
-        amplitude = level * 10 ** rng.uniform(0.5, 1.5)
-        for c in range(3):
-            traces[:, c] += (
-                amplitude
-                * rng.uniform(0.3, 1.0)
-                * _band_limited(rng, envelope, rng.uniform(3.0, 20.0), 0.0)[0]
-            )
-    if rng.random() < 0.08:  # spikes of one to three samples on one component
-        for _ in range(int(rng.integers(1, 4))):
-            at = int(rng.integers(0, _N - 3))
-            width = int(rng.integers(1, 4))
-            traces[at : at + width, rng.integers(3)] += (
-                level * 10 ** rng.uniform(1.0, 2.5) * rng.choice([-1, 1])
-            )
-    if rng.random() < 0.03:  # telemetry gap, written as zeros
-        length = int(rng.integers(100, 2000))
-        start = int(rng.integers(0, _N - length))
-        traces[start : start + length] = 0.0
+@functools.cache
+def _log_amplitude_scale() -> tuple[float, float]:
+    """Mean and std of log10 S amplitude over STEAD's magnitudes, distances and depths (fixed draws)."""
+    rng = np.random.default_rng(0)
+    magnitude = MAGNITUDE.sample(rng, 20000)
+    hypocentral = _hypocentral_km(_distance_given_magnitude(rng, magnitude), DEPTH_KM.sample(rng, 20000))
+    log_amplitude = seismograms.log_peak_amplitude(magnitude, hypocentral)
+    return float(np.mean(log_amplitude)), float(np.std(log_amplitude))
 
 
-def _distance_km(lat1, lon1, lat2, lon2):
-    """Great-circle distance in km; lat2/lon2 may be arrays."""
-    p1, p2 = np.radians(lat1), np.radians(np.asarray(lat2))
-    dp, dl = p2 - p1, np.radians(np.asarray(lon2) - lon1)
-    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(a))
+def _log_gain(profile: stead_reference.Profile) -> float:
+    """log10 counts per unit of the magnitude relation, so that the median background is typical."""
+    mean, _ = _log_amplitude_scale()
+    median_snr_db = float(profile.snr_db.quantile(0.5))
+    return math.log10(NOISE_MEDIAN_COUNTS) - mean + (median_snr_db + _SNR_CALIBRATION_DB) / 20.0
 
 
-def _azimuth_deg(lat1, lon1, lat2, lon2):
-    """Azimuth from point 1 to point 2, degrees clockwise from north."""
-    p1, p2, dl = math.radians(lat1), math.radians(lat2), math.radians(lon2 - lon1)
-    y = math.sin(dl) * math.cos(p2)
-    x = math.cos(p1) * math.sin(p2) - math.sin(p1) * math.cos(p2) * math.cos(dl)
-    return math.degrees(math.atan2(y, x)) % 360.0
+def s_peak_counts(magnitude: float, hypocentral_km: float, profile: str = "stead") -> float:
+    """The S peak (counts) the synthetic STEAD gives an event at a distance, before scatter."""
+    profile_ = stead_reference.PROFILES[profile]
+    return 10 ** (seismograms.log_peak_amplitude(magnitude, hypocentral_km) + _log_gain(profile_))
 
 
-def _peak_amplitude_counts(magnitude: float, hypocentral_km: float) -> float:
-    """S-wave peak in counts from a Hutton-Boore-like local magnitude relation."""
-    return 10 ** (magnitude - 1.11 * math.log10(hypocentral_km) - 0.00189 * hypocentral_km + 2.4)
+def trace_levels(rng, profile: stead_reference.Profile, magnitude: float, hypocentral_km: float):
+    """(S peak, noise level) in counts of one trace of this event at this distance.
 
-
-def measure_snr_db(traces: np.ndarray, p_sample: int, window: int = 400) -> np.ndarray:
-    """Per-component SNR in dB: power after the P pick over power before it."""
-    w = min(window, p_sample, _N - p_sample)
-    noise = np.mean(traces[p_sample - w : p_sample] ** 2, axis=0)
-    signal = np.mean(traces[p_sample : p_sample + w] ** 2, axis=0)
-    return 10.0 * np.log10(np.maximum(signal, 1e-12) / np.maximum(noise, 1e-12))
+    The S peak follows the magnitude relation, with scatter. The SNR comes
+    from the profile's distribution through a Gaussian copula with that
+    amplitude, so it keeps the real order (larger and nearer, clearer) and the
+    real spread at once; the background level is what gives that SNR.
+    """
+    mean, std = _log_amplitude_scale()
+    log_amplitude = seismograms.log_peak_amplitude(magnitude, hypocentral_km) + rng.normal(0.0, 0.15)
+    latent = SNR_COUPLING * (log_amplitude - mean) / std + math.sqrt(1.0 - SNR_COUPLING**2) * rng.normal()
+    snr_db = float(profile.snr_db.quantile(0.5 * (1.0 + math.erf(latent / math.sqrt(2.0)))))
+    s_amplitude = 10 ** (log_amplitude + _log_gain(profile))
+    return s_amplitude, s_amplitude / 10 ** ((snr_db + _SNR_CALIBRATION_DB) / 20.0)
 
 
 def _time_text(t: datetime.datetime, decimals: int) -> str:
@@ -222,12 +141,12 @@ def _time_text(t: datetime.datetime, decimals: int) -> str:
     return text[: len(text) - 6 + decimals]
 
 
-def _trace_name(station: Station, start: datetime.datetime, category: str) -> str:
+def _trace_name(station: seismograms.Station, start: datetime.datetime, category: str) -> str:
     stamp = (start - datetime.timedelta(seconds=1)).strftime("%Y%m%d%H%M%S")
     return f"{station.code}.{station.network}_{stamp}{stead.TRACE_NAME_SUFFIX[category]}"
 
 
-def _station_fields(station: Station) -> dict:
+def _station_fields(station: seismograms.Station) -> dict:
     return {
         "network_code": station.network,
         "receiver_code": station.code,
@@ -238,14 +157,18 @@ def _station_fields(station: Station) -> dict:
     }
 
 
-def noise_block(seed: int, block: int, count: int, stations: list[Station]):
+def noise_block(seed: int, block: int, count: int, stations, profile_name: str = "stead"):
     """`count` noise traces: (rows of typed metadata, waveforms (count, 6000, 3))."""
     rng = np.random.default_rng([seed, 1, block])
+    profile = stead_reference.PROFILES[profile_name]
     rows, waveforms = [], np.empty((count, *stead.WAVEFORM_SHAPE), np.float32)
     for i in range(count):
         station = stations[rng.integers(len(stations))]
-        traces, level = background_noise(rng, station)
-        add_transients(rng, traces, level)
+        # The level an earthquake trace's background would have: drawn from an event never added.
+        magnitude, epicentral, depth = _draw_source(rng)
+        _, level = trace_levels(rng, profile, magnitude, float(_hypocentral_km(epicentral, depth)))
+        traces = seismograms.background_noise(rng, station, level)
+        seismograms.add_transients(rng, traces, level)
         hours = (block * BLOCK_TRACES + i) * 3600.0 + rng.uniform(0, 3000)
         start = NOISE_EPOCH + datetime.timedelta(seconds=round(hours, 2))
         rows.append(
@@ -260,85 +183,62 @@ def noise_block(seed: int, block: int, count: int, stations: list[Station]):
     return rows, waveforms
 
 
-def _draw_event(rng: np.random.Generator, stations: list[Station]):
-    """An event and the stations that picked it, nearest first."""
-    while True:
-        lat = REGION_CENTER[0] + rng.uniform(-1, 1) * REGION_HALF_WIDTH_DEG
-        lon = REGION_CENTER[1] + rng.uniform(-1, 1) * REGION_HALF_WIDTH_DEG
-        depth = float(np.clip(rng.gamma(2.5, 3.5), 0.2, 30.0))
-        magnitude = round(float(np.clip(rng.normal(0.9, 1.2), -0.5, 5.8)), 1)
-        distances = _distance_km(lat, lon, [s.latitude for s in stations], [s.longitude for s in stations])
-        near = np.flatnonzero(distances <= MAX_DISTANCE_KM)
-        if near.size == 0:
-            continue
-        chosen = rng.choice(near, size=min(int(rng.integers(1, 7)), near.size), replace=False)
-        picked = []
-        for k in chosen[np.argsort(distances[chosen])]:
-            hypocentral = math.hypot(distances[k], depth)
-            expected_snr_db = 20 * math.log10(
-                0.3 * _peak_amplitude_counts(magnitude, hypocentral) / stations[k].noise_counts
-            )
-            if rng.random() < 1.0 / (1.0 + math.exp(-(expected_snr_db - 6.0) / 2.5)):
-                picked.append((stations[k], float(distances[k])))
-        if picked:
-            return lat, lon, depth, magnitude, picked
+def _fits(profile: stead_reference.Profile, hypocentral_km: float) -> bool:
+    """Whether S can arrive 5 s before the trace ends with P at the profile's earliest sample."""
+    return seismograms.s_arrival_sample(min(profile.p_arrival_samples), hypocentral_km) <= _LAST_S
 
 
-def earthquake_trace(rng, station, magnitude, epicentral_km, depth_km, back_azimuth, p_sample):
-    """Waveform (6000, 3), S pick and coda end of one event at one station.
+def _draw_event(rng: np.random.Generator, stations, profile: stead_reference.Profile):
+    """An event and the stations that recorded it, nearest first, as (station, epicentral km).
 
-    rng: the block's random generator (noise, amplitude and corner-frequency
-    scatter); station: where it is recorded (its noise and instrument);
-    magnitude; epicentral_km and depth_km: the source's distance and depth;
-    back_azimuth: degrees from the station to the source (splits S between E
-    and N); p_sample: the P arrival, in samples from the trace start.
+    The first station is at a distance drawn from STEAD's (given the
+    magnitude); further stations are drawn with _distance_weights.
     """
-    traces, level = background_noise(rng, station)
-    signal, s_sample, coda_end = event_signal(
-        rng, magnitude, epicentral_km, depth_km, back_azimuth, p_sample, level
+    while True:
+        magnitude, epicentral, depth = _draw_source(rng)
+        first = int(rng.integers(len(stations)))
+        lat, lon = seismograms.destination(
+            stations[first].latitude, stations[first].longitude, epicentral, rng.uniform(0, 360)
+        )
+        distances = seismograms.distance_km(
+            lat, lon, [s.latitude for s in stations], [s.longitude for s in stations]
+        )
+        weights = _distance_weights(magnitude, distances)
+        weights[first] = 0.0
+        extra = min(int(rng.geometric(1.0 / TRACES_PER_EVENT)) - 1, 5, int(np.count_nonzero(weights)))
+        chosen = (
+            rng.choice(len(stations), size=extra, replace=False, p=weights / weights.sum()) if extra else []
+        )
+        picked = [first, *(int(k) for k in chosen)]
+        picked = [k for k in picked if _fits(profile, float(_hypocentral_km(distances[k], depth)))]
+        if picked:
+            picked.sort(key=lambda k: distances[k])
+            return lat, lon, depth, magnitude, [(stations[k], float(distances[k])) for k in picked]
+
+
+def earthquake_trace(rng, profile, station, magnitude, epicentral_km, depth_km, back_azimuth):
+    """Waveform (6000, 3) and picks (P, S, coda end, samples) of one event at one station."""
+    hypocentral = float(_hypocentral_km(epicentral_km, depth_km))
+    s_after_p = seismograms.s_arrival_sample(0.0, hypocentral)
+    p_sample = profile.p_arrival(rng, latest=int(_LAST_S - s_after_p))
+    s_amplitude, level = trace_levels(rng, profile, magnitude, hypocentral)
+    traces = seismograms.background_noise(rng, station, level)
+    signal, s_sample, coda_end = seismograms.event_signal(
+        rng, magnitude, hypocentral, back_azimuth, p_sample, s_amplitude, level
     )
     traces += signal
-    add_transients(rng, traces, level)
-    return traces, s_sample, coda_end
+    seismograms.add_transients(rng, traces, level)
+    return traces, p_sample, s_sample, coda_end
 
 
-def event_signal(rng, magnitude, epicentral_km, depth_km, back_azimuth, p_sample, noise_level):
-    """The earthquake alone, (6000, 3) E/N/Z counts, with its S pick and coda end (samples).
-
-    Arguments as earthquake_trace's; noise_level: the station's noise level
-    (counts), where the coda is taken to end.
-    """
-    hypocentral = max(math.hypot(epicentral_km, depth_km), 1.0)
-    s_sample = p_sample + hypocentral * (1 / VS_KM_S - 1 / VP_KM_S) * stead.SAMPLING_RATE_HZ
-    s_amplitude = _peak_amplitude_counts(magnitude, hypocentral) * 10 ** rng.normal(0.0, 0.15)
-    corner_hz = 10 ** (1.25 - 0.4 * (magnitude - 1.0) + rng.normal(0.0, 0.08))
-    tstar = hypocentral / (Q_FACTOR * VS_KM_S)
-    duration_s = 10 ** (0.45 * magnitude + 0.1)  # coda duration to the noise level
-    coda_decay_s = duration_s / max(math.log(s_amplitude / noise_level), 1.0)
-    coda_end = min(s_sample + duration_s * stead.SAMPLING_RATE_HZ, _N - 1)
-    # P is strongest on the vertical, S on the horizontals; the horizontal
-    # split follows the direction of arrival (E/N/Z order).
-    baz = math.radians(back_azimuth)
-    radial = np.array([abs(math.sin(baz)), abs(math.cos(baz)), 0.0])
-    phases = (
-        (p_sample, 0.05, 0.4 * coda_decay_s, rng.uniform(0.15, 0.5), radial * 0.5 + [0, 0, 1.0], 1.3),
-        (s_sample, 0.3 + 0.01 * hypocentral, coda_decay_s, 1.0, radial[[1, 0, 2]] + [0.3, 0.3, 0.3], 1.0),
-    )
-    signal = np.zeros(stead.WAVEFORM_SHAPE)
-    for onset, rise_s, decay_s, relative, weights, fc_scale in phases:
-        envelope = _onset_envelope(onset, rise_s, decay_s)
-        components = _band_limited(rng, envelope, corner_hz * fc_scale, tstar, components=3)
-        signal += (s_amplitude * relative * np.asarray(weights)[:, None] * components).T
-    return signal, s_sample, coda_end
-
-
-def earthquake_block(seed: int, block: int, count: int, stations: list[Station]):
+def earthquake_block(seed: int, block: int, count: int, stations, profile_name: str = "stead"):
     """`count` earthquake traces: (rows of typed metadata, waveforms (count, 6000, 3))."""
     rng = np.random.default_rng([seed, 2, block])
+    profile = stead_reference.PROFILES[profile_name]
     rows, waveforms = [], np.empty((count, *stead.WAVEFORM_SHAPE), np.float32)
     event = 0
     while len(rows) < count:
-        lat, lon, depth, magnitude, picked = _draw_event(rng, stations)
+        lat, lon, depth, magnitude, picked = _draw_event(rng, stations, profile)
         seconds = (block * BLOCK_TRACES + event) * 900.0 + rng.uniform(0, 300)
         origin = EARTHQUAKE_EPOCH + datetime.timedelta(seconds=round(seconds, 2))
         source_id = (
@@ -346,27 +246,26 @@ def earthquake_block(seed: int, block: int, count: int, stations: list[Station])
             if rng.random() < 0.5
             else f"{rng.choice(['nc', 'ci', 'uw'])}{rng.integers(10**7, 10**8)}"
         )
-        magnitude_type = (
-            "md" if magnitude < 1.0 else ("ml" if magnitude < 4.0 else str(rng.choice(["mb", "mw"])))
-        )
+        magnitude_type = stead_reference.MAGNITUDE_TYPE.sample(rng)
         for station, epicentral_km in picked[: count - len(rows)]:
-            back_azimuth = round(_azimuth_deg(station.latitude, station.longitude, lat, lon), 1)
-            p_sample = int(rng.integers(400, 1500))
-            traces, s_sample, coda_end = earthquake_trace(
-                rng, station, magnitude, epicentral_km, depth, back_azimuth, p_sample
+            back_azimuth = round(seismograms.azimuth_deg(station.latitude, station.longitude, lat, lon), 1)
+            traces, p_sample, s_sample, coda_end = earthquake_trace(
+                rng, profile, station, magnitude, epicentral_km, depth, back_azimuth
             )
             waveforms[len(rows)] = traces
-            p_travel = math.hypot(epicentral_km, depth) / VP_KM_S
+            p_travel = float(_hypocentral_km(epicentral_km, depth)) / seismograms.VP_KM_S
             start = origin + datetime.timedelta(seconds=round(p_travel - p_sample * _DT, 2))
+            s_sample = float(round(s_sample))
+            snr_db = seismograms.measure_snr_db(traces, p_sample, s_sample)
             rows.append(
                 {
                     **_station_fields(station),
                     "p_arrival_sample": float(p_sample),
-                    "p_status": str(rng.choice(["manual", "automatic", "autopicker"], p=[0.7, 0.2, 0.1])),
+                    "p_status": stead_reference.P_STATUS.sample(rng),
                     "p_weight": round(float(rng.uniform(0.5, 1.0)), 2),
                     "p_travel_sec": float(f"{np.float32(p_travel):.12g}"),  # STEAD's float32, 12 digits
-                    "s_arrival_sample": float(round(s_sample)),
-                    "s_status": str(rng.choice(["manual", "autopicker"], p=[0.7, 0.3])),
+                    "s_arrival_sample": s_sample,
+                    "s_status": stead_reference.S_STATUS.sample(rng),
                     "s_weight": round(float(rng.uniform(0.5, 1.0)), 2),
                     "source_id": source_id,
                     "source_origin_time": _time_text(origin, 2),
@@ -376,19 +275,21 @@ def earthquake_block(seed: int, block: int, count: int, stations: list[Station])
                     "source_error_sec": round(float(rng.uniform(0.1, 1.5)), 4),
                     "source_gap_deg": round(float(rng.uniform(20, 250)), 3),
                     "source_horizontal_uncertainty_km": round(float(rng.uniform(0.2, 6.0)), 4),
-                    "source_depth_km": round(depth, 2),
+                    "source_depth_km": depth,
                     "source_depth_uncertainty_km": round(float(rng.uniform(0.3, 2.0)), 2)
                     if rng.random() < 0.5
                     else None,
                     "source_magnitude": magnitude,
                     "source_magnitude_type": magnitude_type,
-                    "source_magnitude_author": station.network if rng.random() < 0.5 else None,
+                    "source_magnitude_author": station.network
+                    if rng.random() < stead_reference.MAGNITUDE_AUTHOR_SHARE
+                    else None,
                     "source_mechanism_strike_dip_rake": None,
-                    "source_distance_deg": round(epicentral_km / KM_PER_DEG, 2),
+                    "source_distance_deg": round(epicentral_km / seismograms.KM_PER_DEG, 2),
                     "source_distance_km": round(epicentral_km, 2),
                     "back_azimuth_deg": back_azimuth,
                     "snr_db": np.round(
-                        measure_snr_db(traces, p_sample).astype(np.float32).astype(np.float64), 8
+                        snr_db.astype(np.float32).astype(np.float64), 8
                     ),  # as the CSV prints it
                     "coda_end_sample": float(round(coda_end)),
                     "trace_start_time": _time_text(start, 6),
@@ -424,14 +325,15 @@ def _hdf5_attribute(column: str, value):
 
 
 def _block(args):
-    kind, seed, block, count = args
+    kind, seed, block, count, profile = args
     make = noise_block if kind == stead.NOISE_CATEGORY else earthquake_block
-    return make(seed, block, count, make_stations(seed))
+    return make(seed, block, count, seismograms.make_stations(seed), profile)
 
 
-def _blocks(kind: str, total: int, seed: int) -> list[tuple]:
+def _blocks(kind: str, total: int, seed: int, profile: str) -> list[tuple]:
     return [
-        (kind, seed, b, min(BLOCK_TRACES, total - b * BLOCK_TRACES)) for b in range(-(-total // BLOCK_TRACES))
+        (kind, seed, b, min(BLOCK_TRACES, total - b * BLOCK_TRACES), profile)
+        for b in range(-(-total // BLOCK_TRACES))
     ]
 
 
@@ -510,6 +412,7 @@ def write_synthetic_stead(
     merged: bool = False,
     num_workers: int | None = None,
     resume: bool = False,
+    profile: str = "stead",
 ) -> list[stead.SteadPair]:
     """Writes a synthetic STEAD and returns its CSV/HDF5 pairs.
 
@@ -517,13 +420,16 @@ def write_synthetic_stead(
     is not written), or merged.csv/.hdf5 holds both with `merged=True`.
     num_workers: generating processes (default: all cores). resume: keep a
     pair already on disk (each is written atomically, so one that is there
-    is complete) and write only the missing ones.
+    is complete) and write only the missing ones. profile: a name in
+    stead_reference.PROFILES (`stead`, or `hard` for the earlier, noisier mix).
     """
+    if profile not in stead_reference.PROFILES:
+        raise UserError(f"unknown profile {profile!r}; choose one of {sorted(stead_reference.PROFILES)}")
     if earthquakes < 0 or noise < 0 or earthquakes + noise == 0:
         raise UserError(f"need a positive number of traces, got earthquakes={earthquakes}, noise={noise}")
     os.makedirs(output_dir, exist_ok=True)
-    noise_tasks = _blocks(stead.NOISE_CATEGORY, noise, seed)
-    quake_tasks = _blocks(stead.EARTHQUAKE_CATEGORY, earthquakes, seed)
+    noise_tasks = _blocks(stead.NOISE_CATEGORY, noise, seed, profile)
+    quake_tasks = _blocks(stead.EARTHQUAKE_CATEGORY, earthquakes, seed, profile)
     if merged:
         jobs = [("merged", noise_tasks + quake_tasks)]
     else:
@@ -545,7 +451,7 @@ def main(argv):
     del argv
     f = flags.FLAGS
     pairs = write_synthetic_stead(
-        f.output_dir, f.earthquakes, f.noise, f.seed, f.merged, f.num_workers, f.resume
+        f.output_dir, f.earthquakes, f.noise, f.seed, f.merged, f.num_workers, f.resume, f.profile
     )
     for pair in pairs:
         print(f"wrote {pair.csv} and {pair.hdf5}")
@@ -559,6 +465,12 @@ def define_flags() -> None:
     flags.DEFINE_integer("seed", 0, "Random seed; the same seed writes byte-identical files.")
     flags.DEFINE_bool("merged", False, "Write one merged.csv/.hdf5 pair instead of chunk1 and chunk2.")
     flags.DEFINE_integer("num_workers", None, "Worker processes (default: all cores).", lower_bound=1)
+    flags.DEFINE_enum(
+        "profile",
+        "stead",
+        sorted(stead_reference.PROFILES),
+        "stead: SNR and P placement as in real STEAD; hard: the earlier, noisier mix, for stress tests.",
+    )
     flags.DEFINE_bool(
         "resume", False, "Keep pairs already written (a pair on disk is complete); write the rest."
     )

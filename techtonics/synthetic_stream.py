@@ -1,10 +1,10 @@
 """A synthetic continuous recording as miniSEED: a station's noise for hours, with earthquakes at known times.
 
 What the prediction command's tests, the demo and the benchmark run
-detectors on. The noise is the synthetic STEAD's (synthetic.py: the
-station's spectrum and level), generated over the whole span in one FFT so
-it has no seams; each earthquake is synthetic.event_signal with its P
-arrival at a known second. Needs ObsPy (the `waveforms` extra).
+detectors on. The noise is the station's (seismograms.py: its spectrum and
+level), generated over the whole span in one FFT so it has no seams; each
+earthquake is seismograms.event_signal, as loud as the synthetic STEAD makes
+it, with its P arrival at a known second. Needs ObsPy (the `waveforms` extra).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from techtonics import fileio, stead, synthetic
+from techtonics import fileio, seismograms, stead, synthetic
 
 START = "2024-01-01T00:00:00"
 _ONSET_SAMPLE = 1000  # where the P arrival sits in the 60 s signal that is added
@@ -36,26 +36,27 @@ def waveforms(duration_s: float, events: list[Event], seed: int = 0, station_ind
     """(samples, 3) E/N/Z counts at 100 Hz: the station's noise with every event added.
 
     duration_s: the recording's length; events: the earthquakes in it; seed
-    and station_index: which station of synthetic.make_stations(seed) records
+    and station_index: which station of seismograms.make_stations(seed) records
     (its noise spectrum and level), and the random draws.
     """
-    station = synthetic.make_stations(seed)[station_index]
+    station = seismograms.make_stations(seed)[station_index]
     samples = int(round(duration_s * stead.SAMPLING_RATE_HZ))
     rng = np.random.default_rng([seed, 5, station_index])
     freq = np.fft.rfftfreq(samples, 1.0 / stead.SAMPLING_RATE_HZ)
     white = rng.standard_normal((3, freq.size)) + 1j * rng.standard_normal((3, freq.size))
-    noise = np.fft.irfft(white * synthetic.noise_shape(station, freq), samples, axis=1)
-    # As synthetic.background_noise: irfft of unit complex white noise has rms sqrt(2/N) per unit of spectrum.
+    noise = np.fft.irfft(white * seismograms.noise_shape(station, freq), samples, axis=1)
+    # As seismograms.background_noise: irfft of unit complex white noise has rms sqrt(2/N) per unit.
     noise *= station.noise_counts / math.sqrt(2.0 / samples) / math.sqrt(2.0)
     traces = (noise * np.array([1.0, 1.0, 0.8])[:, None]).T
     for event in events:
-        signal, _, _ = synthetic.event_signal(
+        hypocentral = math.hypot(event.distance_km, event.depth_km)
+        signal, _, _ = seismograms.event_signal(
             rng,
             event.magnitude,
-            event.distance_km,
-            event.depth_km,
+            hypocentral,
             event.back_azimuth,
             _ONSET_SAMPLE,
+            synthetic.s_peak_counts(event.magnitude, hypocentral),
             station.noise_counts,
         )
         start = int(round(event.p_time_s * stead.SAMPLING_RATE_HZ)) - _ONSET_SAMPLE
@@ -74,7 +75,7 @@ def write_stream(
     """
     import obspy
 
-    station = synthetic.make_stations(seed)[station_index]
+    station = seismograms.make_stations(seed)[station_index]
     data = waveforms(duration_s, events, seed, station_index)
     stream = obspy.Stream()
     for column, component in enumerate(stead.CHANNELS):

@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
-from techtonics import stead, synthetic
+from techtonics import seismograms, stead, stead_reference, synthetic
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def test_layout_matches_stead(tiny_stead, metadata):
 
 def test_round_trip_matches_generated_block(tiny_stead, metadata):
     _, quakes = metadata
-    rows, waveforms = synthetic.earthquake_block(7, 0, 90, synthetic.make_stations(7))
+    rows, waveforms = synthetic.earthquake_block(7, 0, 90, seismograms.make_stations(7))
     with stead.WaveformFile(str(tiny_stead / "chunk2.hdf5")) as file:
         for i, row in enumerate(rows):
             read = quakes.iloc[i]
@@ -138,16 +138,19 @@ def test_metadata_follow_from_waveforms_and_geometry(tiny_stead, metadata):
     s_minus_p = quakes.s_arrival_sample - quakes.p_arrival_sample
     hypocentral = np.hypot(quakes.source_distance_km, quakes.source_depth_km)
     assert np.corrcoef(s_minus_p, hypocentral)[0, 1] > 0.99
-    distances = synthetic._distance_km(
+    distances = seismograms.distance_km(
         quakes.source_latitude, quakes.source_longitude, quakes.receiver_latitude, quakes.receiver_longitude
     )
     np.testing.assert_allclose(distances, quakes.source_distance_km, atol=0.05)
-    assert (quakes.source_distance_km <= synthetic.MAX_DISTANCE_KM).all()
+    assert (quakes.source_distance_km <= stead_reference.DISTANCE_KM.edges[-1]).all()
+    # Every trace ends at least 5 s after S, as STEAD's do.
+    assert (quakes.s_arrival_sample <= stead.TRACE_SAMPLES - stead_reference.S_AFTER_END_SAMPLES).all()
     assert quakes.source_id.value_counts().max() > 1  # one event, several stations
     assert (quakes.coda_end_sample > quakes.s_arrival_sample).all()
     with stead.WaveformFile(str(tiny_stead / "chunk2.hdf5")) as file:
         for _, row in quakes.head(10).iterrows():
-            measured = synthetic.measure_snr_db(file.read(row.trace_name), int(row.p_arrival_sample))
+            waveform = file.read(row.trace_name)
+            measured = seismograms.measure_snr_db(waveform, row.p_arrival_sample, row.s_arrival_sample)
             np.testing.assert_allclose(row.snr_db, measured, atol=1e-4)
 
 
