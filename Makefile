@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 WORKDIR ?= workdir/demo
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-fast lint clean
+.PHONY: demo reproduce test test-fast lint clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,11 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 
 demo: $(VENV)/.installed
 	$(BIN)/python -m techtonics.demo --workdir=$(WORKDIR)
+
+# The original's experiments on a synthetic STEAD (docs/RESULTS.md); about 25 minutes on 2 cores.
+reproduce: $(VENV)/.installed
+	$(BIN)/python -m techtonics.reproduce --workdir=workdir/reproduce \
+		--real_metadata=$(wildcard ../shared/data/stead_metadata_100_real.csv)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check techtonics tools tests

@@ -77,12 +77,13 @@ def classification_metrics(labels: np.ndarray, probabilities: np.ndarray) -> tup
 
 
 def regression_metrics(truth: np.ndarray, predicted: np.ndarray) -> dict:
-    """MAE, RMSE, R^2 and the mean and std of predicted - truth."""
+    """MAE, MSE, RMSE, R^2 and the mean and std of predicted - truth."""
     error = predicted.astype(np.float64) - truth
     total = ((truth - truth.mean()) ** 2).sum()
     return {
         "examples": int(truth.size),
         "mae": float(np.abs(error).mean()),
+        "mse": float((error**2).mean()),
         "rmse": float(np.sqrt((error**2).mean())),
         "r2": float(1.0 - (error**2).sum() / total) if total > 0 else 0.0,
         "error_mean": float(error.mean()),

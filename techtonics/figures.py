@@ -153,3 +153,70 @@ def station_detections(
     prob_ax.set_xlabel("hours after the first sample")
     prob_ax.legend(loc="upper right")
     return _save(figure, out_dir, f"{station}.png")
+
+
+def _reference_line(ax, reference, log_x: bool = False) -> None:
+    edges = np.asarray(reference.edges, float)
+    density = np.asarray(reference.counts, float) / np.diff(edges) / np.sum(reference.counts)
+    ax.stairs(density, edges, color="black", linewidth=1.5, label=reference.source)
+    if log_x:
+        ax.set_xscale("log")
+
+
+def synthetic_vs_stead(quakes, real_rows, examples, references: dict, out_dir: str) -> str:
+    """synthetic_vs_stead.png: generated columns against real STEAD's, then example traces.
+
+    quakes: generated earthquake metadata; real_rows: real STEAD metadata (or
+    None); examples: (title, waveform (6000, 3), image (height, width)) per
+    example; references: column -> stead_reference.Histogram.
+    """
+    columns = max(len(references) + 1, len(examples))
+    figure, axes = plt.subplots(3, columns, figsize=(3.6 * columns, 9.0), squeeze=False)
+
+    def values(rows, column):
+        if column == stead.SNR_COLUMN:
+            return np.stack(rows[column].to_numpy()).mean(axis=1)  # as the paper's Fig. 17: E, N, Z averaged
+        return rows[column]
+
+    for ax, (column, reference) in zip(axes[0], references.items()):
+        edges = np.asarray(reference.edges, float)
+        if column == "source_distance_km":
+            edges = np.geomspace(1.0, edges[-1], 30)
+        ax.hist(
+            values(quakes, column), bins=edges, density=True, alpha=0.5, label=f"synthetic ({len(quakes)})"
+        )
+        _reference_line(ax, reference, log_x=column == "source_distance_km")
+        if real_rows is not None:
+            real = values(real_rows, column)
+            ax.hist(real, bins=edges, density=True, histtype="step", color="tab:red", label="100 real rows")
+        ax.set_xlabel("snr_db, mean of E, N, Z" if column == stead.SNR_COLUMN else column)
+        ax.legend(fontsize=6, loc="upper right")
+    ax = axes[0, len(references)]
+    ax.hist(
+        quakes["p_arrival_sample"], bins=np.arange(350, 1550, 100), density=True, alpha=0.5, label="synthetic"
+    )
+    if real_rows is not None:
+        ax.hist(
+            real_rows["p_arrival_sample"],
+            bins=np.arange(350, 1550, 100),
+            density=True,
+            histtype="step",
+            color="tab:red",
+            label="100 real rows",
+        )
+    ax.set_xlabel("p_arrival_sample")
+    ax.legend(fontsize=6, loc="upper right")
+    for ax in axes[0, len(references) + 1 :]:
+        ax.axis("off")
+    seconds = np.arange(stead.TRACE_SAMPLES) / stead.SAMPLING_RATE_HZ
+    for k, (title, waveform, image) in enumerate(examples):
+        axes[1, k].plot(seconds, waveform[:, Z], linewidth=0.4, color="black")
+        axes[1, k].set_title(title, fontsize=8)
+        axes[1, k].set_xlabel("s (Z channel, counts)")
+        axes[2, k].imshow(image, cmap="gray", vmin=0, vmax=1, aspect="auto")
+        axes[2, k].set_title("the model's input image", fontsize=8)
+        axes[2, k].axis("off")
+    for ax in [*axes[1, len(examples) :], *axes[2, len(examples) :]]:
+        ax.axis("off")
+    figure.tight_layout()
+    return _save(figure, out_dir, "synthetic_vs_stead.png")

@@ -41,10 +41,14 @@ class Histogram:
         return np.asarray(self.edges, float), cumulative / cumulative[-1]
 
     def quantile(self, q) -> np.ndarray:
-        """The inverse CDF at q (scalar or array in [0, 1]), linear within a bin."""
+        """The inverse CDF at q (scalar or array in [0, 1]), linear within a bin; empty bins are skipped."""
         edges, cdf = self._cdf_points()
-        keep = np.concatenate([[True], np.diff(cdf) > 0])  # empty bins would make the inverse ambiguous
-        return np.interp(q, cdf[keep], edges[keep])
+        q = np.asarray(q, float)
+        # The last edge whose CDF is at most q starts the bin that holds q (never an empty one).
+        k = np.clip(np.searchsorted(cdf, q, side="right") - 1, 0, len(self.counts) - 1)
+        share = cdf[k + 1] - cdf[k]
+        within = np.divide(q - cdf[k], share, out=np.zeros_like(share), where=share > 0)
+        return edges[k] + within * (edges[k + 1] - edges[k])
 
     def cdf(self, x) -> np.ndarray:
         """The CDF at x (scalar or array)."""

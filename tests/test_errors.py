@@ -13,6 +13,7 @@ COMMANDS = [
     "techtonics/convert.py",
     "techtonics/evaluate.py",
     "techtonics/demo.py",
+    "techtonics/reproduce.py",
     "techtonics/synthetic.py",
     "techtonics/data_service.py",
     "techtonics/predict.py",

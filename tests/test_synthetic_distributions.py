@@ -143,3 +143,13 @@ def test_hard_profile_keeps_the_earlier_noisier_mix():
     snr = _snr(quakes)
     assert np.mean(snr[:, 2] < 10) > 0.3
     assert quakes.p_arrival_sample.max() > 1000
+
+
+def test_reference_histogram_draws_only_from_its_bins():
+    histogram = stead_reference.Histogram((0, 1, 2, 3, 4), (0, 1, 0, 3), "test")
+    draws = histogram.sample(np.random.default_rng(0), 20000)
+    assert not np.any((draws < 1) | ((draws >= 2) & (draws < 3)))  # the empty bins
+    assert np.mean(draws < 2) == pytest.approx(0.25, abs=0.01)
+    q = np.linspace(0, 1, 101)
+    np.testing.assert_allclose(histogram.cdf(histogram.quantile(q)), q, atol=1e-12)
+    assert histogram.density(3.5) == pytest.approx(0.75) and histogram.density(5.0) == 0.0
