@@ -3,8 +3,9 @@
 2,000 generated earthquakes (and 1,000 noise traces) are compared column by
 column by Kolmogorov-Smirnov distance: against the paper's histograms
 (stead_reference) one-sample, against the real rows two-sample. Tolerances
-sit a little above the distances measured on seed 0 (in comments), well
-below what the earlier generator gave (the `hard` profile, checked last).
+sit a little above the distances measured on seeds 0-3 (in comments; the
+sampling noise of 2,000 draws alone is about 0.03), well below what the
+earlier generator gave (the `hard` profile, checked last).
 """
 
 import numpy as np
@@ -60,9 +61,9 @@ def _snr(rows: pd.DataFrame) -> np.ndarray:
 @pytest.mark.parametrize(
     "column, reference, tolerance",
     [
-        ("source_magnitude", stead_reference.MAGNITUDE, 0.08),  # 0.065, most of it the 0.1 rounding
-        ("source_distance_km", stead_reference.DISTANCE_KM, 0.12),  # 0.102
-        ("source_depth_km", stead_reference.DEPTH_KM, 0.05),  # 0.031
+        ("source_magnitude", stead_reference.MAGNITUDE, 0.08),  # 0.036-0.058, with the 0.1 rounding
+        ("source_distance_km", stead_reference.DISTANCE_KM, 0.12),  # 0.074-0.088
+        ("source_depth_km", stead_reference.DEPTH_KM, 0.06),  # 0.015-0.044
     ],
 )
 def test_source_columns_match_the_paper(generated, column, reference, tolerance):
@@ -73,20 +74,22 @@ def test_source_columns_match_the_paper(generated, column, reference, tolerance)
 def test_snr_matches_the_paper_and_the_real_rows(generated, real_rows):
     quakes, _, _ = generated
     snr = _snr(quakes)
-    assert ks_to_reference(snr.mean(axis=1), stead_reference.SNR_DB) < 0.05  # 0.040
+    assert ks_to_reference(snr.mean(axis=1), stead_reference.SNR_DB) < 0.07  # 0.038-0.059
     real = _snr(real_rows)
-    for channel in range(3):  # E, N, Z: 0.19, 0.20, 0.17 (the real rows are one station, M 1.4-4.3)
+    for channel in range(
+        3
+    ):  # E, N, Z: 0.15-0.19 (the real rows: one station, M 1.4-4.3, brighter than STEAD)
         assert ks_two_sample(snr[:, channel], real[:, channel]) < 0.23, stead.CHANNELS[channel]
-    assert abs(np.mean(snr[:, 2] < 10) - np.mean(real[:, 2] < 10)) < 0.05  # 0.06 against 0.05
+    assert abs(np.mean(snr[:, 2] < 10) - np.mean(real[:, 2] < 10)) < 0.05  # 0.042-0.052 against 0.05
 
 
 def test_picks_match_the_real_rows(generated, real_rows):
     quakes, _, _ = generated
     assert set(quakes.p_arrival_sample) == set(stead_reference.P_ARRIVAL_SAMPLES)
-    assert ks_two_sample(quakes.p_arrival_sample, real_rows.p_arrival_sample) < 0.15  # 0.069
+    assert ks_two_sample(quakes.p_arrival_sample, real_rows.p_arrival_sample) < 0.15  # 0.066-0.088
     coda_after_s = quakes.coda_end_sample - quakes.s_arrival_sample
     real_coda_after_s = real_rows.coda_end_sample - real_rows.s_arrival_sample
-    assert ks_two_sample(coda_after_s, real_coda_after_s) < 0.2  # 0.14
+    assert ks_two_sample(coda_after_s, real_coda_after_s) < 0.2  # 0.145-0.162
 
     # S-P per km of hypocentral distance (the velocity model) as in the real rows: 12.2 and 11.8 samples.
     def s_minus_p_per_km(rows):
@@ -130,7 +133,7 @@ def test_background_level_does_not_tell_the_classes_apart(generated):
 
 def test_snr_grows_with_the_amplitude_at_the_station(generated, real_rows):
     # Magnitude less the local magnitude's distance term: 0.90 in the real rows (one station, one
-    # noise level), 0.46 here over 60 stations whose background varies as real stations' do.
+    # noise level), 0.44 here over 60 stations whose background varies as real stations' do.
     def correlation(rows):
         amplitude = rows.source_magnitude - 1.11 * np.log10(rows.source_distance_km)
         return np.corrcoef(amplitude, _snr(rows).mean(axis=1))[0, 1]
