@@ -27,8 +27,8 @@ from techtonics import errors, records, stages, synthetic_stream
 # Model directory name: the trainer's flags. Shuffling and caching hold the
 # whole training split (1,600 traces) in memory.
 JOBS = {
-    # The original's image, the Z channel: test accuracy 0.963 here (400 test traces), 0.983 with the
-    # reproduction's 10,000 (docs/RESULTS.md). The earlier, noisier data needed all three channels.
+    # The original's image, the Z channel: test accuracy 0.963-0.973 here (400 test traces), 0.983-0.988
+    # with the reproduction's 10,000 (docs/RESULTS.md). The earlier, noisier data needed all three channels.
     "classification": (
         "--task=classification",
         "--epochs=6",
@@ -38,8 +38,8 @@ JOBS = {
         "--cache=memory",
     ),
     # The learning rate is 30x the original's 1e-5, so a few epochs on 1,600 traces converge:
-    # test RMSE 0.31 (std 0.93); on the earlier data 0.21-0.24 (std 0.88) in 5 of 5 runs, while at
-    # 1e-3 about half the runs stalled at 0.53.
+    # test RMSE 0.31-0.39 (std 0.93-0.96); on the earlier data 0.21-0.24 (std 0.88) in 5 of 5 runs,
+    # while at 1e-3 about half the runs stalled at 0.53.
     "regression_magnitude": (
         "--task=regression",
         "--target=source_magnitude",

@@ -187,7 +187,11 @@ on data shaped like STEAD's, not how they would score on STEAD itself.
 - Sampling error: the Z classifier's test split holds {examples:,} traces,
   so its accuracy is known to about +/-{interval:.3f} (95%, binomial).
 - The original trained the regressors at learning rate 1e-5 for many
-  epochs; here 3e-4 for ten, so each run fits in minutes on 2 cores.
+  epochs; here 3e-4 for ten, so each run fits in minutes on 2 cores. At
+  that rate a regressor sometimes learns slowly, its validation error still
+  falling at epoch 10 (each run's training curve is below), so a single run
+  can sit well above what the same flags give on another: re-run, or train
+  longer with the same command and a larger `--epochs` (it resumes).
 - The synthetic STEAD is easier than the real one where its physics is
   simpler (docs/SYNTHETIC.md, "What is not like STEAD"): P onsets are
   cleaner than real ones (one impulsive arrival on a stationary

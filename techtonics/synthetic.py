@@ -58,11 +58,11 @@ _DT = 1.0 / stead.SAMPLING_RATE_HZ
 _LAST_S = _N - stead_reference.S_AFTER_END_SAMPLES
 
 
+_NORMAL = statistics.NormalDist()
+
+
 def _hypocentral_km(epicentral_km, depth_km):
     return np.maximum(np.hypot(epicentral_km, np.maximum(depth_km, 0.0)), 1.0)
-
-
-_NORMAL = statistics.NormalDist()
 
 
 def _normal_scores(reference: stead_reference.Histogram, values) -> np.ndarray:
@@ -114,10 +114,10 @@ def _log_gain(profile: stead_reference.Profile) -> float:
     return math.log10(NOISE_MEDIAN_COUNTS) - mean + (median_snr_db + _SNR_CALIBRATION_DB) / 20.0
 
 
-def s_peak_counts(magnitude: float, hypocentral_km: float, profile: str = "stead") -> float:
+def s_peak_counts(magnitude: float, hypocentral_km: float, profile_name: str = "stead") -> float:
     """The S peak (counts) the synthetic STEAD gives an event at a distance, before scatter."""
-    profile_ = stead_reference.PROFILES[profile]
-    return 10 ** (seismograms.log_peak_amplitude(magnitude, hypocentral_km) + _log_gain(profile_))
+    gain = _log_gain(stead_reference.PROFILES[profile_name])
+    return 10 ** (seismograms.log_peak_amplitude(magnitude, hypocentral_km) + gain)
 
 
 def trace_levels(rng, profile: stead_reference.Profile, magnitude: float, hypocentral_km: float):
