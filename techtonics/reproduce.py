@@ -1,6 +1,6 @@
 """The original project's experiments, reproduced on the synthetic STEAD, with one command.
 
-    python -m techtonics.reproduce --workdir=workdir/reproduce        # or: make reproduce; ~25 min, 2 cores
+    python -m techtonics.reproduce --workdir=workdir/reproduce        # or: make reproduce; ~20 min, 2 cores
     python -m techtonics.reproduce --workdir=workdir/full --traces=267822   # the original's whole subset
 
 Writes a synthetic STEAD with the original's share of noise (71,500 of
@@ -14,7 +14,6 @@ real STEAD's distributions. Every stage resumes what an interrupted run left.
 """
 
 import os
-import shutil
 
 import numpy as np
 import pandas as pd
@@ -36,7 +35,8 @@ ORIGINAL_TRACES, ORIGINAL_NOISE = 267_822, 71_500
 
 _COMMON = ("--batch_size=32", "--shuffle_buffer=10000", "--cache=memory")
 _CLASSIFIER = ("--task=classification", "--epochs=6", "--learning_rate=1e-3", *_COMMON)
-# The original's learning rate, 1e-5, needs hundreds of epochs at this size; 3e-4 converges in ten.
+# The original's learning rate, 1e-5, needs hundreds of epochs at this size; 3e-4 usually converges in
+# ten, not always (docs/RESULTS.md, "Reading the table").
 _REGRESSOR = ("--task=regression", "--epochs=10", "--learning_rate=3e-4", *_COMMON)
 RUNS = {
     "classifier_z": ("classifier, Z channel (the original's)", (*_CLASSIFIER, "--image_channels=Z")),
@@ -103,15 +103,15 @@ def results_table(results: dict[str, dict], traces: int) -> str:
     return "\n".join(lines)
 
 
-def comparison_figure(out_dir: str, seed: int, real_metadata: str | None) -> str:
-    """synthetic_vs_stead.png from 2,000 generated earthquakes and one example of each class and profile.
+def comparison_figure(pairs: list[stead.SteadPair], out_dir: str, seed: int, real_rows) -> str:
+    """synthetic_vs_stead.png: the written STEAD's earthquakes, and one example of each class and profile.
 
-    real_metadata: a real STEAD metadata CSV whose rows are drawn too, or None.
+    pairs: the synthetic STEAD the runs used; real_rows: real STEAD metadata
+    drawn beside it, or None.
     """
+    metadata = pd.concat([stead.read_metadata(pair.csv) for pair in pairs], ignore_index=True)
+    quakes = metadata[metadata.trace_category == stead.EARTHQUAKE_CATEGORY]
     stations = seismograms.make_stations(seed)
-    blocks = [synthetic.earthquake_block(seed, b, synthetic.BLOCK_TRACES, stations) for b in range(10)]
-    quakes = pd.DataFrame([row for rows, _ in blocks for row in rows])
-    real_rows = stead.read_metadata(real_metadata) if real_metadata else None
     examples = []
     for profile in stead_reference.PROFILES:
         (quake_row, *_), quake_waveforms = synthetic.earthquake_block(seed, 99, 1, stations, profile)
@@ -132,29 +132,32 @@ def comparison_figure(out_dir: str, seed: int, real_metadata: str | None) -> str
     return figures.synthetic_vs_stead(quakes, real_rows, triples, references, out_dir)
 
 
+def _copy(source: str, destination: str) -> None:
+    with fileio.open_file(source) as f:
+        fileio.write_atomic(destination, f.read())
+
+
 def write_results(results: dict, model_dirs: dict, figure: str, path: str, traces: int, seed: int) -> None:
     """RESULTS.md at path, with each run's figures copied into results/<run>/ beside it.
 
     results and model_dirs: per run, its test metrics and model directory;
     figure: the comparison figure; traces and seed: what the data was made with.
     """
-    out_dir = os.path.dirname(os.path.abspath(path))
+    out_dir = os.path.dirname(path) or "."
     sections = []
     for run, model_dir in model_dirs.items():
         kept = []
         for name in KEPT_FIGURES:
-            source = os.path.join(model_dir, "eval", "test", name)
-            if not os.path.exists(source):
-                source = os.path.join(model_dir, "eval", name)
-            if os.path.exists(source):
-                os.makedirs(os.path.join(out_dir, "results", run), exist_ok=True)
-                shutil.copyfile(source, os.path.join(out_dir, "results", run, name))
+            source = fileio.join(model_dir, "eval", "test", name)
+            if fileio.exists(source):
+                fileio.makedirs(fileio.join(out_dir, "results", run))
+                _copy(source, fileio.join(out_dir, "results", run, name))
                 kept.append(f"![{run} {name}](results/{run}/{name})")
         flags_text = " ".join(RUNS[run][1])
         sections.append(
             f"### {RUNS[run][0]}\n\n`python -m techtonics.train {flags_text}`\n\n" + " ".join(kept)
         )
-    shutil.copyfile(figure, os.path.join(out_dir, "results", "synthetic_vs_stead.png"))
+    _copy(figure, fileio.join(out_dir, "results", "synthetic_vs_stead.png"))
     examples = results["classifier_z"]["examples"]
     accuracy = results["classifier_z"]["accuracy"]
     text = RESULTS_TEMPLATE.format(
@@ -218,6 +221,12 @@ earthquakes only.
 def main(argv):
     """Runs every stage in order; each resumes."""
     del argv
+    real_rows = stead.read_metadata(FLAGS.real_metadata) if FLAGS.real_metadata else None
+    path = FLAGS.results or os.path.join(FLAGS.workdir, "RESULTS.md")
+    try:  # before the runs, not after them
+        fileio.check_writable(os.path.dirname(path) or ".")
+    except Exception as e:  # OSError locally, tf.errors.OpError for object stores
+        raise errors.UserError(f"{path}: cannot write the results there ({e})") from None
     noise = round(FLAGS.traces * ORIGINAL_NOISE / ORIGINAL_TRACES)
     stead_dir = os.path.join(FLAGS.workdir, "stead")
     records_dir = os.path.join(FLAGS.workdir, "records")
@@ -225,8 +234,7 @@ def main(argv):
     stages.to_records(pairs, records_dir, FLAGS.seed)
     model_dirs = {run: os.path.join(FLAGS.workdir, "models", run) for run in RUNS}
     results = {run: stages.train(records_dir, model_dirs[run], RUNS[run][1]) for run in RUNS}
-    figure = comparison_figure(FLAGS.workdir, FLAGS.seed, FLAGS.real_metadata)
-    path = FLAGS.results or os.path.join(FLAGS.workdir, "RESULTS.md")
+    figure = comparison_figure(pairs, FLAGS.workdir, FLAGS.seed, real_rows)
     write_results(results, model_dirs, figure, path, FLAGS.traces, FLAGS.seed)
     print(f"\n{results_table(results, FLAGS.traces)}\n\nwritten: {path}")
 

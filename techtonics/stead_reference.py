@@ -21,7 +21,6 @@ import dataclasses
 import numpy as np
 
 PAPER = "Mousavi et al. (2019)"
-REAL_ROWS = "the 100 real rows"
 
 
 @dataclasses.dataclass(frozen=True)

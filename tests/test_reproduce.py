@@ -1,10 +1,12 @@
 """The reproduction's report: every row the original reported, beside this project's figure."""
 
 import re
+import subprocess
+import sys
 
 from conftest import REPO
 
-from techtonics import reproduce
+from techtonics import reproduce, stead, synthetic
 
 
 def _metrics(run: str) -> dict:
@@ -50,3 +52,24 @@ def test_results_page_holds_the_table_the_figures_and_says_the_data_is_synthetic
         assert (page.parent / "results" / run / "roc.png").read_bytes() == b"png"
         assert f"(results/{run}/roc.png)" in text
     assert (page.parent / "results" / "synthetic_vs_stead.png").exists()
+
+
+def test_comparison_figure_draws_the_written_stead(tmp_path, real_metadata_csv):
+    pairs = synthetic.write_synthetic_stead(str(tmp_path / "stead"), earthquakes=40, noise=10, num_workers=1)
+    real_rows = stead.read_metadata(str(real_metadata_csv))
+    figure = reproduce.comparison_figure(pairs, str(tmp_path), seed=0, real_rows=real_rows)
+    assert (
+        figure.endswith("synthetic_vs_stead.png") and (tmp_path / "synthetic_vs_stead.png").stat().st_size > 0
+    )
+
+
+def test_bad_destination_or_real_rows_fail_in_one_line_before_any_run(tmp_path):
+    for flag, message in (
+        (f"--results={tmp_path}/a_file/RESULTS.md", "cannot write the results there"),
+        (f"--real_metadata={tmp_path}/missing.csv", "missing.csv: no such file"),
+    ):
+        (tmp_path / "a_file").write_text("not a directory")
+        command = [sys.executable, "-m", "techtonics.reproduce", f"--workdir={tmp_path}/work", flag]
+        done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=REPO)
+        assert done.returncode == 1 and done.stderr.strip().splitlines()[-1].startswith("error: ")
+        assert message in done.stderr and not (tmp_path / "work").exists()

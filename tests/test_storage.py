@@ -82,7 +82,7 @@ def test_conversion_into_a_bucket_verifies_there(s3, s3_records):
 
 @pytest.mark.slow
 def test_training_in_a_bucket_resumes_after_sigkill_and_predicts_from_it(s3, s3_records, tmp_path):
-    env, client = s3.env, s3.client
+    env = s3.env
     model_dir = f"s3://{BUCKET}/runs/classification"
     train = [
         "techtonics.train",
@@ -114,7 +114,7 @@ def test_training_in_a_bucket_resumes_after_sigkill_and_predicts_from_it(s3, s3_
     ]
     assert all(f"runs/classification/{name}" in keys for name in expected)
     assert any("/backup/" in k for k in keys) and any("/logs/" in k for k in keys)
-    history = client.get_object(Bucket=BUCKET, Key="runs/classification/history.csv")["Body"].read().decode()
+    history = s3.text("runs/classification/history.csv")
     assert [line.split(",")[0] for line in history.splitlines()[1:]] == ["0", "1", "2"]  # every epoch once
 
     output = f"s3://{BUCKET}/predictions"
@@ -127,12 +127,7 @@ def test_training_in_a_bucket_resumes_after_sigkill_and_predicts_from_it(s3, s3_
         f"--output={output}",
         "--noprogress",
     )
-    rows = (
-        client.get_object(Bucket=BUCKET, Key="predictions/predictions.csv")["Body"]
-        .read()
-        .decode()
-        .splitlines()
-    )
+    rows = s3.text("predictions/predictions.csv").splitlines()
     assert (
         rows[0].startswith("trace_name,classification.p_noise") and len(rows) == 1 + 15
     )  # the test split: 10% of 150

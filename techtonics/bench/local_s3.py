@@ -80,6 +80,10 @@ class Server:
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
         return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
 
+    def text(self, key: str) -> str:
+        """The object at key, decoded as UTF-8."""
+        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read().decode()
+
     def __exit__(self, *exc) -> None:
         if self._process is not None:
             self._process.terminate()
