@@ -5,6 +5,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Where `make demo` writes, passed as --output_dir (README: `WORKDIR=... make demo`).
 WORKDIR ?= workdir/demo
 PYTEST_ARGS ?=
 
@@ -17,11 +18,11 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed
-	$(BIN)/python -m techtonics.demo --workdir=$(WORKDIR)
+	$(BIN)/python -m techtonics.demo --output_dir=$(WORKDIR)
 
 # The original's experiments on a synthetic STEAD (docs/RESULTS.md); about 25 minutes on 2 cores.
 reproduce: $(VENV)/.installed
-	$(BIN)/python -m techtonics.reproduce --workdir=workdir/reproduce \
+	$(BIN)/python -m techtonics.reproduce --output_dir=workdir/reproduce \
 		--real_metadata=$(wildcard ../shared/data/stead_metadata_100_real.csv)
 
 lint: $(VENV)/.installed

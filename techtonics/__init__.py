@@ -1,10 +1,13 @@
 """TECHTONICS: train earthquake-detection CNNs on STEAD at scale.
 
-Importing the package selects Keras 2 (tf-keras) for every later
-`import tensorflow`: MultiWorkerMirroredStrategy and BackupAndRestore's
+The package is grouped by stage (core, data, synthetic, conversion, model,
+training, prediction, cluster, experiments, bench); its top-level modules are
+the commands. Importing the package selects Keras 2 (tf-keras) for every
+later `import tensorflow`: MultiWorkerMirroredStrategy and BackupAndRestore's
 chief/worker logic work there and not in Keras 3 (WORKSPACE.md, known problems).
 """
 
+import importlib
 import os
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -12,4 +15,14 @@ os.environ.setdefault(
     "TF_CPP_MIN_LOG_LEVEL", "2"
 )  # TensorFlow's C++ INFO/WARNING lines drown progress output
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
+
+# Modules that 0.1.0 documented at the top level, kept importable there for one release.
+_MOVED = {"stead": "techtonics.data.stead"}
+
+
+def __getattr__(name: str):
+    """`from techtonics import stead` as 0.1.0's README showed it."""
+    if name in _MOVED:
+        return importlib.import_module(_MOVED[name])
+    raise AttributeError(f"module 'techtonics' has no attribute {name!r}")

@@ -1,114 +1,32 @@
 """README's main job, end to end on the embedded default (a synthetic STEAD).
 
-    python -m techtonics.demo --workdir=workdir/demo     # or: make demo
+    python -m techtonics.demo --output_dir=workdir/demo     # or: make demo
 
-Writes a synthetic STEAD into WORKDIR/stead, converts it into verified
-TFRecord shards in WORKDIR/records (80/10/10, no event in two splits), trains
-the classifier and the magnitude regressor with the trainer's own command
-line and the flags in JOBS (each evaluates its exported model on the test
-split), prints the test metrics and where the figures are, and then applies
-both models to a two-hour synthetic continuous recording with earthquakes at
-known times (`python -m techtonics.predict --waveforms`), printing where the
-detections and their figure are. The settings live here, not in configs/, so
-the installed package runs the demo.
-Every stage resumes what an interrupted run left, so re-running the command
-picks up where it stopped. About 3 minutes on 2 cores.
+Generates a synthetic STEAD, converts it, trains a classifier and a
+magnitude regressor, evaluates both, and applies them to a synthetic
+continuous recording (techtonics/experiments/demo.py says how, and holds
+the training flags). Every stage resumes what an interrupted run left, so
+re-running the command picks up where it stopped. About 3 minutes on 2
+cores. --workdir is the old name of --output_dir, kept for one release.
 """
-
-import json
-import os
-import subprocess
-import sys
 
 from absl import flags
 
-from techtonics import errors, records, stages, synthetic_stream
+from techtonics.core import errors
+from techtonics.experiments import demo
 
-# Model directory name: the trainer's flags. Shuffling and caching hold the
-# whole training split (1,600 traces) in memory.
-JOBS = {
-    # The original's image, the Z channel: test accuracy 0.963-0.973 here (400 test traces), 0.983-0.988
-    # with the reproduction's 10,000 (docs/RESULTS.md). The earlier, noisier data needed all three channels.
-    "classification": (
-        "--task=classification",
-        "--epochs=6",
-        "--batch_size=32",
-        "--learning_rate=1e-3",
-        "--shuffle_buffer=4000",
-        "--cache=memory",
-    ),
-    # The learning rate is 30x the original's 1e-5, so a few epochs on 1,600 traces converge:
-    # test RMSE 0.31-0.39 (std 0.93-0.96); on the earlier data 0.21-0.24 (std 0.88) in 5 of 5 runs,
-    # while at 1e-3 about half the runs stalled at 0.53.
-    "regression_magnitude": (
-        "--task=regression",
-        "--target=source_magnitude",
-        "--epochs=10",
-        "--batch_size=32",
-        "--learning_rate=3e-4",
-        "--shuffle_buffer=4000",
-        "--cache=memory",
-    ),
-}
-
-FLAGS = flags.FLAGS
-flags.DEFINE_string("workdir", "workdir/demo", "Where the demo writes its data and results.")
+flags.DEFINE_string("output_dir", "workdir/demo", "Where the demo writes its data and results.")
+flags.DEFINE_alias("workdir", "output_dir")
 flags.DEFINE_integer("earthquakes", 2000, "Synthetic earthquake traces.", lower_bound=1)
 flags.DEFINE_integer("noise", 2000, "Synthetic noise traces.", lower_bound=1)
 flags.DEFINE_integer("seed", 0, "Seed of the synthetic STEAD.")
-
-
-# The continuous recording the trained models are applied to: two hours of one station's noise,
-# with earthquakes whose P waves arrive at these seconds (none in the second hour).
-STREAM_EVENTS = (
-    synthetic_stream.Event(600.0, 3.0, 30.0),
-    synthetic_stream.Event(1500.0, 2.6, 20.0),
-    synthetic_stream.Event(2400.0, 3.5, 60.0),
-    synthetic_stream.Event(3300.0, 2.8, 40.0),
-)
-
-
-def detect(workdir: str, model_dirs: list[str]) -> dict:
-    """Writes the continuous recording and runs `python -m techtonics.predict` on it as users do."""
-    stream = os.path.join(workdir, "stream", "synthetic.mseed")
-    if not os.path.exists(stream):
-        synthetic_stream.write_stream(stream, 7200.0, list(STREAM_EVENTS), seed=FLAGS.seed)
-    output = os.path.join(workdir, "predictions")
-    models = [f"--model={os.path.join(d, 'export')}" for d in model_dirs]
-    command = [sys.executable, "-m", "techtonics.predict", *models, f"--waveforms={stream}"]
-    command.append(f"--output={output}")
-    print(f"\npredicting: {' '.join(command[1:])}", flush=True)
-    if subprocess.run([*command, "--noprogress"], check=False).returncode != 0:
-        raise errors.UserError(f"predicting over {stream} failed (its error is above)")
-    with open(os.path.join(output, "summary.json")) as f:
-        return json.load(f)
+FLAGS = flags.FLAGS
 
 
 def main(argv):
     """Runs every stage of the demo in order."""
     del argv
-    stead_dir = os.path.join(FLAGS.workdir, "stead")
-    records_dir = os.path.join(FLAGS.workdir, "records")
-    pairs = stages.generate(stead_dir, FLAGS.earthquakes, FLAGS.noise, FLAGS.seed)
-    stages.to_records(pairs, records_dir, FLAGS.seed)
-    model_dirs = {name: os.path.join(FLAGS.workdir, "models", name) for name in JOBS}
-    results = {
-        name: stages.train(records_dir, model_dirs[name], job_flags) for name, job_flags in JOBS.items()
-    }
-    detected = detect(FLAGS.workdir, list(model_dirs.values()))
-    print("\ndone:")
-    print(f"  synthetic STEAD:   {stead_dir}/ ({', '.join(p.name for p in pairs)})")
-    print(f"  TFRecords:         {records_dir}/ (verified against {records.MANIFEST_NAME})")
-    for name, metrics in results.items():
-        model_dir = os.path.join(FLAGS.workdir, "models", name)
-        print(f"  {name}: test {stages.describe(metrics)}")
-        print(f"    exported model:  {model_dir}/export/")
-        print(f"    figures:         {model_dir}/eval/test/ ({', '.join(metrics['figures'])})")
-    inserted = ", ".join(f"{e.p_time_s / 60:g} min (M{e.magnitude:g})" for e in STREAM_EVENTS)
-    print(f"  continuous recording, 2 h with P arrivals at {inserted}:")
-    print(f"    {detected['detections']} detections: {detected['detections_csv']}")
-    print(f"    predictions:     {detected['predictions_csv']}")
-    print(f"    figure:          {', '.join(detected['figures'])}")
+    demo.run(FLAGS.output_dir, FLAGS.earthquakes, FLAGS.noise, FLAGS.seed)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ import pathlib
 import pytest
 import tensorflow as tf
 
-from techtonics import converter, splits, stead, synthetic
+from techtonics.conversion import converter, plan
+from techtonics.data import splits, stead
+from techtonics.synthetic import generator
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED = pathlib.Path(os.environ.get("TECHTONICS_SHARED", REPO.parent / "shared"))
@@ -33,7 +35,7 @@ def real_metadata_csv() -> pathlib.Path:
 def tiny_stead(tmp_path_factory) -> pathlib.Path:
     """A synthetic STEAD directory: chunk1 (60 noise) + chunk2 (90 earthquakes)."""
     directory = tmp_path_factory.mktemp("stead")
-    synthetic.write_synthetic_stead(str(directory), earthquakes=90, noise=60, seed=7, num_workers=1)
+    generator.write_synthetic_stead(str(directory), earthquakes=90, noise=60, seed=7, processes=1)
     return directory
 
 
@@ -41,12 +43,12 @@ def tiny_stead(tmp_path_factory) -> pathlib.Path:
 def tiny_records(tiny_stead, tmp_path_factory) -> pathlib.Path:
     """tiny_stead as TFRecords: 60/20/20 split by class, 4 shards per split."""
     directory = tmp_path_factory.mktemp("records")
-    config = converter.ConvertConfig(
+    config = plan.ConvertConfig(
         pairs=tuple(stead.find_pairs(str(tiny_stead))),
         output_dir=str(directory),
         split=splits.SplitConfig(validation_fraction=0.2, test_fraction=0.2, seed=1),
         min_shards=4,
-        num_workers=1,
+        processes=1,
     )
     converter.convert(config, progress=False)
     return directory

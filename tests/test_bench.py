@@ -8,8 +8,8 @@ import sys
 import pytest
 from conftest import REPO
 
-from techtonics import stead
-from techtonics.bench import pipeline, report, scale, training
+from techtonics.bench import measurements, pipeline, report, scale, training
+from techtonics.data import stead
 
 PNG = b"\x89PNG\r\n\x1a\n"
 FIGURES = {
@@ -74,9 +74,29 @@ def test_pipeline_and_training_measurements_run_on_tiny_records(tiny_stead, tiny
     assert fed > 0 and memory > 0
 
 
+def test_a_measurement_writes_its_result_file_and_runs_in_a_process_of_its_own(
+    tiny_records, tmp_path, monkeypatch
+):
+    monkeypatch.setitem(measurements.MEASUREMENTS, "double", lambda x: {"doubled": 2 * x})
+    result = tmp_path / "result.json"
+    assert measurements.measure("double", '{"x": 21}', str(result)) == {"doubled": 42}
+    assert json.loads(result.read_text()) == {"doubled": 42} and list(tmp_path.iterdir()) == [result]
+    measured = measurements.run("pipeline_rate", {"records_dir": str(tiny_records), "batch_size": 8})
+    assert measured["examples_per_second"] > 0
+    with pytest.raises(RuntimeError, match="--measurement=pipeline_rate .* failed:"):
+        measurements.run("pipeline_rate", {"records_dir": str(tmp_path / "missing"), "batch_size": 8})
+
+
+@pytest.mark.slow
+def test_the_trainer_measurement_returns_the_trainers_first_step_time(tiny_records, tmp_path):
+    values = {"epochs": 1, "steps_per_epoch": 2, "batch_size": 8, "evaluate_split": "none"}
+    measured = measurements.trainer_run(str(tiny_records), str(tmp_path / "model"), values)
+    assert measured["first_step_seconds"] > 0 and (tmp_path / "model" / "export").is_dir()
+
+
 @pytest.mark.slow
 def test_quick_run_reports_every_figure_in_json_markdown_and_chart(tmp_path):
-    command = [sys.executable, "-m", "techtonics.bench", "--quick", f"--workdir={tmp_path}"]
+    command = [sys.executable, "-m", "techtonics.bench", "--quick", f"--output_dir={tmp_path}"]
     subprocess.run(command, check=True, capture_output=True, cwd=REPO, timeout=600)
     results = json.loads((tmp_path / "bench.json").read_text())
     rows = {row["key"]: row for row in results["rows"]}
@@ -95,7 +115,7 @@ def test_quick_run_reports_every_figure_in_json_markdown_and_chart(tmp_path):
 def test_scale_refuses_what_the_disk_cannot_hold_before_generating(tmp_path):
     command = [sys.executable, "-m", "techtonics.bench", "--parts=scale", "--scale_traces=100000000"]
     done = subprocess.run(
-        [*command, f"--workdir={tmp_path}"], capture_output=True, text=True, cwd=REPO, timeout=300
+        [*command, f"--output_dir={tmp_path}"], capture_output=True, text=True, cwd=REPO, timeout=300
     )
     assert done.returncode == 1
     error = done.stderr.strip().splitlines()[-1]
@@ -111,8 +131,14 @@ def test_scale_compares_each_stage_per_trace_and_in_memory_with_the_baseline_siz
         rate = traces / seconds if traces else None
         return {"stage": name, "seconds": seconds, "traces": traces, "rate": rate, "rss_mb": rss, "bytes": 0}
 
-    baseline = [stage("convert", 20000, 10.0, 300.0), stage("trainer start to first step", None, 5.0, None)]
-    full = [stage("convert", 200000, 150.0, 330.0), stage("trainer start to first step", None, 6.0, None)]
+    baseline = [
+        stage("convert", 20000, 10.0, 300.0),
+        stage("trainer, fit start to first step", None, 5.0, None),
+    ]
+    full = [
+        stage("convert", 200000, 150.0, 330.0),
+        stage("trainer, fit start to first step", None, 6.0, None),
+    ]
     convert, first_step = scale.compare(full, baseline)
     assert convert["per_trace_ratio"] == pytest.approx(1.5) and convert["rss_ratio"] == pytest.approx(1.1)
     assert convert["baseline_rate"] == 2000.0 and "per_trace_ratio" not in first_step
@@ -128,11 +154,11 @@ def test_an_interpreter_without_seisbench_is_refused_before_measuring(tmp_path):
         "-m",
         "techtonics.bench",
         f"--seisbench_python={sys.executable}",
-        f"--workdir={tmp_path}",
+        f"--workdir={tmp_path}",  # --output_dir's old spelling, kept for one release
     ]
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=300)
     assert done.returncode == 1 and list(tmp_path.iterdir()) == []
     assert (
-        f"flag --seisbench_python={sys.executable}: needs a Python interpreter that can import seisbench"
+        f"flag --seisbench_python={sys.executable}: needs an interpreter that can import seisbench"
         in done.stderr
     )

@@ -14,7 +14,7 @@ import time
 import pytest
 from conftest import REPO
 
-from techtonics import cluster, distribute
+from techtonics.cluster import distribute, launcher
 
 LAUNCHER = str(REPO / "tools" / "launch_local_cluster.py")
 
@@ -45,9 +45,9 @@ def _final_weights(output: str) -> dict[str, str]:
 
 
 def test_free_ports_differ_and_tf_config_names_every_worker():
-    ports = cluster.free_ports(3)
+    ports = launcher.free_ports(3)
     assert len(set(ports)) == 3
-    config = json.loads(cluster.tf_config(ports, 2))
+    config = json.loads(launcher.tf_config(ports, 2))
     assert config == {
         "cluster": {"worker": [f"localhost:{p}" for p in ports]},
         "task": {"type": "worker", "index": 2},

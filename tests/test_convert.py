@@ -16,18 +16,21 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from techtonics import converter, fileio, records, splits, stead, synthetic
+from techtonics.conversion import converter, plan, verify, write
+from techtonics.core import fileio
+from techtonics.data import records, splits, stead
+from techtonics.synthetic import generator
 
 CLI = [sys.executable, str(pathlib.Path(__file__).resolve().parents[1] / "tools" / "convert_to_tfrecord.py")]
 
 
-def _config(stead_dir, output_dir, **overrides) -> converter.ConvertConfig:
+def _config(stead_dir, output_dir, **overrides) -> plan.ConvertConfig:
     split = overrides.pop("split", splits.SplitConfig(seed=3))
-    return converter.ConvertConfig(
+    return plan.ConvertConfig(
         pairs=tuple(stead.find_pairs(str(stead_dir))),
         output_dir=str(output_dir),
         split=split,
-        num_workers=1,
+        processes=1,
         **overrides,
     )
 
@@ -57,7 +60,7 @@ def _digests(directory) -> dict[str, str]:
 
 def test_every_trace_once_bit_for_bit(tiny_stead, tmp_path):
     manifest = converter.convert(_config(tiny_stead, tmp_path), progress=False)
-    assert not converter.verify(str(tmp_path))
+    assert not verify.verify(str(tmp_path))
     read = read_records(tmp_path)
     names = [r["trace_name"].decode() for rows in read.values() for r in rows]
     assert len(names) == len(set(names)) == 150  # every trace, exactly once
@@ -113,7 +116,7 @@ def test_test_trace_list_fixes_the_test_split(tiny_stead, tmp_path):
     converter.convert(_config(tiny_stead, out, test_trace_list=str(tmp_path / "test.txt")), progress=False)
     test_names = {r["trace_name"].decode() for r in read_records(out)["test"]}
     assert test_names == set(listed[:12])
-    with pytest.raises(ValueError, match="nope.txt: no such test trace list"):
+    with pytest.raises(ValueError, match="nope.txt: no such trace list"):
         converter.convert(
             _config(tiny_stead, out, test_trace_list=str(tmp_path / "nope.txt")), progress=False
         )
@@ -135,7 +138,7 @@ def test_subset_and_selection_errors(tiny_stead, tmp_path):
 
 def test_int16_gzip_survives_large_values_and_reports_error(tmp_path):
     stead_dir = tmp_path / "stead"
-    synthetic.write_synthetic_stead(str(stead_dir), earthquakes=20, noise=0, seed=5, num_workers=1)
+    generator.write_synthetic_stead(str(stead_dir), earthquakes=20, noise=0, seed=5, processes=1)
     meta = stead.read_metadata(str(stead_dir / "chunk2.csv"))
     with h5py.File(stead_dir / "chunk2.hdf5", "r+") as f:
         f["data"][meta.trace_name[0]][100, 2] = 3.0e6  # beyond float16's 65504
@@ -209,7 +212,7 @@ def _error_line(done) -> str:
 def test_bad_input_fails_with_one_line(bad_stead, tiny_stead, tmp_path):
     directory, names = bad_stead
     out = f"--output_dir={tmp_path / 'out'}"
-    done = _run_cli(f"--stead_dir={directory}", out, "--on_bad_trace=fail", "--num_workers=2", check_rc=1)
+    done = _run_cli(f"--stead_dir={directory}", out, "--on_bad_trace=fail", "--processes=2", check_rc=1)
     line = _error_line(done)
     assert "chunk2" in line and any(name in line for name in names)
 
@@ -237,8 +240,10 @@ def test_bad_input_fails_with_one_line(bad_stead, tiny_stead, tmp_path):
     line = _error_line(
         _run_cli(f"--stead_dir={tiny_stead}", f"--output_dir={tmp_path / 'a_file' / 'sub'}", check_rc=1)
     )
-    assert "cannot create the output directory" in line
+    assert f"{tmp_path}/a_file/sub/_progress: cannot write the records there (" in line
 
+    done = _run_cli(f"--stead_dir={tiny_stead}", f"--csv={tiny_stead / 'chunk1.csv'}", out, check_rc=1)
+    assert "give --stead_dir or --csv/--hdf5, not both" in _error_line(done)
     done = _run_cli(f"--stead_dir={tiny_stead}", out, "--shard_mb=-1", check_rc=1)
     assert "--shard_mb=-1.0: must be positive" in _error_line(done)
     done = _run_cli(f"--stead_dir={tiny_stead}", out, "--encoding=float8")
@@ -247,7 +252,7 @@ def test_bad_input_fails_with_one_line(bad_stead, tiny_stead, tmp_path):
 
 def test_verify_names_a_damaged_shard(tiny_stead, tmp_path):
     out = tmp_path / "out"
-    _run_cli(f"--stead_dir={tiny_stead}", f"--output_dir={out}", "--verify", "--num_workers=1", check_rc=0)
+    _run_cli(f"--stead_dir={tiny_stead}", f"--output_dir={out}", "--verify", "--processes=1", check_rc=0)
     shard = out / "train-00003-of-00008.tfrecord"
     data = bytearray(shard.read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -266,7 +271,7 @@ def test_killed_run_resumes_byte_identical(tiny_stead, tmp_path):
         f"--stead_dir={tiny_stead}",
         f"--output_dir={out}",
         "--shard_mb=0.05",
-        "--num_workers=1",
+        "--processes=1",
         "--seed=4",
     ]
     _run_cli(*args, check_rc=0)
@@ -276,7 +281,7 @@ def test_killed_run_resumes_byte_identical(tiny_stead, tmp_path):
 
     process = subprocess.Popen([*CLI, *args], stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(list((out / converter.PROGRESS_DIR).glob("*.json"))) < 10:
+    while time.monotonic() < deadline and len(list((out / write.PROGRESS_DIR).glob("*.json"))) < 10:
         time.sleep(0.005)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
@@ -294,7 +299,7 @@ def test_workers_do_not_change_the_output(tiny_stead, tmp_path):
     one = converter.convert(_config(tiny_stead, tmp_path), progress=False)
     reference = _digests(tmp_path)
     shutil.rmtree(tmp_path)
-    two = converter.convert(dataclasses.replace(_config(tiny_stead, tmp_path), num_workers=2), progress=False)
+    two = converter.convert(dataclasses.replace(_config(tiny_stead, tmp_path), processes=2), progress=False)
     assert one == two and _digests(tmp_path) == reference
 
 
@@ -364,7 +369,7 @@ def test_full_disk_is_one_line_and_resumes_byte_identical(tiny_stead, tmp_path, 
         return file
 
     monkeypatch.setattr(fileio, "open_file", open_file)
-    with pytest.raises(converter.ConversionError) as error:
+    with pytest.raises(plan.ConversionError) as error:
         converter.convert(config, progress=False)
     message = str(error.value)
     assert (

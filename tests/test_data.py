@@ -10,8 +10,13 @@ import pytest
 import tensorflow as tf
 from test_convert import read_records
 
-from techtonics import converter, data, records, splits, stead
-from techtonics.bench import mixing
+from techtonics.conversion import converter, plan
+from techtonics.data import records, splits, stead
+from techtonics.data.converted import ConvertedDataset
+from techtonics.testing import mixing
+from techtonics.training import input_pipeline, tasks
+
+CLASSIFICATION = tasks.get("classification")
 
 
 def _names(ds) -> list[str]:
@@ -27,9 +32,11 @@ def expected(tiny_records) -> dict:
 @pytest.mark.parametrize("task", ["classification", "regression"])
 @pytest.mark.parametrize("split", ["train", "test"])
 def test_one_pass_reads_each_example_exactly_once(tiny_records, expected, task, split):
-    source = data.Records(str(tiny_records))
-    config = data.InputConfig(task=task, batch_size=16)
-    ds, steps = data.split_dataset(source, split, config, training=False, metadata=True)
+    source = ConvertedDataset(str(tiny_records))
+    config = input_pipeline.InputConfig(batch_size=16)
+    ds, steps = input_pipeline.split_dataset(
+        source, split, config, tasks.get(task), training=False, metadata=True
+    )
     names = _names(ds)
     wanted = [
         r["trace_name"].decode()
@@ -38,16 +45,17 @@ def test_one_pass_reads_each_example_exactly_once(tiny_records, expected, task, 
         or (r["label"] == stead.EARTHQUAKE_CLASS and np.isfinite(r["source_magnitude"]))
     ]
     assert sorted(names) == sorted(wanted) and len(set(names)) == len(names)
-    assert len(names) == source.count(split, task, "source_magnitude")
+    assert len(names) == tasks.get(task).example_count(source, split)
     assert steps == math.ceil(len(names) / 16)
 
 
 def test_labels_and_waveforms_come_from_the_records(tiny_records, expected):
     by_name = {r["trace_name"].decode(): r for r in expected["validation"]}
-    ds, _ = data.split_dataset(
-        data.Records(str(tiny_records)),
+    ds, _ = input_pipeline.split_dataset(
+        ConvertedDataset(str(tiny_records)),
         "validation",
-        data.InputConfig(batch_size=8),
+        input_pipeline.InputConfig(batch_size=8),
+        CLASSIFICATION,
         training=False,
         metadata=True,
     )
@@ -59,12 +67,12 @@ def test_labels_and_waveforms_come_from_the_records(tiny_records, expected):
 
 
 def test_regression_labels_are_normalised_with_the_train_statistics(tiny_records, expected):
-    source = data.Records(str(tiny_records))
+    source = ConvertedDataset(str(tiny_records))
     mean, std = source.normalization("source_distance_km")
     train = [r["source_distance_km"] for r in expected["train"] if r["label"] == stead.EARTHQUAKE_CLASS]
     assert mean == pytest.approx(np.mean(train), rel=1e-5) and std == pytest.approx(np.std(train), rel=1e-5)
-    config = data.InputConfig(task="regression", target="source_distance_km", batch_size=8)
-    ds, _ = data.split_dataset(source, "train", config, training=False, metadata=True)
+    config, task = input_pipeline.InputConfig(batch_size=8), tasks.get("regression", "source_distance_km")
+    ds, _ = input_pipeline.split_dataset(source, "train", config, task, training=False, metadata=True)
     labels = np.concatenate([label.numpy()[:, 0] for _, label, _ in ds])
     raw = np.concatenate([extra["source_distance_km"].numpy() for _, _, extra in ds])
     np.testing.assert_allclose(labels, (raw - mean) / std, rtol=1e-5, atol=1e-6)
@@ -72,35 +80,47 @@ def test_regression_labels_are_normalised_with_the_train_statistics(tiny_records
 
 
 def test_training_epochs_are_full_shuffled_batches_without_repeats(tiny_records):
-    source = data.Records(str(tiny_records))
-    config = data.InputConfig(batch_size=10, deterministic=True, seed=5)
-    ds, steps = data.split_dataset(source, "train", config, training=True, metadata=True)
+    source = ConvertedDataset(str(tiny_records))
+    config = input_pipeline.InputConfig(batch_size=10, deterministic=True)
+    read = dict(training=True, seed=5, metadata=True)
+    ds, steps = input_pipeline.split_dataset(source, "train", config, CLASSIFICATION, **read)
     batches = list(ds.take(2 * steps))
     assert all(len(b[1]) == 10 for b in batches)  # drop_remainder: equal steps on every replica
     first = [n for _, _, extra in batches[:steps] for n in extra["trace_name"].numpy()]
     second = [n for _, _, extra in batches[steps:] for n in extra["trace_name"].numpy()]
     assert len(set(first)) == len(first) == steps * 10  # no example twice within an epoch
     assert first != second  # reshuffled every epoch
-    again, _ = data.split_dataset(source, "train", config, training=True, metadata=True)
+    again, _ = input_pipeline.split_dataset(source, "train", config, CLASSIFICATION, **read)
     assert [n for _, _, extra in again.take(steps) for n in extra["trace_name"].numpy()] == first  # seeded
 
 
 def test_cache_to_a_file_gives_the_same_examples(tiny_records, tmp_path):
-    source = data.Records(str(tiny_records))
-    plain, _ = data.split_dataset(
-        source, "test", data.InputConfig(batch_size=8), training=False, metadata=True
+    source = ConvertedDataset(str(tiny_records))
+    plain, _ = input_pipeline.split_dataset(
+        source,
+        "test",
+        input_pipeline.InputConfig(batch_size=8),
+        CLASSIFICATION,
+        training=False,
+        metadata=True,
     )
-    cached_config = data.InputConfig(batch_size=8, cache=str(tmp_path / "cache"))
-    cached, _ = data.split_dataset(source, "test", cached_config, training=False, metadata=True)
+    cached_config = input_pipeline.InputConfig(batch_size=8, cache=str(tmp_path / "cache"))
+    cached, _ = input_pipeline.split_dataset(
+        source, "test", cached_config, CLASSIFICATION, training=False, metadata=True
+    )
     assert _names(cached) == _names(plain) == _names(cached)  # the second pass reads the cache
     assert list(tmp_path.glob("cache*"))
 
 
 def test_auto_shard_policy_follows_the_shard_count(tiny_records):
-    files = data.Records(str(tiny_records)).files("train")
-    policy = data.tf.data.experimental.AutoShardPolicy
-    for workers, expected_policy in ((len(files), policy.FILE), (len(files) + 1, policy.DATA)):
-        ds = data.dataset(files, data.InputConfig(num_workers=workers), training=True)
+    source = ConvertedDataset(str(tiny_records))
+    shards = len(source.files("validation"))
+    policy = tf.data.experimental.AutoShardPolicy
+    for workers, expected_policy in ((shards, policy.FILE), (shards + 1, policy.DATA)):
+        config = input_pipeline.InputConfig()
+        ds = input_pipeline.dataset(
+            source, "validation", config, CLASSIFICATION, training=False, input_pipelines=workers
+        )
         assert ds.options().experimental_distribute.auto_shard_policy == expected_policy
 
 
@@ -110,9 +130,9 @@ def two_shard_records(tiny_stead, tmp_path_factory):
     directory = tmp_path_factory.mktemp("two_shards")
     split = splits.SplitConfig(validation_fraction=0.2, test_fraction=0.2, seed=1)
     pairs = tuple(stead.find_pairs(str(tiny_stead)))
-    config = converter.ConvertConfig(pairs, str(directory), split=split, min_shards=2, num_workers=1)
+    config = plan.ConvertConfig(pairs, str(directory), split=split, min_shards=2, processes=1)
     converter.convert(config, progress=False)
-    return data.Records(str(directory))
+    return ConvertedDataset(str(directory))
 
 
 @pytest.mark.parametrize("workers, policy", [(2, "FILE"), (3, "DATA")])
@@ -120,8 +140,8 @@ def test_workers_together_read_every_training_example_once_per_epoch(
     two_shard_records, expected, workers, policy, caplog
 ):
     # 2 shards of 45: FILE gives each of 2 workers one shard; 3 workers get every 3rd example of both.
-    config = data.InputConfig(batch_size=5 * workers, seed=3)
-    creator, steps = data.training_input(two_shard_records, config)
+    config = input_pipeline.InputConfig(batch_size=5 * workers)
+    creator, steps = input_pipeline.training_input(two_shard_records, config, CLASSIFICATION, seed=3)
     assert steps == 90 // (5 * workers)
     waveform_name = {r["waveform"].tobytes(): r["trace_name"].decode() for r in expected["train"]}
     seen = {epoch: [] for epoch in range(2)}
@@ -141,8 +161,9 @@ def test_the_tf_data_service_serves_the_training_batches(tiny_records, expected)
     worker = tf.data.experimental.service.WorkerServer(
         tf.data.experimental.service.WorkerConfig(dispatcher_address=dispatcher.target.split("://")[1])
     )
-    config = data.InputConfig(batch_size=10, data_service=dispatcher.target, deterministic=True)
-    creator, steps = data.training_input(data.Records(str(tiny_records)), config)
+    config = input_pipeline.InputConfig(batch_size=10, data_service=dispatcher.target, deterministic=True)
+    source = ConvertedDataset(str(tiny_records))
+    creator, steps = input_pipeline.training_input(source, config, CLASSIFICATION, seed=0)
     waveform_name = {r["waveform"].tobytes(): r["trace_name"].decode() for r in expected["train"]}
     names = [
         waveform_name[w.tobytes()]
@@ -185,44 +206,51 @@ def _edit_manifest(directory, edit):
 def test_bad_records_are_one_line_errors(records_copy, breakage, message):
     breakage(records_copy)
     with pytest.raises(ValueError, match=message) as error:
-        source = data.Records(str(records_copy))
-        data.split_dataset(source, "test", data.InputConfig(), training=False)
+        source = ConvertedDataset(str(records_copy))
+        input_pipeline.split_dataset(
+            source, "test", input_pipeline.InputConfig(), CLASSIFICATION, training=False
+        )
     assert "\n" not in str(error.value)
 
 
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"target": "moment"}, "unknown target 'moment'"),
-        ({"task": "x"}, "unknown task"),
         ({"batch_size": 0}, "--batch_size=0"),
+        ({"data_service": "dispatcher"}, "--data_service_address=dispatcher: use grpc://HOST:PORT"),
     ],
 )
 def test_bad_input_config(change, message):
     with pytest.raises(ValueError, match=message):
-        dataclasses.replace(data.InputConfig(), **change)
+        dataclasses.replace(input_pipeline.InputConfig(), **change)
 
 
 def test_a_batch_larger_than_the_split_is_an_error(tiny_records):
     with pytest.raises(ValueError, match="fewer than one batch of 1000"):
-        data.split_dataset(
-            data.Records(str(tiny_records)), "train", data.InputConfig(batch_size=1000), training=True
+        input_pipeline.split_dataset(
+            ConvertedDataset(str(tiny_records)),
+            "train",
+            input_pipeline.InputConfig(batch_size=1000),
+            CLASSIFICATION,
+            training=True,
         )
 
 
 def _mixing_of(stead_dir, out) -> dict:
     """The class mixing of one training epoch, with shards much larger than a tiny shuffle buffer."""
-    config = converter.ConvertConfig(
+    config = plan.ConvertConfig(
         pairs=tuple(stead.find_pairs(str(stead_dir))),
         output_dir=str(out),
         split=splits.SplitConfig(seed=2),
         min_shards=2,
-        num_workers=1,
+        processes=1,
     )
     converter.convert(config, progress=False)
-    source = data.Records(str(out))
-    labels = mixing.epoch_labels(source, data.InputConfig(batch_size=4, shuffle_buffer=4, parallel_reads=2))
-    assert len(labels) == source.count("train", "classification", "source_magnitude") // 4 * 4
+    source = ConvertedDataset(str(out))
+    labels = mixing.epoch_labels(
+        source, input_pipeline.InputConfig(batch_size=4, shuffle_buffer=4, parallel_reads=2)
+    )
+    assert len(labels) == source.count("train") // 4 * 4
     return mixing.class_mixing(labels, window=12, batch=4)
 
 
@@ -231,11 +259,11 @@ def test_training_stream_mixes_classes_from_noise_first_files(tiny_stead, tmp_pa
     mixed = _mixing_of(tiny_stead, tmp_path / "mixed")
     assert mixed["std_ratio"] < 1.6 and mixed["batch_min"] >= 0.0
     # The same check fails for shards written in file order (the converter before schema 3).
-    plan_shards = converter.plan_shards
+    plan_shards = plan.plan_shards
 
     def file_order(assignment, config):
         return [dataclasses.replace(s, rows=np.sort(s.rows)) for s in plan_shards(assignment, config)]
 
-    monkeypatch.setattr(converter, "plan_shards", file_order)
+    monkeypatch.setattr(plan, "plan_shards", file_order)
     ordered = _mixing_of(tiny_stead, tmp_path / "ordered")
     assert ordered["std_ratio"] > 2.5 and ordered["window_min"] == 0.0

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from techtonics import distribute, models
+from techtonics.cluster import distribute
+from techtonics.model import cnn
+from techtonics.training import tasks
 
 
 @pytest.mark.parametrize(
@@ -82,8 +84,9 @@ def test_the_chief_is_the_chief_task_or_worker_0(cluster, task, chief):
 
 
 def test_weights_fingerprint_follows_the_weights():
-    model = models.build_model(models.ModelConfig("regression"))
-    same = models.build_model(models.ModelConfig("regression"))
+    regression = tasks.get("regression")
+    model = regression.build_model(cnn.ModelConfig())
+    same = regression.build_model(cnn.ModelConfig())
     same.set_weights(model.get_weights())
     assert distribute.weights_fingerprint(model) == distribute.weights_fingerprint(same)
     weights = same.get_weights()

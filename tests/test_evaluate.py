@@ -7,13 +7,16 @@ import sys
 import numpy as np
 import pytest
 
-from techtonics import data, evaluate, options, trainer
+from techtonics.core import options
+from techtonics.data.converted import ConvertedDataset
+from techtonics.training import trainer
+from techtonics.training.metrics import classification_metrics, regression_metrics
 
 
 def test_classification_metrics_on_known_predictions():
     labels = np.array([0, 0, 0, 1, 1, 1, 1])
     earthquake = np.array([0.1, 0.2, 0.7, 0.8, 0.9, 0.6, 0.3])
-    metrics, curves = evaluate.classification_metrics(labels, np.stack([1 - earthquake, earthquake], axis=1))
+    metrics, curves = classification_metrics(labels, np.stack([1 - earthquake, earthquake], axis=1))
     assert metrics["confusion_matrix"] == [[2, 1], [1, 3]]  # rows: true noise, earthquake
     assert metrics["accuracy"] == pytest.approx(5 / 7)
     assert metrics["precision"] == pytest.approx(3 / 4) and metrics["recall"] == pytest.approx(3 / 4)
@@ -25,15 +28,15 @@ def test_classification_metrics_on_known_predictions():
 def test_perfect_and_inverted_classifiers():
     labels = np.array([0, 1, 0, 1])
     perfect = np.eye(2)[labels] * 0.9 + 0.05
-    metrics, _ = evaluate.classification_metrics(labels, perfect)
+    metrics, _ = classification_metrics(labels, perfect)
     assert metrics["accuracy"] == metrics["f1"] == 1.0 and metrics["roc_auc"] == pytest.approx(1.0, abs=1e-3)
-    metrics, _ = evaluate.classification_metrics(labels, perfect[:, ::-1])
+    metrics, _ = classification_metrics(labels, perfect[:, ::-1])
     assert metrics["accuracy"] == 0.0 and metrics["roc_auc"] == pytest.approx(0.0, abs=1e-3)
 
 
 def test_regression_metrics_on_known_errors():
     truth = np.array([1.0, 2.0, 3.0, 4.0])
-    metrics = evaluate.regression_metrics(truth, truth + np.array([0.5, -0.5, 0.5, -0.5]))
+    metrics = regression_metrics(truth, truth + np.array([0.5, -0.5, 0.5, -0.5]))
     assert metrics["mae"] == metrics["rmse"] == pytest.approx(0.5)
     assert metrics["error_mean"] == pytest.approx(0.0) and metrics["error_std"] == pytest.approx(0.5)
     assert metrics["r2"] == pytest.approx(1 - 1.0 / 5.0)
@@ -57,7 +60,7 @@ def test_command_line_evaluates_another_split(trained, tiny_records):
     assert result.returncode == 0, result.stderr
     metrics = json.loads((trained / "eval" / "validation" / "metrics.json").read_text())
     assert metrics["split"] == "validation"
-    assert metrics["examples"] == data.Records(str(tiny_records)).count("validation", "classification", "")
+    assert metrics["examples"] == ConvertedDataset(str(tiny_records)).count("validation")
     assert (
         "examples.png" in metrics["figures"] and (trained / "eval" / "validation" / "examples.png").exists()
     )
@@ -73,5 +76,5 @@ def test_a_directory_without_an_export_is_a_one_line_error(tmp_path):
     assert (
         result.stderr.strip()
         .splitlines()[-1]
-        .startswith(f"error: {tmp_path}/export: not a TECHTONICS export")
+        .startswith(f"error: {tmp_path}: not a model directory (no config.json)")
     )

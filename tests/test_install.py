@@ -64,7 +64,7 @@ def test_a_plain_install_runs_the_commands_from_another_directory(tmp_path):
             "--output_dir=stead",
             "--earthquakes=30",
             "--noise=30",
-            "--num_workers=1",
+            "--processes=1",
         ],
         check=True,
         capture_output=True,

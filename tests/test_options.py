@@ -5,8 +5,11 @@ import dataclasses
 import pytest
 from absl import flags
 
-from techtonics import converter, data, errors, options, trainer
-from techtonics.options import option
+from techtonics.conversion import plan
+from techtonics.core import errors, options
+from techtonics.core.options import option
+from techtonics.data import stead
+from techtonics.training import input_pipeline, trainer
 
 
 def _flag_values(config_class, *argv) -> flags.FlagValues:
@@ -28,11 +31,9 @@ def test_every_option_of_the_nested_configs_is_one_flag():
         "dropout",
         "epochs",
     } <= defined
-    assert flag_values["batch_size"].default == data.InputConfig().batch_size
+    assert flag_values["batch_size"].default == input_pipeline.InputConfig().batch_size
     assert flag_values["image_channels"].help == "Waveform channels made into image channels: Z or ENZ."
-    assert (
-        "records" not in defined and "num_workers" not in defined
-    )  # given by the entry point; set at run time
+    assert "records" not in defined  # given by the entry point
 
 
 def test_a_flagfile_sets_options_in_the_nested_configs(tmp_path):
@@ -41,14 +42,14 @@ def test_a_flagfile_sets_options_in_the_nested_configs(tmp_path):
     config = options.from_flags(
         trainer.TrainConfig, _flag_values(trainer.TrainConfig, f"--flagfile={flagfile}"), records="r"
     )
-    assert config.task == config.model.task == config.input.task == "regression"
+    assert config.task == "regression"
     assert config.input.batch_size == 16 and config.model.image.height == 40 and config.model.dropout == 0.1
     assert config.model.image.width == 150  # untouched: the default
 
 
 def test_converter_flags_keep_their_defaults_from_the_config():
-    flag_values = _flag_values(converter.ConvertConfig, "--noise_traces=5")
-    config = options.from_flags(converter.ConvertConfig, flag_values, pairs=(object(),), output_dir="o")
+    flag_values = _flag_values(plan.ConvertConfig, "--noise_traces=5")
+    config = options.from_flags(plan.ConvertConfig, flag_values, pairs=(object(),), output_dir="o")
     assert config.noise_traces == 5 and config.earthquake_traces is None
     assert config.split.seed == 0 and config.shard_mb == 150.0 and flag_values["split_by"].default == "trace"
 
@@ -73,3 +74,27 @@ def test_an_option_added_in_one_place_is_a_flag_a_check_and_a_value():
         _flag_values(Job, "--time_shift=-1")
     with pytest.raises(errors.UserError, match="--mode=twist: use one of none, shift"):
         options.build(Job, {"mode": "twist"}, name="j")
+
+
+def test_a_tuple_of_strings_is_a_list_flag_and_a_tuple_value():
+    @dataclasses.dataclass(frozen=True)
+    class Inputs:
+        names: tuple[str, ...] = option((), "Names, comma-separated.")
+        modes: tuple[str, ...] = option(("a",), "Modes.", choices=("a", "b"))
+
+        def __post_init__(self):
+            options.check(self)
+
+    assert options.from_flags(Inputs, _flag_values(Inputs)) == Inputs((), ("a",))
+    config = options.from_flags(Inputs, _flag_values(Inputs, "--names=x.csv,y.csv", "--modes=b,a"))
+    assert config == Inputs(("x.csv", "y.csv"), ("b", "a")) and isinstance(config.names, tuple)
+    assert options.build(Inputs, {"names": ["z"]}).names == ("z",)
+    with pytest.raises(errors.UserError, match="--modes=c: use one of a, b"):
+        options.build(Inputs, {"modes": ["a", "c"]})
+
+
+def test_the_stead_input_flags_are_declared_once():
+    flag_values = _flag_values(stead.SteadFiles, "--csv=a.csv,b.csv", "--hdf5=a.hdf5,b.hdf5")
+    files = options.from_flags(stead.SteadFiles, flag_values)
+    assert files == stead.SteadFiles(None, ("a.csv", "b.csv"), ("a.hdf5", "b.hdf5")) and files.given
+    assert [p.hdf5 for p in files.pairs()] == ["a.hdf5", "b.hdf5"]

@@ -3,8 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
-from techtonics import stead
 from techtonics.bench import png_baseline
+from techtonics.data import stead
 
 
 def test_render_draws_the_original_image_size_and_its_contrast(tiny_stead):
@@ -19,7 +19,7 @@ def test_render_draws_the_original_image_size_and_its_contrast(tiny_stead):
 
 def test_rendered_files_read_back_as_labelled_batches(tiny_stead, tmp_path):
     pairs = stead.find_pairs(str(tiny_stead))
-    rate, paths, labels = png_baseline.render_rate(pairs, str(tmp_path), traces=20, workers=1)
+    rate, paths, labels = png_baseline.render_rate(pairs, str(tmp_path), traces=20, processes=1)
     assert rate > 0 and len(paths) == 20 and all(p.endswith(".png") for p in paths)
     assert sorted(set(labels)) == [0, 1]  # 10 of each file: noise and earthquakes
     images, batch_labels = next(

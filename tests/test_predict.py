@@ -11,30 +11,25 @@ import obspy
 import pytest
 import tensorflow as tf
 from conftest import REPO
+from test_convert import read_records
 
-from techtonics import (
-    continuous,
-    converter,
-    errors,
-    evaluate,
-    models,
-    options,
-    predict_inputs,
-    predictor,
-    splits,
-    stead,
-    synthetic,
-    synthetic_stream,
-    trainer,
-)
-from techtonics.bench import prediction
+from techtonics.cluster import distribute
+from techtonics.conversion import converter, plan
+from techtonics.core import errors, options
+from techtonics.data import splits, stead
+from techtonics.data.converted import ConvertedDataset
+from techtonics.model import export
+from techtonics.prediction import continuous, inputs, predictor
+from techtonics.synthetic import generator, stream
+from techtonics.testing.exports import export_untrained
+from techtonics.training import evaluation, input_pipeline, tasks, trainer
 
 OBSPY_DATA = os.path.join(os.path.dirname(obspy.__file__), "signal", "tests", "data")
 
 
 def _export(directory, task="classification", seed=0, channels="ENZ", target="source_magnitude") -> str:
     """An untrained model, exported as the trainer does: predictions have every property but accuracy."""
-    return prediction.export_untrained(os.path.join(directory, "export"), task, seed, channels, target)
+    return export_untrained(os.path.join(directory, "export"), task, seed, channels, target)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +45,7 @@ def exports(tmp_path_factory) -> dict[str, str]:
 
 def _config(models_, output, **values) -> predictor.PredictConfig:
     return options.build(
-        predictor.PredictConfig, {"progress": False, **values}, models=tuple(models_), output=str(output)
+        predictor.PredictConfig, {"progress": False, **values}, models=tuple(models_), output_dir=str(output)
     )
 
 
@@ -62,7 +57,7 @@ def _rows(path) -> list[dict]:
 def test_stead_input_gives_every_trace_one_row_and_probabilities_that_sum_to_1(tiny_stead, exports, tmp_path):
     pairs = stead.find_pairs(str(tiny_stead))
     config = _config([exports["classification"], exports["magnitude"]], tmp_path, batch_size=32)
-    summary = predictor.predict(config, predict_inputs.stead_source(pairs))
+    summary = predictor.predict(config, inputs.stead_source(pairs))
     rows = _rows(tmp_path / "predictions.csv")
     names = [n for p in pairs for n in stead.read_metadata(p.csv).trace_name]
     assert [r["trace_name"] for r in rows] == names and summary["predictions"] == 150
@@ -78,24 +73,27 @@ def test_a_trace_list_selects_traces(tiny_stead, exports, tmp_path):
     pairs = stead.find_pairs(str(tiny_stead))
     wanted = list(stead.read_metadata(pairs[1].csv).trace_name[:5])
     (tmp_path / "list.txt").write_text("\n".join(wanted) + "\n")
-    source = predict_inputs.stead_source(pairs, str(tmp_path / "list.txt"))
+    source = inputs.stead_source(pairs, str(tmp_path / "list.txt"))
     predictor.predict(_config([exports["classification"]], tmp_path / "out"), source)
     assert [r["trace_name"] for r in _rows(tmp_path / "out" / "predictions.csv")] == wanted
 
 
-def test_records_input_equals_techtonics_evaluate(tiny_records, exports, tmp_path):
-    source = predict_inputs.records_source(str(tiny_records), "test")
+def test_records_input_equals_evaluation(tiny_records, exports, tmp_path):
+    source = inputs.records_source(str(tiny_records), "test")
     predictor.predict(_config([exports["classification"], exports["magnitude"]], tmp_path), source)
     rows = _rows(tmp_path / "predictions.csv")
     for name, column in (("classification", "classification.p_earthquake"), ("magnitude", None)):
-        model_dir = os.path.dirname(exports[name])
-        _, expected, _, meta, _ = evaluate.predict_split(model_dir, "test", str(tiny_records))
-        names = [n.decode() for n in meta["trace_name"]]
+        loaded, info = export.load_exported(exports[name])
+        source = ConvertedDataset(str(tiny_records))
+        config = input_pipeline.InputConfig(batch_size=32)
+        evaluated = evaluation.predict_split(loaded, tasks.from_info(info), source, "test", config)
+        expected, names = evaluated.predicted, [n.decode() for n in evaluated.metadata["trace_name"]]
         by_name = {r["trace_name"]: r for r in rows}
         if column:
             got = [float(by_name[n][column]) for n in names]
             np.testing.assert_allclose(got, expected[:, stead.EARTHQUAKE_CLASS], rtol=1e-5, atol=1e-6)
-            assert [r["trace_name"] for r in rows] == names  # every record, in file order
+            in_files = [r["trace_name"].decode() for r in read_records(tiny_records)["test"]]
+            assert [r["trace_name"] for r in rows] == in_files  # every record, in file order
         else:  # the regressor is evaluated on earthquakes with the target: a subset of the rows
             got = [float(by_name[n]["magnitude.source_magnitude"]) for n in names]
             np.testing.assert_allclose(got, expected, rtol=1e-5)
@@ -104,11 +102,11 @@ def test_records_input_equals_techtonics_evaluate(tiny_records, exports, tmp_pat
 def test_several_models_in_one_pass_equal_each_model_alone(tiny_stead, exports, tmp_path):
     pairs = stead.find_pairs(str(tiny_stead))
     together = [exports["classification"], exports["magnitude"], exports["p_arrival"]]
-    predictor.predict(_config(together, tmp_path / "all"), predict_inputs.stead_source(pairs))
+    predictor.predict(_config(together, tmp_path / "all"), inputs.stead_source(pairs))
     rows = _rows(tmp_path / "all" / "predictions.csv")
     for path in together:
         out = tmp_path / os.path.basename(os.path.dirname(path))
-        predictor.predict(_config([path], out, batch_size=7), predict_inputs.stead_source(pairs))
+        predictor.predict(_config([path], out, batch_size=7), inputs.stead_source(pairs))
         alone = _rows(out / "predictions.csv")
         for column in [c for c in alone[0] if c != "trace_name"]:
             np.testing.assert_allclose(
@@ -119,11 +117,11 @@ def test_several_models_in_one_pass_equal_each_model_alone(tiny_stead, exports, 
 def test_mirrored_strategy_gives_the_same_predictions(tiny_stead, exports, tmp_path):
     pairs = stead.find_pairs(str(tiny_stead))
     paths = [exports["classification"], exports["magnitude"]]
-    predictor.predict(_config(paths, tmp_path / "one", batch_size=33), predict_inputs.stead_source(pairs))
+    predictor.predict(_config(paths, tmp_path / "one", batch_size=33), inputs.stead_source(pairs))
     devices = [d.name for d in tf.config.list_logical_devices("CPU")[:2]]
     mirrored = tf.distribute.MirroredStrategy(devices)
     config = _config(paths, tmp_path / "two", batch_size=33)  # uneven slices, and a last batch of 18
-    predictor.predict(config, predict_inputs.stead_source(pairs), strategy=mirrored)
+    predictor.predict(config, inputs.stead_source(pairs), strategy=mirrored)
     one, two = _rows(tmp_path / "one" / "predictions.csv"), _rows(tmp_path / "two" / "predictions.csv")
     assert [r["trace_name"] for r in one] == [r["trace_name"] for r in two]
     for column in ("classification.p_earthquake", "magnitude.source_magnitude"):
@@ -134,7 +132,7 @@ def test_mirrored_strategy_gives_the_same_predictions(tiny_stead, exports, tmp_p
 
 def test_obspys_bundled_real_recording_runs_end_to_end(exports, tmp_path):
     # BW.UH3, three components at 50 Hz, 230 s: resampled to 100 Hz, 18 windows at a 10 s stride.
-    source = predict_inputs.waveforms_source(
+    source = inputs.waveforms_source(
         [os.path.join(OBSPY_DATA, "BW.UH3._.SH?.D.2010.147.cut.slist.gz")], 10.0, False
     )
     summary = predictor.predict(_config([exports["classification"], exports["magnitude"]], tmp_path), source)
@@ -181,9 +179,9 @@ def test_components_1_and_2_count_as_e_and_n_and_gaps_are_skipped_or_filled(expo
         start="2024-01-01T00:01:40",
     )
     paths = [exports["classification"]]
-    glob_source = predict_inputs.waveforms_source([str(tmp_path / "in" / "*.mseed")], 10.0, False)
+    glob_source = inputs.waveforms_source([str(tmp_path / "in" / "*.mseed")], 10.0, False)
     skipped = predictor.predict(_config(paths, tmp_path / "skip"), glob_source)
-    directory_source = predict_inputs.waveforms_source([str(tmp_path / "in")], 10.0, True)
+    directory_source = inputs.waveforms_source([str(tmp_path / "in")], 10.0, True)
     filled = predictor.predict(_config(paths, tmp_path / "fill"), directory_source)
     # 180 s make 13 windows at a 10 s stride; the gap at 90-100 s touches the 6 starting at 40-90 s.
     assert filled["predictions"] == 13 and filled["skipped"] == {}
@@ -212,14 +210,14 @@ def test_continuous_input_that_gives_no_window_is_a_one_line_error(exports, tmp_
     with pytest.raises(
         errors.UserError, match=f"nothing to predict: every input was skipped \\({message}\\)"
     ):
-        source = predict_inputs.waveforms_source([str(tmp_path / "in")], 10.0, False)
+        source = inputs.waveforms_source([str(tmp_path / "in")], 10.0, False)
         predictor.predict(_config([exports["classification"]], tmp_path / "out"), source)
     assert not (tmp_path / "out" / "predictions.csv").exists()
 
 
 def test_a_z_only_model_needs_no_horizontal_components(exports, tmp_path):
     _write(tmp_path / "z.mseed", {"EHZ": np.random.default_rng(1).normal(0, 50, 9000)})
-    source = predict_inputs.waveforms_source([str(tmp_path / "z.mseed")], 10.0, False)
+    source = inputs.waveforms_source([str(tmp_path / "z.mseed")], 10.0, False)
     assert predictor.predict(_config([exports["z_only"]], tmp_path / "out"), source)["predictions"] == 4
 
 
@@ -227,10 +225,10 @@ def test_unreadable_files_are_counted_and_a_missing_obspy_is_one_line(exports, t
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "notes.txt").write_text("not a recording\n")
     _write(tmp_path / "in" / "good.mseed", {f"HH{c}": np.zeros(7000) for c in "ENZ"})
-    source = predict_inputs.waveforms_source([str(tmp_path / "in")], 10.0, False)
+    source = inputs.waveforms_source([str(tmp_path / "in")], 10.0, False)
     assert source.skipped == {"unreadable_file": 1}
     with pytest.raises(errors.UserError, match="notes.txt: no readable recordings in the 1 files given"):
-        predict_inputs.waveforms_source([str(tmp_path / "in" / "notes.txt")], 10.0, False)
+        inputs.waveforms_source([str(tmp_path / "in" / "notes.txt")], 10.0, False)
     monkeypatch.setitem(sys.modules, "obspy", None)
     with pytest.raises(
         errors.UserError, match=r"--waveforms needs ObsPy: pip install 'techtonics\[waveforms\]'"
@@ -239,48 +237,51 @@ def test_unreadable_files_are_counted_and_a_missing_obspy_is_one_line(exports, t
 
 
 def test_bad_models_and_outputs_are_one_line_errors(exports, tiny_records, tmp_path):
-    source = predict_inputs.records_source(str(tiny_records), "test")
+    source = inputs.records_source(str(tiny_records), "test")
     with pytest.raises(errors.UserError, match="not a TECHTONICS export"):
         predictor.predict(_config([str(tmp_path)], tmp_path / "out"), source)
     other = tmp_path / "other"
     os.system(f"cp -r {os.path.dirname(exports['classification'])} {other}")
-    info = json.loads((other / "export" / models.EXPORT_INFO).read_text())
-    (other / "export" / models.EXPORT_INFO).write_text(json.dumps({**info, "export_version": 1}))
+    info = json.loads((other / "export" / export.EXPORT_INFO).read_text())
+    (other / "export" / export.EXPORT_INFO).write_text(json.dumps({**info, "export_version": 1}))
     with pytest.raises(errors.UserError, match="exported by another version of TECHTONICS"):
         predictor.predict(_config([str(other / "export")], tmp_path / "out"), source)
     (tmp_path / "a_file").write_text("")
-    with pytest.raises(errors.UserError, match="a_file/out: cannot write the output directory"):
+    with pytest.raises(errors.UserError, match="a_file/out: cannot write the predictions there"):
         predictor.predict(_config([exports["classification"]], tmp_path / "a_file" / "out"), source)
 
 
 def test_the_command_line_names_what_is_wrong_in_one_line(exports, tmp_path):
-    command = [
-        sys.executable,
-        "-m",
-        "techtonics.predict",
-        f"--model={exports['classification']}",
-        f"--output={tmp_path}",
-    ]
+    command = [sys.executable, "-m", "techtonics.predict", f"--model={exports['classification']}"]
+    # --output, the old name of --output_dir, still works.
     done = subprocess.run(
-        [*command, f"--waveforms={tmp_path}/nothing*"], capture_output=True, text=True, cwd=REPO
+        [*command, f"--output={tmp_path}", f"--waveforms={tmp_path}/nothing*"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
     )
     assert done.returncode == 1 and done.stderr.strip().splitlines()[-1].endswith(
         "nothing*: no such file, directory or matching files"
     )
+    command.append(f"--output_dir={tmp_path}")
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
     assert done.stderr.strip().splitlines()[-1].startswith("error: give one input: --stead_dir")
+    done = subprocess.run(
+        [*command, f"--stead_dir={tmp_path}", "--csv=a.csv"], capture_output=True, text=True, cwd=REPO
+    )
+    assert done.stderr.strip().splitlines()[-1] == "error: give --stead_dir or --csv/--hdf5, not both"
 
 
 @pytest.fixture(scope="module")
 def detector(tmp_path_factory) -> str:
     """A classifier trained here on synthetic STEAD: enough to find clear earthquakes in a stream."""
     root = tmp_path_factory.mktemp("detector")
-    synthetic.write_synthetic_stead(str(root / "stead"), earthquakes=500, noise=500, seed=11, num_workers=2)
-    convert_config = converter.ConvertConfig(
+    generator.write_synthetic_stead(str(root / "stead"), earthquakes=500, noise=500, seed=11, processes=2)
+    convert_config = plan.ConvertConfig(
         pairs=tuple(stead.find_pairs(str(root / "stead"))),
         output_dir=str(root / "records"),
         split=splits.SplitConfig(validation_fraction=0.1, test_fraction=0.1, seed=0),
-        num_workers=2,
+        processes=2,
     )
     converter.convert(convert_config, progress=False)
     values = {
@@ -302,16 +303,16 @@ def test_earthquakes_in_a_synthetic_stream_are_detected_at_their_times_and_noise
 ):
     # Two hours: three earthquakes in the first, none in the second.
     events = [
-        synthetic_stream.Event(700.0, 3.0, 30.0),
-        synthetic_stream.Event(1900.0, 2.8, 25.0),
-        synthetic_stream.Event(3100.0, 3.4, 50.0),
+        stream.Event(700.0, 3.0, 30.0),
+        stream.Event(1900.0, 2.8, 25.0),
+        stream.Event(3100.0, 3.4, 50.0),
     ]
-    path = synthetic_stream.write_stream(str(tmp_path / "in" / "stream.mseed"), 7200.0, events, seed=3)
+    path = stream.write_stream(str(tmp_path / "in" / "stream.mseed"), 7200.0, events, seed=3)
     # A classifier trained for a minute puts a few noise windows near 0.5; its earthquakes are near 1.
     config = _config([detector], tmp_path / "out", threshold=0.9)
-    summary = predictor.predict(config, predict_inputs.waveforms_source([path], 10.0, False))
+    summary = predictor.predict(config, inputs.waveforms_source([path], 10.0, False))
     detections = _rows(tmp_path / "out" / "detections.csv")
-    start = obspy.UTCDateTime(synthetic_stream.START)
+    start = obspy.UTCDateTime(stream.START)
     found = [(obspy.UTCDateTime(d["start"]) - start, obspy.UTCDateTime(d["end"]) - start) for d in detections]
     assert summary["predictions"] == 715 and len(found) == len(events), found
     for event, (begin, end) in zip(events, found):
@@ -328,6 +329,6 @@ def test_a_stride_that_is_not_positive_is_refused():
 def test_prediction_stays_on_one_machine_inside_a_cluster_job(monkeypatch):
     cluster = '{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 0}}'
     monkeypatch.setenv("TF_CONFIG", cluster)
-    assert predictor.make_strategy("auto") is tf.distribute.get_strategy()
+    assert distribute.machine_strategy("auto") is tf.distribute.get_strategy()
     with pytest.raises(errors.UserError, match="--strategy=multi_worker: use one of auto, default, mirrored"):
         _config(["m"], "out", strategy="multi_worker")

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from techtonics import records, stead
+from techtonics.data import records, stead
+
+
+def _example(waveform: np.ndarray, meta: dict, encoding: str = "float32") -> tuple[bytes, float]:
+    """A serialized Example for one trace, as the converter's writer frames it, and its worst error."""
+    parts, error = records.example_parts(waveform, meta, encoding)
+    return b"".join(parts), error
 
 
 def _meta(**changes) -> dict:
@@ -42,7 +48,7 @@ def _reference(waveform: np.ndarray, meta: dict) -> tf.train.Example:
 def test_hand_encoded_example_equals_tensorflows(category):
     waveform = np.random.default_rng(0).normal(size=stead.WAVEFORM_SHAPE).astype(np.float32) * 1e6
     meta = _meta(trace_category=category, source_magnitude=np.nan, back_azimuth_deg=-np.inf)
-    serialized, error = records.make_example(waveform, meta)
+    serialized, error = _example(waveform, meta)
     parsed, reference = tf.train.Example.FromString(serialized), _reference(waveform, meta)
     # Protobuf's text form prints NaN alike, so equal text means equal fields and values.
     assert str(parsed) == str(reference) and error == 0.0
@@ -71,7 +77,7 @@ def test_writer_output_reads_back_through_tensorflow(tmp_path, compression, enco
 def test_a_flipped_byte_fails_the_checksum(tmp_path):
     path = tmp_path / "shard.tfrecord"
     with records.RecordWriter(str(path)) as writer:
-        writer.write(records.make_example(np.ones(stead.WAVEFORM_SHAPE, np.float32), _meta())[0])
+        writer.write(_example(np.ones(stead.WAVEFORM_SHAPE, np.float32), _meta())[0])
     data = bytearray(path.read_bytes())
     data[100] ^= 1
     path.write_bytes(bytes(data))

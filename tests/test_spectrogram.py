@@ -8,8 +8,8 @@ import pytest
 import tensorflow as tf
 import tf_keras
 
-from techtonics import stead
-from techtonics.spectrogram import SpectrogramConfig, SpectrogramImage, power_db, unit_image
+from techtonics.data import stead
+from techtonics.model.spectrogram import SpectrogramConfig, SpectrogramImage, power_db, unit_image
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """The stages the demo and the reproduction run: generate and convert resume; metrics read in one line."""
 
-from techtonics import stages
+from techtonics.experiments import stages
 
 
 def test_generate_then_convert_resume(tmp_path, capsys):

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from techtonics import stead
+from techtonics.data import stead
 
 
 def _one_line(error: pytest.ExceptionInfo) -> str:
@@ -186,3 +186,16 @@ def test_find_pairs(tmp_path):
     with pytest.raises(stead.SteadError) as error:
         stead.pairs_from_lists(["a.csv", "b.csv"], ["a.hdf5"])
     assert "2 CSV files but 1 HDF5 files" in _one_line(error)
+
+
+def test_stead_files_name_one_input(tmp_path):
+    for name in ["chunk1", "chunk2"]:
+        (tmp_path / f"{name}.csv").write_text("x")
+        (tmp_path / f"{name}.hdf5").write_text("x")
+    assert not stead.SteadFiles().given and stead.SteadFiles().pairs() == ()
+    files = stead.SteadFiles(stead_dir=str(tmp_path))
+    assert files.given and files.pairs() == tuple(stead.find_pairs(str(tmp_path)))
+    assert stead.SteadFiles(csv=("a.csv",), hdf5=("a.hdf5",)).pairs() == (stead.SteadPair("a.csv", "a.hdf5"),)
+    with pytest.raises(stead.SteadError) as error:
+        stead.SteadFiles(stead_dir=str(tmp_path), csv=("a.csv",)).pairs()
+    assert "give --stead_dir or --csv/--hdf5, not both" in _one_line(error)

@@ -8,7 +8,8 @@ import h5py
 import numpy as np
 import pytest
 
-from techtonics import seismograms, stead, stead_reference, synthetic
+from techtonics.data import stead
+from techtonics.synthetic import generator, reference, seismograms
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +65,7 @@ def test_layout_matches_stead(tiny_stead, metadata):
 
 def test_round_trip_matches_generated_block(tiny_stead, metadata):
     _, quakes = metadata
-    rows, waveforms = synthetic.earthquake_block(7, 0, 90, seismograms.make_stations(7))
+    rows, waveforms = generator.earthquake_block(7, 0, 90, seismograms.make_stations(7))
     with stead.WaveformFile(str(tiny_stead / "chunk2.hdf5")) as file:
         for i, row in enumerate(rows):
             read = quakes.iloc[i]
@@ -89,7 +90,7 @@ def test_round_trip_matches_generated_block(tiny_stead, metadata):
 
 
 def test_same_seed_same_bytes_whatever_the_workers(tiny_stead, tmp_path):
-    synthetic.write_synthetic_stead(str(tmp_path), earthquakes=90, noise=60, seed=7, num_workers=2)
+    generator.write_synthetic_stead(str(tmp_path), earthquakes=90, noise=60, seed=7, processes=2)
     for name in ["chunk1.csv", "chunk1.hdf5", "chunk2.csv", "chunk2.hdf5"]:
         assert _sha256(tmp_path / name) == _sha256(tiny_stead / name), name
     assert sorted(p.name for p in tmp_path.iterdir()) == [
@@ -99,14 +100,14 @@ def test_same_seed_same_bytes_whatever_the_workers(tiny_stead, tmp_path):
         "chunk2.hdf5",
     ]
     other = tmp_path / "other"
-    synthetic.write_synthetic_stead(str(other), earthquakes=90, noise=0, seed=8, num_workers=1)
+    generator.write_synthetic_stead(str(other), earthquakes=90, noise=0, seed=8, processes=1)
     assert not (other / "chunk1.csv").exists()
     assert _sha256(other / "chunk2.hdf5") != _sha256(tiny_stead / "chunk2.hdf5")
 
 
 def test_merged_pair(tmp_path):
-    pairs = synthetic.write_synthetic_stead(
-        str(tmp_path), earthquakes=5, noise=4, seed=1, merged=True, num_workers=1
+    pairs = generator.write_synthetic_stead(
+        str(tmp_path), earthquakes=5, noise=4, seed=1, merged=True, processes=1
     )
     assert [p.name for p in pairs] == ["merged"] == [p.name for p in stead.find_pairs(str(tmp_path))]
     meta = stead.read_metadata(pairs[0].csv)
@@ -142,9 +143,9 @@ def test_metadata_follow_from_waveforms_and_geometry(tiny_stead, metadata):
         quakes.source_latitude, quakes.source_longitude, quakes.receiver_latitude, quakes.receiver_longitude
     )
     np.testing.assert_allclose(distances, quakes.source_distance_km, atol=0.05)
-    assert (quakes.source_distance_km <= stead_reference.DISTANCE_KM.edges[-1]).all()
+    assert (quakes.source_distance_km <= reference.DISTANCE_KM.edges[-1]).all()
     # Every trace ends at least 5 s after S, as STEAD's do.
-    assert (quakes.s_arrival_sample <= stead.TRACE_SAMPLES - stead_reference.S_AFTER_END_SAMPLES).all()
+    assert (quakes.s_arrival_sample <= stead.TRACE_SAMPLES - reference.S_AFTER_END_SAMPLES).all()
     assert quakes.source_id.value_counts().max() > 1  # one event, several stations
     assert (quakes.coda_end_sample > quakes.s_arrival_sample).all()
     with stead.WaveformFile(str(tiny_stead / "chunk2.hdf5")) as file:
@@ -163,7 +164,7 @@ def test_command_line(tmp_path):
             f"--output_dir={tmp_path}",
             "--earthquakes=3",
             "--noise=2",
-            "--num_workers=1",
+            "--processes=1",
         ],
         capture_output=True,
         text=True,

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from techtonics import seismograms, stead, stead_reference, synthetic
+from techtonics.data import stead
+from techtonics.synthetic import generator, reference, seismograms
 
 
 @pytest.fixture(scope="module")
@@ -22,11 +23,11 @@ def real_rows(real_metadata_csv):
 
 def _generate(profile: str, earthquakes: int = 2000, noise: int = 0, seed: int = 0):
     stations = seismograms.make_stations(seed)
-    blocks = range(earthquakes // synthetic.BLOCK_TRACES)
-    quakes = [row for b in blocks for row in synthetic.earthquake_block(seed, b, 200, stations, profile)[0]]
+    blocks = range(earthquakes // generator.BLOCK_TRACES)
+    quakes = [row for b in blocks for row in generator.earthquake_block(seed, b, 200, stations, profile)[0]]
     noise_rows, noise_levels = [], []
-    for b in range(noise // synthetic.BLOCK_TRACES):
-        rows, waveforms = synthetic.noise_block(seed, b, 200, stations, profile)
+    for b in range(noise // generator.BLOCK_TRACES):
+        rows, waveforms = generator.noise_block(seed, b, 200, stations, profile)
         noise_rows += rows
         noise_levels += list(np.median(np.abs(waveforms[:, :400, :]), axis=(1, 2)))
     return pd.DataFrame(quakes), pd.DataFrame(noise_rows), np.array(noise_levels)
@@ -37,7 +38,7 @@ def generated():
     return _generate("stead", noise=1000)
 
 
-def ks_to_reference(sample, reference: stead_reference.Histogram) -> float:
+def ks_to_reference(sample, reference: reference.Histogram) -> float:
     """One-sample KS distance between a sample and a reference histogram's CDF."""
     x = np.sort(np.asarray(sample, float))
     cdf = reference.cdf(x)
@@ -61,9 +62,9 @@ def _snr(rows: pd.DataFrame) -> np.ndarray:
 @pytest.mark.parametrize(
     "column, reference, tolerance",
     [
-        ("source_magnitude", stead_reference.MAGNITUDE, 0.08),  # 0.036-0.058, with the 0.1 rounding
-        ("source_distance_km", stead_reference.DISTANCE_KM, 0.12),  # 0.074-0.088
-        ("source_depth_km", stead_reference.DEPTH_KM, 0.06),  # 0.015-0.044
+        ("source_magnitude", reference.MAGNITUDE, 0.08),  # 0.036-0.058, with the 0.1 rounding
+        ("source_distance_km", reference.DISTANCE_KM, 0.12),  # 0.074-0.088
+        ("source_depth_km", reference.DEPTH_KM, 0.06),  # 0.015-0.044
     ],
 )
 def test_source_columns_match_the_paper(generated, column, reference, tolerance):
@@ -74,7 +75,7 @@ def test_source_columns_match_the_paper(generated, column, reference, tolerance)
 def test_snr_matches_the_paper_and_the_real_rows(generated, real_rows):
     quakes, _, _ = generated
     snr = _snr(quakes)
-    assert ks_to_reference(snr.mean(axis=1), stead_reference.SNR_DB) < 0.07  # 0.038-0.059
+    assert ks_to_reference(snr.mean(axis=1), reference.SNR_DB) < 0.07  # 0.038-0.059
     real = _snr(real_rows)
     for channel in range(
         3
@@ -85,7 +86,7 @@ def test_snr_matches_the_paper_and_the_real_rows(generated, real_rows):
 
 def test_picks_match_the_real_rows(generated, real_rows):
     quakes, _, _ = generated
-    assert set(quakes.p_arrival_sample) == set(stead_reference.P_ARRIVAL_SAMPLES)
+    assert set(quakes.p_arrival_sample) == set(reference.P_ARRIVAL_SAMPLES)
     assert ks_two_sample(quakes.p_arrival_sample, real_rows.p_arrival_sample) < 0.15  # 0.066-0.088
     coda_after_s = quakes.coda_end_sample - quakes.s_arrival_sample
     real_coda_after_s = real_rows.coda_end_sample - real_rows.s_arrival_sample
@@ -102,9 +103,9 @@ def test_picks_match_the_real_rows(generated, real_rows):
 @pytest.mark.parametrize(
     "column, reference",
     [
-        ("source_magnitude_type", stead_reference.MAGNITUDE_TYPE),
-        ("p_status", stead_reference.P_STATUS),
-        ("s_status", stead_reference.S_STATUS),
+        ("source_magnitude_type", reference.MAGNITUDE_TYPE),
+        ("p_status", reference.P_STATUS),
+        ("s_status", reference.S_STATUS),
     ],
 )
 def test_categories_match_the_paper(generated, column, reference):
@@ -118,15 +119,15 @@ def test_categories_match_the_paper(generated, column, reference):
 def test_noise_traces_by_instrument_type_match_the_paper(generated):
     _, noise, _ = generated
     shares = noise.receiver_type.value_counts(normalize=True)
-    reference = stead_reference.RECEIVER_TYPE.shares
-    for value, share in reference.items():
-        assert shares.get(value, 0.0) == pytest.approx(share / sum(reference.values()), abs=0.05), value
+    expected = reference.RECEIVER_TYPE.shares
+    for value, share in expected.items():
+        assert shares.get(value, 0.0) == pytest.approx(share / sum(expected.values()), abs=0.05), value
 
 
 def test_background_level_does_not_tell_the_classes_apart(generated):
     quakes, _, noise_levels = generated
     stations = seismograms.make_stations(0)
-    _, waveforms = synthetic.earthquake_block(0, 0, 200, stations)
+    _, waveforms = generator.earthquake_block(0, 0, 200, stations)
     quake_levels = [np.median(np.abs(w[: int(p) - 50])) for w, p in zip(waveforms, quakes.p_arrival_sample)]
     assert ks_two_sample(quake_levels, noise_levels) < 0.15
 
@@ -149,7 +150,7 @@ def test_hard_profile_keeps_the_earlier_noisier_mix():
 
 
 def test_reference_histogram_draws_only_from_its_bins():
-    histogram = stead_reference.Histogram((0, 1, 2, 3, 4), (0, 1, 0, 3), "test")
+    histogram = reference.Histogram((0, 1, 2, 3, 4), (0, 1, 0, 3), "test")
     draws = histogram.sample(np.random.default_rng(0), 20000)
     assert not np.any((draws < 1) | ((draws >= 2) & (draws < 3)))  # the empty bins
     assert np.mean(draws < 2) == pytest.approx(0.25, abs=0.01)

@@ -17,7 +17,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from techtonics import data, errors, models, options, stead, trainer
+from techtonics.core import errors, options
+from techtonics.data.converted import ConvertedDataset
+from techtonics.model import export
+from techtonics.training import tasks, trainer
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -33,7 +36,7 @@ def _history_epochs(model_dir) -> list[int]:
 
 
 def _count_in_test_split(records, task) -> int:
-    return data.Records(str(records)).count("test", task, "source_magnitude")
+    return tasks.get(task).example_count(ConvertedDataset(str(records)), "test")
 
 
 @functools.cache
@@ -43,7 +46,7 @@ def _mirrored():
     return tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")[:2]])
 
 
-@pytest.mark.parametrize("task", stead.TASKS)
+@pytest.mark.parametrize("task", list(tasks.TASKS))
 @pytest.mark.parametrize("strategy", ["default+xla", "mirrored"])
 def test_trains_exports_and_evaluates(tiny_records, tmp_path, task, strategy):
     # XLA under MirroredStrategy on logical CPUs fails upstream (WORKSPACE.md, known problems):
@@ -52,7 +55,7 @@ def test_trains_exports_and_evaluates(tiny_records, tmp_path, task, strategy):
     override = _mirrored() if strategy == "mirrored" else None
     result = trainer.train_and_evaluate(config, str(tmp_path), flags_text="--flag=1\n", strategy=override)
 
-    assert len(result["history"]["loss"]) == 2 and all(np.isfinite(result["history"]["loss"]))
+    assert len(result.history["loss"]) == 2 and all(np.isfinite(result.history["loss"]))
     assert sorted(p.name for p in (tmp_path / "checkpoints").glob("*.index")) == [
         "epoch-001.index",
         "epoch-002.index",
@@ -64,7 +67,7 @@ def test_trains_exports_and_evaluates(tiny_records, tmp_path, task, strategy):
     assert list((tmp_path / "logs").rglob("events.out.tfevents.*"))
 
     metrics = json.loads((tmp_path / "eval" / "test" / "metrics.json").read_text())
-    assert metrics == result["metrics"] and metrics["split"] == "test"
+    assert metrics == result.metrics and metrics["split"] == "test"
     for figure in metrics["figures"]:
         assert (tmp_path / "eval" / "test" / figure).read_bytes().startswith(PNG)
     if task == "classification":
@@ -87,7 +90,7 @@ def test_a_history_row_without_a_finished_backup_is_dropped_on_resume(tiny_recor
     with open(history, "a") as f:  # killed after epoch 2's row, before its backup
         f.write(history.read_text().splitlines()[-1].replace("0,", "1,", 1) + "\n")
     result = trainer.train_and_evaluate(_config(tiny_records, epochs=2, evaluate_split="none"), str(tmp_path))
-    assert len(result["history"]["loss"]) == 1 and _history_epochs(tmp_path) == [0, 1]
+    assert len(result.history["loss"]) == 1 and _history_epochs(tmp_path) == [0, 1]
 
 
 def test_rerun_resumes_without_redoing_epochs_and_extends(tiny_records, tmp_path):
@@ -95,12 +98,12 @@ def test_rerun_resumes_without_redoing_epochs_and_extends(tiny_records, tmp_path
     first = tmp_path / "checkpoints" / "epoch-001.index"
     stamp = first.stat().st_mtime_ns
     result = trainer.train_and_evaluate(_config(tiny_records, epochs=2, evaluate_split="none"), str(tmp_path))
-    assert len(result["history"]["loss"]) == 1  # only epoch 2 was trained
+    assert len(result.history["loss"]) == 1  # only epoch 2 was trained
     assert first.stat().st_mtime_ns == stamp
     assert _history_epochs(tmp_path) == [0, 1]
     again = trainer.train_and_evaluate(_config(tiny_records, epochs=2, evaluate_split="none"), str(tmp_path))
-    assert again["history"] == {} and _history_epochs(tmp_path) == [0, 1]  # complete: nothing to redo
-    assert (tmp_path / "export" / models.EXPORT_INFO).exists()
+    assert again.history == {} and _history_epochs(tmp_path) == [0, 1]  # complete: nothing to redo
+    assert (tmp_path / "export" / export.EXPORT_INFO).exists()
 
 
 def test_a_different_model_in_the_same_directory_is_refused(tiny_records, tmp_path):
@@ -221,7 +224,9 @@ def test_sigkill_mid_epoch_then_the_same_command_resumes(tiny_records, tmp_path)
 _PARSE_CONFIGS = """
 import sys
 from absl import flags
-from techtonics import options, train, trainer
+from techtonics.core import options
+from techtonics import train
+from techtonics.training import trainer
 for path in sys.argv[1:]:
     flags.FLAGS.unparse_flags()
     flags.FLAGS(["train", f"--flagfile={path}", "--records=r", "--model_dir=m"])

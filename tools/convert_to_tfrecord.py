@@ -2,7 +2,7 @@
 
     python tools/convert_to_tfrecord.py --stead_dir=/data/STEAD --output_dir=gs://bucket/stead-tfrecords
 
-The flags, the usage and the logic are in techtonics/convert.py and techtonics/converter.py.
+The flags and the usage are in techtonics/convert.py, the logic in techtonics/conversion/.
 """
 
 import runpy

@@ -1,7 +1,7 @@
 """Run a multi-worker training job on this machine, one process per worker.
 
-    python tools/launch_local_cluster.py --num_workers=2 -- \
-        --flagfile=configs/classification.flags --flagfile=configs/local.flags \
+    python tools/launch_local_cluster.py --num_workers=2 -- \\
+        --flagfile=configs/classification.flags --flagfile=configs/local.flags \\
         --records=workdir/demo/records --model_dir=/tmp/run
 
 Everything after `--` goes to every `python -m techtonics.train`. Each worker
@@ -15,7 +15,8 @@ techtonics.cluster.
 
 from absl import flags
 
-from techtonics import cluster, errors
+from techtonics.cluster import launcher
+from techtonics.core import errors
 
 flags.DEFINE_integer("num_workers", 2, "Trainer processes.", lower_bound=1)
 flags.DEFINE_integer(
@@ -29,7 +30,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     """Launches the workers and exits with the job's status."""
-    return cluster.launch(argv[1:], FLAGS.num_workers, FLAGS.data_service_workers, FLAGS.gpus_per_worker)
+    return launcher.launch(argv[1:], FLAGS.num_workers, FLAGS.data_service_workers, FLAGS.gpus_per_worker)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,11 @@
 """The benchmark: every measurement beside its bound or baseline, measured in the same run.
 
-`python -m techtonics.bench` (__main__.py) runs the parts that --parts names,
-one module each:
+`python -m techtonics.bench` (__main__.py) runs, through suite.py, the parts
+that --parts names, one module each:
 
     conversion.py  the converter against h5py's read rate on the same warm writer
                    processes, 1 against all writers, end to end, peak RSS at two
-                   sizes, and SeisBench's own conversion (seisbench_peer.py)
+                   sizes, and SeisBench's own conversion (tools/seisbench_peer.py)
     mixing.py      the earthquake share of every window of the training stream
                    against a perfect shuffle
     pipeline.py    the input pipeline against raw record bytes, from_generator
@@ -15,10 +15,12 @@ one module each:
                    without XLA
     prediction.py  the predict command's pipeline against a plain loop and against
                    batches in memory, over STEAD files and a continuous recording
-    storage.py     the input pipeline from a local S3 server (local_s3.py) against
-                   local disk, the same records
+    storage.py     the input pipeline from a local S3 server (techtonics.testing)
+                   against local disk, the same records
     scale.py       the full-size run, generation to evaluation, against 20,000 traces
 
 datasets.py makes the generated STEAD and records they share; report.py
-writes bench.json, bench.md and bench.png.
+writes bench.json, bench.md and bench.png. A measurement that needs a
+process of its own runs as `python -m techtonics.bench.measure`
+(measurements.py).
 """

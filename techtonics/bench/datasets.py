@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import os
 
-from techtonics import converter, fileio, records, stead, synthetic
-
-# The original subset's noise share: 71,500 of 267,822 traces.
-NOISE_SHARE = 71500 / 267822
+from techtonics.conversion import converter, plan
+from techtonics.core import fileio
+from techtonics.data import records, stead
+from techtonics.synthetic import generator, reference
 
 
 def generated_stead(workdir: str, traces: int) -> str:
     """A synthetic STEAD of `traces` traces, made once, as one merged pair (the layout SeisBench converts)."""
     directory = os.path.join(workdir, f"stead-{traces}")
-    noise = round(traces * NOISE_SHARE)
-    synthetic.write_synthetic_stead(directory, traces - noise, noise, seed=0, merged=True, resume=True)
+    noise = round(traces * reference.ORIGINAL_NOISE_SHARE)
+    generator.write_synthetic_stead(directory, traces - noise, noise, seed=0, merged=True, resume=True)
     return directory
 
 
@@ -28,6 +28,6 @@ def converted_records(workdir: str, traces: int, encoding: str = "float32") -> s
     directory = records_dir(workdir, traces, encoding)
     if not fileio.exists(fileio.join(directory, records.MANIFEST_NAME)):
         pairs = tuple(stead.find_pairs(generated_stead(workdir, traces)))
-        config = converter.ConvertConfig(pairs=pairs, output_dir=directory, encoding=encoding)
+        config = plan.ConvertConfig(pairs=pairs, output_dir=directory, encoding=encoding)
         converter.convert(config, progress=False)
     return directory

@@ -7,9 +7,12 @@ import time
 
 import tensorflow as tf
 
-from techtonics import data, fileio, stead
 from techtonics.bench import conversion, datasets, png_baseline
 from techtonics.bench.report import Row
+from techtonics.core import fileio
+from techtonics.data import stead
+from techtonics.data.converted import ConvertedDataset
+from techtonics.training import input_pipeline, tasks
 
 
 def examples_per_second(ds: tf.data.Dataset, batches: int, passes: int = 3) -> float:
@@ -42,17 +45,17 @@ def pipeline_rate(records_dir: str, batch_size: int, task: str = "classification
     For regression, which keeps only earthquakes with the target, that is
     its examples/s times the records read per example kept.
     """
-    source = data.Records(records_dir)
-    config = data.InputConfig(task=task, batch_size=batch_size)
-    pipeline, steps = data.split_dataset(source, "train", config, training=True)
-    kept = source.count("train", task, config.target) / source.count("train", "classification", config.target)
+    source = ConvertedDataset(records_dir)
+    config, task_object = input_pipeline.InputConfig(batch_size=batch_size), tasks.get(task)
+    pipeline, steps = input_pipeline.split_dataset(source, "train", config, task_object, training=True)
+    kept = task_object.example_count(source, "train") / source.count("train")
     return examples_per_second(pipeline, steps) / kept
 
 
 def pipeline_rates(pairs: list[stead.SteadPair], records_dir: str, batch_size: int) -> dict[str, float]:
     """Examples/s: raw record bytes, the input pipeline, and from_generator over h5py."""
-    source = data.Records(records_dir)
-    batches = source.count("train", "classification", "source_magnitude") // batch_size  # one pass
+    source = ConvertedDataset(records_dir)
+    batches = source.count("train") // batch_size  # one pass
     raw = (
         tf.data.Dataset.from_tensor_slices(source.files("train"))
         .interleave(
@@ -77,14 +80,14 @@ def pipeline_rates(pairs: list[stead.SteadPair], records_dir: str, batch_size: i
     }
 
 
-def run(workdir: str, traces: int, batch_size: int, workers: int, png_traces: int) -> list[Row]:
+def run(workdir: str, traces: int, batch_size: int, processes: int, png_traces: int) -> list[Row]:
     """Input figures on generated STEAD of `traces` traces, in batches of batch_size.
 
-    workers: processes converting and rendering PNGs; png_traces: traces
+    processes: processes converting and rendering PNGs; png_traces: traces
     rendered as the original's PNG files.
     """
     pairs = stead.find_pairs(datasets.generated_stead(workdir, traces))
-    _, converted = conversion.steady_rates(pairs, os.path.join(workdir, "records"), workers)
+    _, converted = conversion.steady_rates(pairs, os.path.join(workdir, "records"), processes)
     records_dir = datasets.converted_records(workdir, traces)
     rates = pipeline_rates(pairs, records_dir, batch_size)
     regression = pipeline_rate(records_dir, batch_size, "regression")
@@ -94,8 +97,8 @@ def run(workdir: str, traces: int, batch_size: int, workers: int, png_traces: in
     int16 = pipeline_rate(int16_dir, batch_size)
     png_dir = os.path.join(workdir, f"png-{traces}")
     fileio.rmtree(png_dir)
-    rendered, paths, labels = png_baseline.render_rate(pairs, png_dir, png_traces, workers)
-    parallel_reads = data.InputConfig().parallel_reads
+    rendered, paths, labels = png_baseline.render_rate(pairs, png_dir, png_traces, processes)
+    parallel_reads = input_pipeline.InputConfig().parallel_reads
     png_reader = png_baseline.read_dataset(paths, labels, batch_size, parallel_reads)
     png_read = examples_per_second(png_reader, len(paths) // batch_size)
     pipeline, generator = rates["pipeline"], rates["generator"]
@@ -137,10 +140,10 @@ def run(workdir: str, traces: int, batch_size: int, workers: int, png_traces: in
             pipeline / generator,
             ">= 5",
         ),
-        Row("png.render", f"original: render PNG spectrograms, {workers} processes", rendered, "traces/s"),
+        Row("png.render", f"original: render PNG spectrograms, {processes} processes", rendered, "traces/s"),
         Row(
             "png.preparation",
-            f"preparation: conversion vs PNG rendering, {workers} processes",
+            f"preparation: conversion vs PNG rendering, {processes} processes",
             converted / rendered,
             "x",
             "PNG rendering",

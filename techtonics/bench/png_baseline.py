@@ -15,27 +15,29 @@ import multiprocessing
 import os
 import time
 
-import matplotlib
+import numpy as np
+import tensorflow as tf
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from techtonics import stead  # noqa: E402
-from techtonics.spectrogram import SpectrogramConfig  # noqa: E402
+from techtonics.data import stead
+from techtonics.model.spectrogram import SpectrogramConfig
 
 IMAGE = SpectrogramConfig()  # the original's image parameters
 _DPI = 100
 
 
 def render(waveform, image: SpectrogramConfig = IMAGE) -> bytes:
-    """The PNG file of one (6000, 3) waveform's Z spectrogram, as the original drew it."""
-    figure = plt.figure(figsize=(image.width / _DPI, image.height / _DPI), dpi=_DPI)
+    """The PNG file of one (6000, 3) waveform's Z spectrogram, as the original drew it.
+
+    The original drew through pyplot; a Figure on its own renders the same
+    pixels with the same Agg renderer, without choosing a backend for the
+    whole process.
+    """
+    figure = Figure(figsize=(image.width / _DPI, image.height / _DPI), dpi=_DPI)
     axes = figure.add_axes((0, 0, 1, 1))
     with np.errstate(divide="ignore"):  # silent frequencies: -inf dB, drawn black as in the original
         axes.specgram(
-            waveform[:, stead.CHANNELS.index("Z")],
+            waveform[:, stead.Z],
             NFFT=image.nfft,
             Fs=stead.SAMPLING_RATE_HZ,
             noverlap=image.nfft - image.hop,
@@ -46,7 +48,6 @@ def render(waveform, image: SpectrogramConfig = IMAGE) -> bytes:
     axes.axis("off")
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=_DPI)
-    plt.close(figure)
     return buffer.getvalue()
 
 
@@ -65,9 +66,9 @@ def _warm_up(_) -> None:
 
 
 def render_rate(
-    pairs: list[stead.SteadPair], out_dir: str, traces: int, workers: int
+    pairs: list[stead.SteadPair], out_dir: str, traces: int, processes: int
 ) -> tuple[float, list, list]:
-    """(traces/s, paths, labels) of rendering the first `traces` traces of each pair on `workers` CPUs."""
+    """(traces/s, paths, labels) of rendering the first `traces` traces of each pair on `processes` CPUs."""
     os.makedirs(out_dir, exist_ok=True)
     per_pair = max(1, traces // len(pairs))
     tasks, paths, labels = [], [], []
@@ -78,8 +79,8 @@ def render_rate(
             tasks.append((pair.hdf5, names[start : start + 25], out_dir))
         paths += [os.path.join(out_dir, f"{name}.png") for name in names]
         labels += [stead.CATEGORY_CLASS[c] for c in meta.trace_category]
-    with multiprocessing.get_context("spawn").Pool(workers) as pool:
-        pool.map(_warm_up, range(workers), chunksize=1)
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        pool.map(_warm_up, range(processes), chunksize=1)
         start = time.perf_counter()
         done = sum(pool.map(render_files, tasks, chunksize=1))
         seconds = time.perf_counter() - start

@@ -3,7 +3,7 @@
 Two exported models (a classifier and a magnitude regressor, untrained:
 speed does not depend on the weights) predict in one pass over generated
 STEAD files and over a synthetic continuous recording. Each is timed three
-ways: fed by the prediction pipeline (predict_inputs.py, what the command
+ways: fed by the prediction pipeline (prediction/inputs.py, what the command
 runs), fed one batch from memory (no input cost), and a plain Python loop
 that reads one trace or window and calls the SavedModels on it, as users
 write first.
@@ -15,42 +15,27 @@ import os
 import time
 
 import numpy as np
-import obspy
 import tensorflow as tf
-import tf_keras
 
-from techtonics import models, predict_inputs, predictor, stead, synthetic_stream
 from techtonics.bench import datasets
 from techtonics.bench.report import Row
-from techtonics.spectrogram import SpectrogramConfig
+from techtonics.data import stead
+from techtonics.model import export
+from techtonics.prediction import continuous, inputs, predictor
+from techtonics.synthetic import stream
+from techtonics.testing import exports
+from techtonics.training import tasks
 
 BATCH = 256
 _LOOP_PREDICTIONS = 200  # the plain loop is slow: timed on this many
 
 
-def export_untrained(
-    path: str, task: str, seed: int = 0, channels: str = "ENZ", target: str = "source_magnitude"
-) -> str:
-    """An untrained model exported at path as the trainer exports: right in every way but accuracy.
-
-    task, channels (the image's) and target (regression) as in training; seed:
-    of the initial weights.
-    """
-    tf_keras.utils.set_random_seed(seed)
-    model = models.build_model(models.ModelConfig(task, SpectrogramConfig(channels=channels)))
-    info = {"task": task, "records": "", "image_channels": channels}
-    if task == "regression":
-        info.update(target=target, mean=2.0, std=0.5)
-    models.export_model(model, path, info)
-    return path
-
-
 def _exports(workdir: str) -> list[str]:
     paths = []
-    for task in ("classification", "regression"):
+    for task in tasks.TASKS:
         path = os.path.join(workdir, "prediction-models", task, "export")
-        if not os.path.exists(os.path.join(path, models.EXPORT_INFO)):
-            export_untrained(path, task)
+        if not os.path.exists(os.path.join(path, export.EXPORT_INFO)):
+            exports.export_untrained(path, task)
         paths.append(path)
     return paths
 
@@ -91,8 +76,8 @@ def _stead_traces(pair: stead.SteadPair):
 
 
 def _stream_windows(path: str):
-    stream = obspy.read(path)
-    data = np.stack([stream.select(channel=f"HH{c}")[0].data for c in stead.CHANNELS], axis=1)
+    recording = continuous.import_obspy().read(path)  # ObsPy is an extra: imported only when measured
+    data = np.stack([recording.select(channel=f"HH{c}")[0].data for c in stead.CHANNELS], axis=1)
     for i in range(min(_LOOP_PREDICTIONS, (len(data) - stead.TRACE_SAMPLES) // 1000 + 1)):  # a 10 s stride
         yield data[i * 1000 : i * 1000 + stead.TRACE_SAMPLES]
 
@@ -102,15 +87,15 @@ def run(workdir: str, traces: int, stream_hours: float) -> list[Row]:
     paths = _exports(workdir)
     model = predictor.Predictor(paths, tf.distribute.get_strategy())
     pair = stead.find_pairs(datasets.generated_stead(workdir, traces))[0]
-    stream = os.path.join(workdir, f"stream-{stream_hours:g}h", "stream.mseed")
-    if not os.path.exists(stream):
-        events = [synthetic_stream.Event(600.0 + 900.0 * k) for k in range(int(stream_hours * 4))]
-        synthetic_stream.write_stream(stream, stream_hours * 3600.0, events)
+    recording = os.path.join(workdir, f"stream-{stream_hours:g}h", "stream.mseed")
+    if not os.path.exists(recording):
+        events = [stream.Event(600.0 + 900.0 * k) for k in range(int(stream_hours * 4))]
+        stream.write_stream(recording, stream_hours * 3600.0, events)
     sources = {
-        "stead": (predict_inputs.stead_source([pair]), _stead_traces(pair), f"{traces:,} STEAD traces"),
+        "stead": (inputs.stead_source([pair]), _stead_traces(pair), f"{traces:,} STEAD traces"),
         "continuous": (
-            predict_inputs.waveforms_source([stream], 10.0, False),
-            _stream_windows(stream),
+            inputs.waveforms_source([recording], 10.0, False),
+            _stream_windows(recording),
             f"{stream_hours:g} h continuous, 10 s stride",
         ),
     }

@@ -9,7 +9,9 @@ import time
 import tensorflow as tf
 from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
-from techtonics import data, fileio
+from techtonics.core import fileio
+from techtonics.data.converted import ConvertedDataset
+from techtonics.training import input_pipeline, tasks
 
 
 def profile_pipeline(records_dir: str, batch_size: int, batches: int, logdir: str) -> list[dict]:
@@ -21,8 +23,9 @@ def profile_pipeline(records_dir: str, batch_size: int, batches: int, logdir: st
     share above 1 means several threads. The trace stays in logdir for
     TensorBoard's profile plugin.
     """
-    config = data.InputConfig(batch_size=batch_size)
-    pipeline, _ = data.split_dataset(data.Records(records_dir), "train", config, training=True)
+    config = input_pipeline.InputConfig(batch_size=batch_size)
+    source, task = ConvertedDataset(records_dir), tasks.get("classification")
+    pipeline, _ = input_pipeline.split_dataset(source, "train", config, task, training=True)
     iterator = iter(pipeline)
     for _ in range(batches):
         next(iterator)

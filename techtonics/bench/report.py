@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from techtonics import fileio
+from techtonics.core import fileio
 
 
 @dataclasses.dataclass
@@ -76,12 +76,11 @@ def machine(gpus: list[str], tensorflow_version: str) -> dict:
 def chart(names: list[str], ratios: list[float], goals: list[float], met: list[bool], path: str) -> str:
     """Each ratio as a bar (green: goal met, red: missed), its goal as a tick; a PNG at path."""
     # Imported here: the converter's writer processes import this module (conversion.py) and need no plotting.
-    import matplotlib
+    # A Figure without pyplot draws to files with no backend chosen and no global state.
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")  # files only
-    import matplotlib.pyplot as plt
-
-    figure, ax = plt.subplots(figsize=(8, 0.45 * len(names) + 1.2))
+    figure = Figure(figsize=(8, 0.45 * len(names) + 1.2))
+    ax = figure.subplots()
     y = np.arange(len(names))[::-1]
     ax.barh(y, ratios, color=["tab:green" if m else "tab:red" for m in met])
     ax.scatter(goals, y, marker="|", s=400, color="black", label="goal", zorder=3)
@@ -91,7 +90,6 @@ def chart(names: list[str], ratios: list[float], goals: list[float], met: list[b
     ax.legend(loc="lower right")
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
-    plt.close(figure)
     fileio.write_atomic(path, buffer.getvalue())
     return path
 

@@ -6,8 +6,8 @@
 At each size, in the original subset's class ratio (26.7% noise): generate a
 synthetic STEAD (kept for the next run: a pair on disk is complete), convert
 it with the original subset's splits (80/10/10 by source_id), verify it,
-start the trainer and time it to its first step (then it finishes 10 steps,
-one validation pass and the export), read one epoch of the training input,
+train 10 steps, one validation pass and the export (with the trainer's own
+time from its call to its first step), read one epoch of the training input,
 train each CNN 200 steps fed by the pipeline and from memory (the difference
 is the share of step time spent waiting for input), and evaluate the whole
 test split. Each stage runs as its own process and reports wall time,
@@ -21,27 +21,27 @@ the pipeline).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 import sys
-import time
 
-from techtonics import converter, fileio, records, trainer
-from techtonics.bench import conversion, datasets
+from techtonics.bench import conversion, measurements
 from techtonics.bench.report import Row
-from techtonics.errors import UserError
+from techtonics.conversion import plan
+from techtonics.core import fileio
+from techtonics.core.errors import UserError
+from techtonics.data import records
+from techtonics.synthetic import reference
 
 BASELINE_TRACES = 20000
 # Fast enough that the full-size rehearsal is not mostly waiting for its data.
 GENERATOR_GOAL = 1000
 # Bytes per trace on disk: the HDF5 file with its 35 attributes (76 kB measured) and the float32 record.
-_DISK_PER_TRACE = 80_000 + converter.record_bytes("float32")
+_DISK_PER_TRACE = 80_000 + plan.record_bytes("float32")
 SUBSET_SPLITS = ("--seed=0", "--validation_fraction=0.1", "--test_fraction=0.1", "--split_by=source_id")
 TRAIN_BATCH = 64
 TRAIN_STEPS = 200  # of each CNN: the second 100 are timed
-_RESULT = "result"
 
 
 class ScaleError(UserError):
@@ -56,7 +56,7 @@ def check_disk(workdir: str, sizes: list[int]) -> None:
     if needed > free:
         raise ScaleError(
             f"{workdir}: {' and '.join(f'{n:,}' for n in sizes)} traces need about {needed / 1e9:.0f} GB "
-            f"of disk, {free / 1e9:.0f} GB free; use --scale_traces=N for fewer, or another --workdir"
+            f"of disk, {free / 1e9:.0f} GB free; use --scale_traces=N for fewer, or another --output_dir"
         )
 
 
@@ -64,17 +64,27 @@ def _done_marker(workdir: str, traces: int) -> str:
     return os.path.join(workdir, f"scale-{traces}", "records", records.MANIFEST_NAME)
 
 
-def _python(*arguments: str) -> list[str]:
-    return [sys.executable, *arguments]
-
-
-def _stage(name: str, command: list[str], traces: int, written_dir: str | None = None) -> dict:
-    """Runs one stage as its own process; wall time, traces/s, peak RSS, bytes written and its output."""
+def _stage(name: str, command: list[str], traces: int | None, written_dir: str | None = None) -> dict:
+    """Runs one stage as its own process: wall time, traces/s, peak RSS and bytes written."""
     before = _bytes_under(written_dir)
-    seconds, rss, output = conversion.run_measured(command)
+    seconds, rss, _ = conversion.run_measured(command)
     written = _bytes_under(written_dir) - before
-    result = {"stage": name, "seconds": seconds, "traces": traces, "rate": traces / seconds, "rss_mb": rss}
-    return {**result, "bytes": written, "output": output}
+    rate = traces / seconds if traces else None
+    return {
+        "stage": name,
+        "seconds": seconds,
+        "traces": traces,
+        "rate": rate,
+        "rss_mb": rss,
+        "bytes": written,
+    }
+
+
+def _measured(name: str, measurement: str, arguments: dict, traces: int, written_dir: str | None = None):
+    """_stage of a measurement (measurements.py): (the stage, what the measurement returned)."""
+    with measurements.result_file() as result:
+        stage = _stage(name, measurements.command(measurement, arguments, result), traces, written_dir)
+        return stage, measurements.read(result)
 
 
 def _bytes_under(directory: str | None) -> int:
@@ -83,28 +93,15 @@ def _bytes_under(directory: str | None) -> int:
     return sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(directory) for f in files)
 
 
-def _first_step_seconds(output: str) -> float:
-    """When the trainer's first step ended, from the time-stamped output lines of run_measured."""
-    for line in output.splitlines():
-        stamp, _, text = line.partition(" ")
-        if text.startswith(trainer.FIRST_STEP_LINE):
-            return float(stamp)
-    raise RuntimeError(f"the trainer never finished a step:\n{output[-2000:]}")
-
-
-def _result(output: str) -> dict:
-    """The JSON that a stage of this module's own command line printed last."""
-    return json.loads(output.rsplit(f" {_RESULT} ", 1)[1])
-
-
-def run_size(workdir: str, traces: int, workers: int) -> list[dict]:
+def run_size(workdir: str, traces: int, processes: int) -> list[dict]:
     """Every stage at one size; returns one dict per stage."""
     root = os.path.join(workdir, f"scale-{traces}")
     stead_dir, records_dir = os.path.join(root, "stead"), os.path.join(root, "records")
-    noise = round(traces * datasets.NOISE_SHARE)
+    noise = round(traces * reference.ORIGINAL_NOISE_SHARE)
     stages = []
     if not os.path.exists(os.path.join(stead_dir, "chunk2.csv")):
-        generate = _python(
+        generate = [
+            sys.executable,
             "-m",
             "techtonics.synthetic",
             f"--output_dir={stead_dir}",
@@ -112,57 +109,41 @@ def run_size(workdir: str, traces: int, workers: int) -> list[dict]:
             f"--noise={noise}",
             "--seed=0",
             "--resume",
-            f"--num_workers={workers}",
-        )
+            f"--processes={processes}",
+        ]
         stages.append(_stage("generate", generate, traces, stead_dir))
-    converted = conversion.end_to_end(stead_dir, records_dir, workers, *SUBSET_SPLITS)
-    stages.append({"stage": "convert", **converted, "output": ""})
+    converted = conversion.end_to_end(stead_dir, records_dir, processes, *SUBSET_SPLITS)
+    stages.append({"stage": "convert", **converted})
     manifest = records.read_manifest(records_dir)
     counts = {split: info["count"] for split, info in manifest["splits"].items()}
-    stages.append(
-        _stage("verify", conversion.converter_command(f"--output_dir={records_dir}", "--verify"), traces)
-    )
+    verify = conversion.converter_command(f"--output_dir={records_dir}", "--verify")
+    stages.append(_stage("verify", verify, traces))
     model_dir = os.path.join(root, "model")
     fileio.rmtree(model_dir)
-    train = _python(
-        "-m",
-        "techtonics.train",
-        f"--records={records_dir}",
-        f"--model_dir={model_dir}",
-        "--epochs=1",
-        "--steps_per_epoch=10",
-        f"--batch_size={TRAIN_BATCH}",
-        "--evaluate_split=none",
+    # The trainer as `python -m techtonics.train` runs it, with these flags.
+    values = {"epochs": 1, "steps_per_epoch": 10, "batch_size": TRAIN_BATCH, "evaluate_split": "none"}
+    train = {"records_dir": records_dir, "model_dir": model_dir, "values": values}
+    trained, measured = _measured(
+        "train 10 steps, validate, export", "trainer_run", train, counts["validation"], model_dir
     )
-    trained = _stage("train 10 steps, validate, export", train, counts["validation"], model_dir)
-    stages.append(
-        {
-            "stage": "trainer start to first step",
-            "seconds": _first_step_seconds(trained["output"]),
-            "traces": None,
-            "rate": None,
-            "rss_mb": None,
-            "bytes": None,
-            "output": "",
-        }
-    )
+    first_step = {"stage": "trainer call to first step", "seconds": measured["first_step_seconds"]}
+    stages.append({**first_step, "traces": None, "rate": None, "rss_mb": None, "bytes": None})
     stages.append(trained)
-    pipeline = _stage(
-        "input pipeline, one epoch of train",
-        _python("-m", "techtonics.bench.scale", "pipeline", records_dir),
-        counts["train"],
-    )
-    measured = _result(pipeline["output"])
+    epoch = {"records_dir": records_dir, "batch_size": TRAIN_BATCH}
+    pipeline, measured = _measured("input pipeline, one epoch of train", "epoch_rate", epoch, counts["train"])
     stages.append({**pipeline, **measured, "rate": measured["examples_per_second"]})
     for task in ("classification", "regression"):
-        steps = _stage(
-            f"{task}: {TRAIN_STEPS} steps",
-            _python("-m", "techtonics.bench.scale", task, records_dir),
-            TRAIN_STEPS * TRAIN_BATCH,
+        arguments = {
+            "records_dir": records_dir,
+            "task": task,
+            "batch_size": TRAIN_BATCH,
+            "steps": TRAIN_STEPS // 2,
+        }
+        steps, measured = _measured(
+            f"{task}: {TRAIN_STEPS} steps", "training_rates", arguments, TRAIN_STEPS * TRAIN_BATCH
         )
-        measured = _result(steps["output"])
         stages.append({**steps, **measured, "rate": measured["fed_examples_per_second"]})
-    evaluate = _python("-m", "techtonics.evaluate", f"--model_dir={model_dir}", "--split=test")
+    evaluate = [sys.executable, "-m", "techtonics.evaluate", f"--model_dir={model_dir}", "--split=test"]
     stages.append(_stage("evaluate the test split", evaluate, counts["test"], model_dir))
     return stages
 
@@ -173,7 +154,7 @@ def compare(full: list[dict], baseline: list[dict]) -> list[dict]:
     rows = []
     for stage in full:
         base = by_name.get(stage["stage"])
-        row = {k: v for k, v in stage.items() if k != "output"}
+        row = dict(stage)
         if base and stage["rate"] and base["rate"]:
             row["baseline_rate"], row["per_trace_ratio"] = base["rate"], base["rate"] / stage["rate"]
         if base and stage["rss_mb"] and base["rss_mb"]:
@@ -201,36 +182,13 @@ def markdown(rows: list[dict], full: int, baseline: int) -> str:
     return "\n".join(lines)
 
 
-def _measure_pipeline(records_dir: str) -> dict:
-    from techtonics import data  # TensorFlow only in this stage's process
-
-    source = data.Records(records_dir)
-    config = data.InputConfig(batch_size=TRAIN_BATCH)
-    ds, steps = data.split_dataset(source, "train", config, training=True)
-    start, iterator = time.perf_counter(), iter(ds)
-    for _ in range(steps):
-        next(iterator)
-    return {"examples_per_second": steps * TRAIN_BATCH / (time.perf_counter() - start), "batches": steps}
-
-
-def _measure_training(records_dir: str, task: str) -> dict:
-    from techtonics.bench import training  # TensorFlow only in this stage's process
-
-    fed, memory = training.training_rates(records_dir, task, False, TRAIN_BATCH, TRAIN_STEPS // 2)
-    return {
-        "fed_examples_per_second": fed,
-        "memory_examples_per_second": memory,
-        "input_wait_share": 1 - fed / memory,
-    }
-
-
-def run(workdir: str, traces: int, workers: int) -> tuple[list[Row], list[dict]]:
+def run(workdir: str, traces: int, processes: int) -> tuple[list[Row], list[dict]]:
     """The full-size run and the same at 20,000 traces: (rows with goals, every stage's figures).
 
     The command checks the disk (check_disk) before any part runs.
     """
     sizes = [BASELINE_TRACES, traces]
-    baseline, full = (run_size(workdir, n, workers) for n in sizes)
+    baseline, full = (run_size(workdir, n, processes) for n in sizes)
     stages = compare(full, baseline)
     rows = []
     for stage in stages:
@@ -263,7 +221,7 @@ def run(workdir: str, traces: int, workers: int) -> tuple[list[Row], list[dict]]
             rows.append(
                 Row(
                     "scale.generate.goal",
-                    f"synthetic STEAD, {workers} processes",
+                    f"synthetic STEAD, {processes} processes",
                     stage["rate"],
                     "traces/s",
                     f"{GENERATOR_GOAL:,} traces/s",
@@ -272,14 +230,3 @@ def run(workdir: str, traces: int, workers: int) -> tuple[list[Row], list[dict]]
                 )
             )
     return rows, stages
-
-
-def main(argv: list[str]) -> None:
-    """A stage in its own process: `pipeline|classification|regression RECORDS`; prints JSON last."""
-    what, records_dir = argv
-    result = _measure_pipeline(records_dir) if what == "pipeline" else _measure_training(records_dir, what)
-    print(_RESULT, json.dumps(result))
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

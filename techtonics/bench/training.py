@@ -7,9 +7,10 @@ import time
 import tensorflow as tf
 import tf_keras
 
-from techtonics import data, models, stead, trainer
 from techtonics.bench import datasets
 from techtonics.bench.report import Row
+from techtonics.data.converted import ConvertedDataset
+from techtonics.training import input_pipeline, tasks, trainer
 
 
 class _EpochSeconds(tf_keras.callbacks.Callback):
@@ -28,16 +29,20 @@ def training_rates(
     task: which CNN; jit_compile: with XLA; steps: training steps per epoch.
     """
     config = trainer.TrainConfig(
-        records=records_dir, task=task, input=data.InputConfig(batch_size=batch_size), jit_compile=jit_compile
+        records=records_dir,
+        task=task,
+        input=input_pipeline.InputConfig(batch_size=batch_size),
+        jit_compile=jit_compile,
     )
-    pipeline, _ = data.split_dataset(
-        data.Records(records_dir), "train", config.input_config(1), training=True
+    task_object = config.make_task()
+    pipeline, _ = input_pipeline.split_dataset(
+        ConvertedDataset(records_dir), "train", config.input, task_object, training=True
     )
     memory = tf.data.Dataset.from_tensors(next(iter(pipeline))).repeat()  # one batch, no input cost
     rates = []
     for ds in (pipeline, memory):
-        model = models.build_model(config.model)
-        trainer.compile_model(model, config)
+        model = task_object.build_model(config.model)
+        trainer.compile_model(model, config, task_object)
         timer = _EpochSeconds()
         model.fit(ds, epochs=2, steps_per_epoch=steps, callbacks=[timer], verbose=0)
         rates.append(steps * batch_size / timer.seconds)
@@ -48,7 +53,7 @@ def run(workdir: str, traces: int, batch_size: int, steps: int) -> list[Row]:
     """Both CNNs with and without XLA, fed by the pipeline against fed from memory, `steps` steps an epoch."""
     records_dir = datasets.converted_records(workdir, traces)
     rows = []
-    for task in stead.TASKS:
+    for task in tasks.TASKS:
         for jit in (False, True):
             fed, memory = training_rates(records_dir, task, jit, batch_size, steps)
             key, name = f"training.{task}{'.xla' if jit else ''}", f"training {task}{', XLA' if jit else ''}"

@@ -1,0 +1,204 @@
+"""File access for local paths and object stores (gs://, s3://, hdfs://).
+
+Local paths use the standard library, so processes that only touch local
+files (the synthetic writer, HDF5 reader workers) do not pay TensorFlow's
+import time and memory. Paths with a scheme go through `tf.io.gfile`, which
+tensorflow-io extends with s3://, hdfs:// and az://.
+"""
+
+import contextlib
+import hashlib
+import io
+import os
+import shutil
+import socket
+import sys
+import urllib.parse
+import uuid
+
+from techtonics.core.errors import UserError
+
+_REACHED: set[tuple[str, int]] = set()
+
+
+def is_remote(path: str) -> bool:
+    """True for paths with a URL scheme such as gs:// or s3://."""
+    return "://" in str(path)
+
+
+def _gfile(path: str):
+    if path.startswith("s3://"):
+        _check_s3_endpoint(path)
+    import tensorflow as tf  # only remote paths need it
+
+    try:
+        import tensorflow_io  # noqa: F401  (registers s3://, hdfs://, az://)
+    except ImportError:
+        pass
+    return tf.io.gfile
+
+
+def _check_s3_endpoint(path: str) -> None:
+    """One line, within S3_CONNECT_TIMEOUT_MSEC, when the S3 endpoint does not answer.
+
+    tensorflow-io's S3 client retries an unreachable endpoint for about a
+    minute and then reports a missing file, which sends users looking in
+    the wrong place.
+    """
+    region = os.environ.get("AWS_REGION", "us-east-1")
+    endpoint = os.environ.get("S3_ENDPOINT") or f"s3.{region}.amazonaws.com"
+    https = os.environ.get("S3_USE_HTTPS", "1") != "0"
+    url = urllib.parse.urlsplit(
+        endpoint if "://" in endpoint else f"{'https' if https else 'http'}://{endpoint}"
+    )
+    address = (url.hostname or "", url.port or (443 if url.scheme == "https" else 80))
+    if address in _REACHED:
+        return
+    seconds = int(os.environ.get("S3_CONNECT_TIMEOUT_MSEC", "5000")) / 1000
+    try:
+        socket.create_connection(address, timeout=seconds).close()
+    except OSError as e:
+        raise UserError(
+            f"{path}: cannot reach the S3 endpoint {endpoint} within {seconds:g} s ({e.strerror or e}); "
+            "check S3_ENDPOINT and the network (S3_CONNECT_TIMEOUT_MSEC sets the wait)"
+        ) from None
+    _REACHED.add(address)
+
+
+def join(*parts: str) -> str:
+    """Joins path parts with '/' for URLs and os.path.join for local paths."""
+    if is_remote(parts[0]):
+        return "/".join(p.rstrip("/") for p in parts)
+    return os.path.join(*parts)
+
+
+def exists(path: str) -> bool:
+    """Whether a file or directory exists."""
+    return _gfile(path).exists(path) if is_remote(path) else os.path.exists(path)
+
+
+def isdir(path: str) -> bool:
+    """Whether path is a directory."""
+    return _gfile(path).isdir(path) if is_remote(path) else os.path.isdir(path)
+
+
+def listdir(path: str) -> list[str]:
+    """Names of the entries of a directory, sorted."""
+    return sorted(_gfile(path).listdir(path) if is_remote(path) else os.listdir(path))
+
+
+def size(path: str) -> int:
+    """Size of a file in bytes."""
+    return _gfile(path).stat(path).length if is_remote(path) else os.path.getsize(path)
+
+
+def makedirs(path: str) -> None:
+    """Creates a directory and its parents; no error if it exists."""
+    if is_remote(path):
+        _gfile(path).makedirs(path)
+    else:
+        os.makedirs(path, exist_ok=True)
+
+
+def remove(path: str) -> None:
+    """Removes a file if it exists."""
+    if is_remote(path):
+        if _gfile(path).exists(path):
+            _gfile(path).remove(path)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+
+
+def rmtree(path: str) -> None:
+    """Removes a directory tree if it exists."""
+    if is_remote(path):
+        if _gfile(path).exists(path):
+            _gfile(path).rmtree(path)
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def open_file(path: str, mode: str = "rb"):
+    """Opens a file for reading or writing; a file object either way."""
+    return _gfile(path).GFile(path, mode) if is_remote(path) else open(path, mode)
+
+
+def rename(src: str, dst: str) -> None:
+    """Renames src to dst, replacing dst (atomic on local and POSIX file systems)."""
+    if is_remote(src):
+        _gfile(src).rename(src, dst, overwrite=True)
+    else:
+        os.replace(src, dst)
+
+
+def temporary_path(path: str) -> str:
+    """A unique sibling name for writing `path` before renaming it into place."""
+    return f"{path}.tmp-{uuid.uuid4().hex[:12]}"
+
+
+@contextlib.contextmanager
+def atomic_output(path: str, mode: str = "wb"):
+    """Writes through a temporary sibling file and renames it to `path` on success.
+
+    A process killed while writing leaves `path` untouched (at worst a stray
+    `*.tmp-*` file), so every reader sees either the old or the new content.
+    """
+    tmp = temporary_path(path)
+    try:
+        with open_file(tmp, mode) as f:
+            yield f
+        rename(tmp, path)
+    finally:
+        remove(tmp)
+
+
+def check_writable(directory: str, what: str) -> None:
+    """Creates directory and writes a small file into it atomically, before a long run writes `what` there.
+
+    Raises UserError "{directory}: cannot write {what} there ({reason})".
+    The file stays: on an object store a directory is a prefix, and exists
+    (for listdir) only while an object is under it. It is not empty:
+    tensorflow-io's S3 takes an empty object for a directory and refuses to
+    rename it.
+    """
+    try:
+        makedirs(directory)
+        write_atomic(join(directory, ".write-check"), "ok\n")
+    # The tuple is built when an exception arrives, so it holds TensorFlow's error if _gfile loaded it.
+    except _write_errors() as e:
+        reason = str(e).partition("\n")[0]  # an object store's error can run to several lines
+        raise UserError(f"{directory}: cannot write {what} there ({reason})") from None
+
+
+def _write_errors() -> tuple[type[Exception], ...]:
+    """OSError locally; also tf.errors.OpError (object stores) once TensorFlow is loaded, not importing it."""
+    tf = sys.modules.get("tensorflow")
+    return (OSError,) if tf is None else (OSError, tf.errors.OpError)
+
+
+def sha256(path: str) -> str:
+    """The hex sha256 of a file's content, read in blocks."""
+    digest = hashlib.sha256()
+    with open_file(path, "rb") as f:
+        while block := f.read(8 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_atomic(path: str, data: str | bytes) -> None:
+    """Writes a whole file atomically (see `atomic_output`)."""
+    with atomic_output(path, "wb") as f:
+        f.write(data.encode() if isinstance(data, str) else data)
+
+
+def write_figure(figure, out_dir: str, name: str) -> str:
+    """Writes a matplotlib Figure as out_dir/name (PNG, atomically); returns its path.
+
+    The figure draws itself (Figure.savefig), so no pyplot backend is chosen here.
+    """
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+    path = join(out_dir, name)
+    write_atomic(path, buffer.getvalue())
+    return path

@@ -1,0 +1,1 @@
+"""The model: the spectrogram image layer, the CNN, and its export."""

@@ -1,0 +1,93 @@
+"""The exported model: a SavedModel that maps raw waveforms to the answer, loadable without this package.
+
+An export holds the trained CNN behind two serving functions and, beside the
+graph, `techtonics.json`: the task's description of the answer (training/
+tasks.py `export_info`: the task, and for a regressor its target, units and
+the normalisation the answer undoes), the input channels its image uses and
+the export version. Exports of version 2 written by any earlier release load.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import tensorflow as tf
+import tf_keras
+
+from techtonics.core import fileio
+from techtonics.core.errors import UserError
+from techtonics.data import stead
+
+EXPORT_INFO = "techtonics.json"
+# 2: techtonics.json names its version and the input channels its image uses.
+EXPORT_VERSION = 2
+
+
+class ExportedModel(tf.Module):
+    """The serving functions: `serve` (waveform -> the answer by name) and `spectrogram` (-> `image`).
+
+    The same object serves in memory (the trainer evaluates it right after
+    exporting) and, restored by tf.saved_model.load, from disk.
+    """
+
+    def __init__(self, model: tf_keras.Model, answer: Callable[[tf.Tensor], dict]):
+        super().__init__()
+        self.model = model
+        self._answer = answer
+        self._image = model.get_layer("spectrogram")
+        spec = tf.TensorSpec([None, *stead.WAVEFORM_SHAPE], tf.float32, name="waveform")
+        self.serve = tf.function(self._serve, input_signature=[spec])
+        self.spectrogram = tf.function(self._spectrogram, input_signature=[spec])
+
+    def _serve(self, waveform):
+        return self._answer(self.model(waveform, training=False))
+
+    def _spectrogram(self, waveform):
+        return {"image": self._image(waveform)}
+
+
+def export_model(
+    model: tf_keras.Model, path: str, info: dict, answer: Callable[[tf.Tensor], dict]
+) -> ExportedModel:
+    """Writes the SavedModel at `path` (atomically) and returns it, ready to serve.
+
+    info: written as techtonics.json with the export version; answer: the
+    task's map of the model's output to {name: tensor} (tasks.Task.serving).
+    Signatures: `serving_default` and `spectrogram`, as ExportedModel's.
+    """
+    info = {**info, "export_version": EXPORT_VERSION}
+    module = ExportedModel(model, answer)
+    tmp = fileio.temporary_path(path)
+    try:
+        tf.saved_model.save(
+            module, tmp, signatures={"serving_default": module.serve, "spectrogram": module.spectrogram}
+        )
+        fileio.write_atomic(fileio.join(tmp, EXPORT_INFO), json.dumps(info, indent=2, sort_keys=True) + "\n")
+        fileio.rmtree(path)
+        fileio.rename(tmp, path)
+    finally:
+        fileio.rmtree(tmp)
+    return module
+
+
+def load_exported(path: str):
+    """(loaded SavedModel, info) of an exported model; call `loaded.serve(waveform)` on waveforms.
+
+    Refuses, in one line, a directory that holds no TECHTONICS export or one
+    of another export version.
+    """
+    info_path = fileio.join(path, EXPORT_INFO)
+    if not fileio.exists(info_path):
+        raise UserError(
+            f"{path}: not a TECHTONICS export (no {EXPORT_INFO}); give a model directory's export/"
+        )
+    with fileio.open_file(info_path, "rb") as f:
+        info = json.loads(f.read())
+    version = info.get("export_version", 1)
+    if version != EXPORT_VERSION:
+        raise UserError(
+            f"{path}: exported by another version of TECHTONICS (export version {version}, this one reads "
+            f"{EXPORT_VERSION}); run its training command again to export it anew"
+        )
+    return tf.saved_model.load(path), info

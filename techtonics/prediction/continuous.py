@@ -1,0 +1,239 @@
+"""Continuous recordings (any format ObsPy reads) as STEAD-like windows; detections from predictions.
+
+Files, directories and globs are read headers first to group traces by
+station: network.station.location and channel band (`HH`, `BH`, `EH`, ...).
+Components map to E/N/Z, and 1/2 count as E/N. One station's recordings
+at a time are read, resampled to 100 Hz where needed (ObsPy's Fourier
+resampling) and merged per component, so memory follows the largest
+station, not the whole input. Windows of 6,000 samples step by the stride,
+each exactly as a STEAD trace: raw counts, float32, columns E, N, Z. A
+window that touches a gap is skipped and counted, or filled with each
+channel's median of the window (`fill_gaps`). A component that no model
+uses may be missing and is zeros; a missing component that a model uses
+skips the station, counted.
+
+`detections` merges windows whose earthquake probability reaches the
+threshold, and overlap, into events.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import glob
+import os
+import warnings
+from collections.abc import Iterator
+
+import numpy as np
+
+from techtonics.core.errors import UserError
+from techtonics.data import stead
+
+COMPONENT = {"E": "E", "1": "E", "N": "N", "2": "N", "Z": "Z"}
+# Below this rate a recording cannot hold the image's band (the spectrogram reaches 50 Hz at 100 Hz).
+MIN_SAMPLING_RATE_HZ = 40.0
+_PLOT_POINTS = 4000  # min/max pairs kept per station for its figure
+
+
+def import_obspy():
+    """ObsPy, or one line saying how to install it."""
+    try:
+        import obspy
+    except ImportError:
+        raise UserError(
+            "--waveforms needs ObsPy: pip install 'techtonics[waveforms]' (or pip install obspy)"
+        ) from None
+    return obspy
+
+
+def find_files(paths: list[str]) -> list[str]:
+    """Every file named, under a directory or matching a glob, sorted; one line for a path with none."""
+    found = []
+    for path in paths:
+        if os.path.isdir(path):
+            matches = [os.path.join(root, f) for root, _, files in os.walk(path) for f in files]
+        else:
+            matches = [m for m in glob.glob(path) if os.path.isfile(m)]
+        if not matches:
+            raise UserError(f"{path}: no such file, directory or matching files")
+        found += matches
+    return sorted(set(found))
+
+
+@dataclasses.dataclass
+class Station:
+    """One station's recordings: its id (NET.STA.LOC.BAND) and files per component."""
+
+    id: str
+    files: set[str] = dataclasses.field(default_factory=set)
+    components: set[str] = dataclasses.field(default_factory=set)
+
+
+def group_stations(files: list[str], skipped: collections.Counter) -> list[Station]:
+    """Stations by network.station.location and band, from the headers; unreadable files are counted."""
+    obspy = import_obspy()
+    stations: dict[str, Station] = {}
+    for path in files:
+        try:
+            headers = obspy.read(path, headonly=True)
+        except Exception as e:  # ObsPy raises TypeError, ValueError, OSError, ... for what it cannot read
+            skipped["unreadable_file"] += 1
+            print(
+                f"skipped {path}: ObsPy cannot read it ({type(e).__name__}: {str(e).splitlines()[0][:200]})"
+            )
+            continue
+        for trace in headers:
+            s = trace.stats
+            component = COMPONENT.get(s.channel[-1:].upper())
+            if component is None:
+                skipped["unknown_component"] += 1
+                continue
+            key = f"{s.network}.{s.station}.{s.location}.{s.channel[:-1]}"
+            station = stations.setdefault(key, Station(key))
+            station.files.add(path)
+            station.components.add(component)
+    if not stations and files:
+        raise UserError(f"{files[0]}: no readable recordings in the {len(files)} files given")
+    return [stations[k] for k in sorted(stations)]
+
+
+def _station_data(station: Station, skipped: collections.Counter):
+    """(start UTCDateTime, masked (samples, 3) E/N/Z array at 100 Hz, components present) of one station."""
+    obspy = import_obspy()
+    stream = obspy.Stream()
+    net, sta, loc, band = station.id.split(".")
+    for path in sorted(station.files):
+        stream += obspy.read(path).select(network=net, station=sta, location=loc, channel=f"{band}?")
+    kept = obspy.Stream()
+    for trace in stream:
+        rate = trace.stats.sampling_rate
+        if rate < MIN_SAMPLING_RATE_HZ:
+            skipped[f"sampling_rate_below_{MIN_SAMPLING_RATE_HZ:g}_hz"] += 1
+            continue
+        trace.data = trace.data.astype(np.float64)
+        if rate != stead.SAMPLING_RATE_HZ:
+            trace.resample(stead.SAMPLING_RATE_HZ)
+        trace.stats.channel = band + COMPONENT[trace.stats.channel[-1].upper()]
+        kept.append(trace)
+    if not kept:
+        return None, None, set()
+    kept.merge(method=1, fill_value=None)  # gaps become masked samples
+    start = min(t.stats.starttime for t in kept)
+    end = max(t.stats.endtime for t in kept)
+    kept.trim(start, end, pad=True, fill_value=None, nearest_sample=True)
+    samples = min(t.stats.npts for t in kept)
+    data = np.ma.masked_all((samples, len(stead.CHANNELS)), np.float32)
+    present = set()
+    for trace in kept:
+        column = stead.CHANNELS.index(trace.stats.channel[-1])
+        data[:, column] = np.ma.asarray(trace.data[:samples], np.float32)
+        present.add(trace.stats.channel[-1])
+    return start, data, present
+
+
+def _plot_trace(z: np.ma.MaskedArray) -> np.ndarray:
+    """The Z channel as (points, 2) min/max pairs, for the station's figure."""
+    values = z.filled(np.nan)
+    step = max(1, len(values) // _PLOT_POINTS)
+    usable = len(values) // step * step
+    blocks = values[:usable].reshape(-1, step)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-gap block: NaN, drawn as nothing
+        return np.stack([np.nanmin(blocks, axis=1), np.nanmax(blocks, axis=1)], axis=1)
+
+
+def windows(
+    stations: list[Station],
+    stride_s: float,
+    channels: str,
+    fill_gaps: bool,
+    skipped: collections.Counter,
+    plots: dict,
+) -> Iterator[tuple[np.ndarray, str, float]]:
+    """(window (6000, 3) float32, station id, window start as a POSIX timestamp) of every station, in order.
+
+    channels: the components the models use; skipped: counts by reason; plots:
+    filled with each station's (start timestamp, Z min/max pairs, seconds per pair).
+    """
+    stride = int(round(stride_s * stead.SAMPLING_RATE_HZ))
+    length = stead.TRACE_SAMPLES
+    for station in stations:
+        start, data, present = _station_data(station, skipped)
+        if data is None:
+            continue
+        missing = [c for c in channels if c not in present]
+        if missing:
+            skipped[f"station_missing_{''.join(missing)}"] += 1
+            print(f"skipped {station.id}: no {', '.join(missing)} component, which a model uses")
+            continue
+        for c in stead.CHANNELS:
+            if c not in present:
+                data[:, stead.CHANNELS.index(c)] = 0.0  # unused by every model
+        if len(data) < length:
+            skipped["station_shorter_than_a_window"] += 1
+            print(
+                f"skipped {station.id}: {len(data) / stead.SAMPLING_RATE_HZ:.1f} s, "
+                "shorter than one window (60 s)"
+            )
+            continue
+        z = data[:, stead.Z]
+        plots[station.id] = (
+            start.timestamp,
+            _plot_trace(z),
+            max(1, len(z) // _PLOT_POINTS) / stead.SAMPLING_RATE_HZ,
+        )
+        for offset in range(0, len(data) - length + 1, stride):
+            window = data[offset : offset + length]
+            if np.ma.is_masked(window):
+                if not fill_gaps:
+                    skipped["window_in_a_gap"] += 1
+                    continue
+                window = window.filled(np.ma.median(window, axis=0).filled(0.0))
+            yield (
+                np.asarray(window, np.float32),
+                station.id,
+                start.timestamp + offset / stead.SAMPLING_RATE_HZ,
+            )
+
+
+def detections(
+    starts: np.ndarray, probability: np.ndarray, estimates: dict[str, np.ndarray], threshold: float
+) -> list[dict]:
+    """Windows of one station whose probability reaches threshold, merged while they overlap, as events.
+
+    starts: window starts (POSIX seconds, ascending); estimates: each
+    regressor's column. An event has its start (first window's start), end
+    (last window's end), peak probability and time of the peak window's
+    start, and the median of every estimate over its windows; arrival
+    estimates (samples from the window start) become absolute times first.
+    """
+    length_s = stead.TRACE_SAMPLES / stead.SAMPLING_RATE_HZ
+    above = np.flatnonzero(probability >= threshold)
+    groups, current = [], []
+    for i in above:
+        if current and starts[i] > starts[current[-1]] + length_s:
+            groups.append(current)
+            current = []
+        current.append(i)
+    if current:
+        groups.append(current)
+    events = []
+    for members in groups:
+        members = np.asarray(members)
+        peak = members[np.argmax(probability[members])]
+        event = {
+            "start": starts[members[0]],
+            "end": starts[members[-1]] + length_s,
+            "peak_probability": float(probability[peak]),
+            "peak_window_start": starts[peak],
+            "windows": int(members.size),
+        }
+        for column, values in estimates.items():
+            if column.endswith("_sample"):  # samples after the window start -> absolute time
+                times = starts[members] + values[members] / stead.SAMPLING_RATE_HZ
+                event[column.removesuffix("_sample") + "_time"] = float(np.median(times))
+            else:
+                event[column] = float(np.median(values[members]))
+        events.append(event)
+    return events

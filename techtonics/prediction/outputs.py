@@ -1,0 +1,121 @@
+"""What prediction writes: predictions.csv, and for continuous input each station's detections and figure.
+
+`PredictionWriter` streams rows into predictions.csv under a temporary name
+and renames it when complete. `Stations` gathers a continuous recording's
+window probabilities station by station, turns them into detections
+(continuous.detections) when a station ends, draws the first stations, and
+writes detections.csv.
+"""
+
+from __future__ import annotations
+
+import collections
+import csv
+import io
+
+import numpy as np
+
+from techtonics.core import fileio
+from techtonics.prediction import continuous, figures, inputs
+
+
+class PredictionWriter:
+    """predictions.csv, one row per trace or window, streamed to a temporary file and renamed on close."""
+
+    def __init__(self, path: str, identity: list[str], columns: list[str], batch_size: int):
+        """identity: the columns naming a row; columns: the models' (Predictor.columns); batch_size: rows
+        the input reads at a time."""
+        self.path, self.columns, self.rows, self.batch_size = path, [*identity, *columns], 0, batch_size
+        self._tmp = fileio.temporary_path(path)
+        self._file = fileio.open_file(self._tmp, "w")
+        self._write([self.columns])
+
+    def _write(self, rows) -> None:
+        text = io.StringIO()
+        csv.writer(text, lineterminator="\n").writerows(rows)
+        self._file.write(text.getvalue())
+
+    def write(self, identity: dict[str, np.ndarray], outputs: dict[str, np.ndarray]) -> None:
+        """One row per element of the batch: identity columns, then every model's output."""
+        values = {**identity, **{k: np.char.mod("%.6g", v) for k, v in outputs.items()}}
+        self._write(zip(*(values[c] for c in self.columns)))
+        self.rows += len(next(iter(outputs.values())))
+
+    def close(self) -> None:
+        """Renames the complete file into place."""
+        self._file.close()
+        fileio.rename(self._tmp, self.path)
+
+    def discard(self) -> None:
+        """Removes the temporary file of an interrupted run."""
+        self._file.close()
+        fileio.remove(self._tmp)
+
+
+class Stations:
+    """Continuous input: each station's probabilities, made into detections and a figure when it ends."""
+
+    def __init__(
+        self, output_dir: str, detector: str | None, estimates: list[str], threshold: float, max_figures: int
+    ):
+        """detector: the probability column that detects (None: no model detects, so nothing is written);
+        estimates: the regressors' columns each detection reports; threshold: the detecting probability;
+        max_figures: stations drawn."""
+        self.output_dir, self.detector, self.estimates = output_dir, detector, estimates
+        self.threshold, self.max_figures = threshold, max_figures
+        self.current, self.rows, self.events, self.figures = None, collections.defaultdict(list), [], []
+
+    def add(
+        self, stations: np.ndarray, starts: np.ndarray, outputs: dict[str, np.ndarray], plots: dict
+    ) -> None:
+        """A batch of windows: their stations, start times (POSIX s) and every column; plots: station ->
+        its Z trace for the figure (continuous.windows fills it)."""
+        for station in dict.fromkeys(stations):  # in order of appearance
+            if station != self.current:
+                self._finish_station(plots)
+                self.current = station
+            keep = stations == station
+            self.rows["start"].append(starts[keep])
+            for column in [self.detector, *self.estimates] if self.detector else []:
+                self.rows[column].append(outputs[column][keep])
+
+    def _finish_station(self, plots: dict) -> None:
+        if self.current is None or not self.detector:
+            return
+        columns = {k: np.concatenate(v) for k, v in self.rows.items()}
+        self.rows.clear()
+        starts, probability = columns.pop("start"), columns.pop(self.detector)
+        events = continuous.detections(starts, probability, columns, self.threshold)
+        self.events += [{"station": self.current, **event} for event in events]
+        plot = plots.pop(self.current, None)  # held only until its station ends
+        if plot is not None and len(self.figures) < self.max_figures:
+            out_dir = fileio.join(self.output_dir, "figures")
+            fileio.makedirs(out_dir)
+            self.figures.append(
+                figures.station_detections(
+                    self.current, plot, starts, probability, events, self.threshold, out_dir
+                )
+            )
+
+    def finish(self, plots: dict) -> dict:
+        """Ends the last station and writes detections.csv; returns what the run's summary adds."""
+        self._finish_station(plots)
+        if not self.detector:
+            return {}
+        path = fileio.join(self.output_dir, "detections.csv")
+        fileio.write_atomic(path, self._detections_csv())
+        return {"detections": len(self.events), "detections_csv": path, "figures": self.figures}
+
+    def _detections_csv(self) -> str:
+        """One row per event, times in ISO 8601 UTC."""
+        names = ["station", "start", "end", "peak_probability", "peak_window_start", "windows"]
+        names += sorted({k for event in self.events for k in event} - set(names))
+        times = {k for k in names if k in ("start", "end", "peak_window_start") or k.endswith("_time")}
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(names)
+        for event in self.events:
+            writer.writerow(
+                [inputs.iso_time([event[k]])[0] if k in times else event.get(k, "") for k in names]
+            )
+        return text.getvalue()

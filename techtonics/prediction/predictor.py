@@ -1,0 +1,210 @@
+"""Exported models on waveforms: several models, one pass over the data, under any tf.distribute strategy.
+
+`Predictor` loads export directories (model/export.py; only the
+SavedModels are needed, not the training directories) under a strategy's
+scope and answers every model from one batch of raw (n, 6000, 3) E/N/Z
+waveforms. A batch is split into one slice per replica on the host, so
+every GPU of a machine predicts and a short last batch needs no padding.
+
+Each model's outputs are columns named after the model (its directory,
+`models/classification/export` -> `classification`), as its task names them
+(training/tasks.py): a classifier gives `<name>.p_noise` and
+`<name>.p_earthquake`, a regressor `<name>.<target>` in the target's own
+units. `predict` runs the whole job; outputs.py writes what it finds.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import json
+import time
+
+import numpy as np
+import tensorflow as tf
+import tf_keras
+
+from techtonics.cluster import distribute
+from techtonics.core import fileio, options
+from techtonics.core.errors import UserError
+from techtonics.core.options import option
+from techtonics.data import stead
+from techtonics.model import export
+from techtonics.prediction import inputs, outputs
+from techtonics.training import tasks
+
+
+def model_name(path: str) -> str:
+    """`classification` for models/classification/export (or models/classification/export/)."""
+    parts = [p for p in path.rstrip("/").split("/") if p]
+    return parts[-2] if len(parts) > 1 and parts[-1] == "export" else parts[-1]
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadedModel:
+    """One exported model as prediction uses it."""
+
+    name: str  # its column prefix
+    loaded: object  # the restored SavedModel (model/export.py)
+    info: dict  # its techtonics.json
+    task: tasks.Task
+
+
+class Predictor:
+    """Every exported model of `paths` on the same batches."""
+
+    def __init__(self, paths: list[str], strategy: tf.distribute.Strategy):
+        if not paths:
+            raise UserError("no model: give --model=EXPORT_DIR (a model directory's export/)")
+        self.strategy = strategy
+        self.models: list[LoadedModel] = []
+        names = collections.Counter()
+        with strategy.scope():
+            for path in paths:
+                loaded, info = export.load_exported(path)
+                name = model_name(path)
+                names[name] += 1
+                unique = name if names[name] == 1 else f"{name}_{names[name]}"
+                self.models.append(LoadedModel(unique, loaded, info, tasks.from_info(info)))
+        self.columns = [c for m in self.models for c in m.task.prediction_columns(m.name)]
+        self.channels = "".join(
+            c for c in stead.CHANNELS if any(c in m.info["image_channels"] for m in self.models)
+        )
+        detectors = [m.task.detection_column(m.name) for m in self.models]
+        self.detector = next((column for column in detectors if column), None)
+        # What a detection reports: the answers of every model that does not detect (the regressors).
+        self.estimates = [
+            c
+            for m in self.models
+            if not m.task.detection_column(m.name)
+            for c in m.task.prediction_columns(m.name)
+        ]
+        self._step = tf.function(self._answers)
+
+    def _answers(self, waveform: tf.Tensor) -> dict[str, tf.Tensor]:
+        answers = {}
+        for m in self.models:
+            answers.update(m.task.prediction_values(m.name, m.loaded.serve(waveform)))
+        return answers
+
+    def predict(self, waveform: np.ndarray | tf.Tensor) -> dict[str, np.ndarray]:
+        """Every column for a batch of (n, 6000, 3) waveforms, in batch order."""
+        replicas = self.strategy.num_replicas_in_sync
+        if replicas == 1:
+            return {k: v.numpy() for k, v in self._step(tf.convert_to_tensor(waveform, tf.float32)).items()}
+        parts = np.array_split(np.asarray(waveform, np.float32), replicas)
+        values = self.strategy.experimental_distribute_values_from_function(
+            lambda context: tf.constant(parts[context.replica_id_in_sync_group])
+        )
+        per_replica = self.strategy.run(self._step, args=(values,))
+        return {
+            k: np.concatenate([t.numpy() for t in self.strategy.experimental_local_results(v)])
+            for k, v in per_replica.items()
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class PredictConfig:
+    """One prediction job: the exported models, the output directory and how to run."""
+
+    models: tuple[str, ...]
+    output_dir: str
+    batch_size: int = option(256, "Traces or windows per batch, split over all replicas.", minimum=1)
+    # One machine's devices: prediction needs no all-reduce, and the workers of a cluster job would each
+    # write the same outputs. Split the input across machines instead.
+    strategy: str = option(
+        "auto",
+        "tf.distribute strategy (auto: every GPU of this machine).",
+        choices=distribute.MACHINE_STRATEGIES,
+    )
+    stride: float = option(10.0, "Seconds between window starts (--waveforms).")
+    fill_gaps: bool = option(
+        False, "Fill a window's gaps with each channel's median instead of skipping it (--waveforms)."
+    )
+    threshold: float = option(0.5, "Earthquake probability that makes a window a detection (--waveforms).")
+    max_figures: int = option(10, "Stations drawn with their detections (--waveforms).", minimum=0)
+    progress: bool = option(True, "Show a progress bar on long runs.")
+
+    def __post_init__(self):
+        options.check(self)
+        if self.stride <= 0:
+            raise UserError(f"--stride={self.stride}: must be positive")
+        if not 0.0 < self.threshold <= 1.0:
+            raise UserError(f"--threshold={self.threshold}: must be in (0, 1]")
+
+
+def _predict_all(
+    predictor: Predictor,
+    source: inputs.Source,
+    writer: outputs.PredictionWriter,
+    stations: outputs.Stations | None,
+    bar: tf_keras.utils.Progbar | None,
+) -> None:
+    """Every batch of the source through every model, into predictions.csv (and the stations)."""
+    for waveform, identity in source.make(writer.batch_size, predictor.channels):
+        answers = predictor.predict(waveform)
+        values = {k: v.numpy() for k, v in identity.items()}
+        text = {k: v.astype(str) if v.dtype == object else v for k, v in values.items()}
+        if stations:
+            text["window_start"] = inputs.iso_time(values["window_start"])
+            stations.add(text["station"], values["window_start"], answers, source.plots)
+        writer.write(text, answers)
+        if bar:
+            bar.add(len(waveform))
+
+
+def predict(
+    config: PredictConfig, source: inputs.Source, strategy: tf.distribute.Strategy | None = None
+) -> dict:
+    """Every model on every trace or window of source; writes predictions.csv (and detections.csv, figures).
+
+    strategy: in place of config.strategy's (tests pass one over logical
+    devices). Returns the summary, which is also printed as one line.
+    """
+    fileio.check_writable(config.output_dir, "the predictions")
+    predictor = Predictor(list(config.models), strategy or distribute.machine_strategy(config.strategy))
+    path = fileio.join(config.output_dir, "predictions.csv")
+    writer = outputs.PredictionWriter(path, source.identity, predictor.columns, config.batch_size)
+    stations = (
+        outputs.Stations(
+            config.output_dir, predictor.detector, predictor.estimates, config.threshold, config.max_figures
+        )
+        if source.kind == "waveforms"
+        else None
+    )
+    bar = tf_keras.utils.Progbar(source.total, unit_name="prediction") if config.progress else None
+    started = time.perf_counter()
+    try:
+        _predict_all(predictor, source, writer, stations, bar)
+        if not writer.rows:
+            raise UserError(f"nothing to predict: every input was skipped ({_reasons(source.skipped)})")
+        writer.close()
+    except BaseException:
+        writer.discard()
+        raise
+    seconds = time.perf_counter() - started
+    if bar and source.total is None:  # a bar without a known end leaves its line open
+        print(flush=True)
+    summary = {
+        "predictions": writer.rows,
+        "models": [m.name for m in predictor.models],
+        "seconds": seconds,
+        "predictions_per_second": writer.rows / seconds,
+        "skipped": dict(source.skipped),
+        "predictions_csv": writer.path,
+    }
+    if stations:
+        summary.update(stations.finish(source.plots))
+    fileio.write_atomic(fileio.join(config.output_dir, "summary.json"), json.dumps(summary, indent=2) + "\n")
+    unit = "windows" if stations else "traces"
+    detected = f", {summary['detections']} detections" if "detections" in summary else ""
+    print(
+        f"predicted {writer.rows:,} {unit} with {len(predictor.models)} model"
+        f"{'' if len(predictor.models) == 1 else 's'} in {seconds:.1f} s "
+        f"({summary['predictions_per_second']:,.0f}/s){detected}; skipped: {_reasons(source.skipped)}"
+    )
+    return summary
+
+
+def _reasons(skipped: collections.Counter) -> str:
+    return ", ".join(f"{n} {reason}" for reason, n in sorted(skipped.items())) or "none"

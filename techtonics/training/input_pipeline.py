@@ -1,0 +1,210 @@
+"""The tf.data input pipeline: TFRecord shards of a converted dataset to (waveform, label) batches.
+
+`dataset` is one chain of steps, each with its reason beside it. Sharding
+over the workers of a cluster: FILE (each worker reads whole shards,
+disjoint) when every worker gets a shard, DATA otherwise (every worker reads
+every shard and keeps every n-th example; slower, so it is logged). Training
+input is sharded here, per input pipeline (`training_input`); evaluation input
+is one pass that tf.distribute shards with the same policy.
+
+Labels are the task's (training/tasks.py): the class index, or a target
+normalised with the training split's statistics from the manifest (the
+export undoes it). The spectrogram is not made here but in the model, on the
+accelerator.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+import re
+
+import tensorflow as tf
+import tf_keras
+from absl import logging
+
+from techtonics.core import options
+from techtonics.core.errors import UserError
+from techtonics.core.options import option
+from techtonics.data import records
+from techtonics.data.converted import ConvertedDataset
+from techtonics.training.tasks import Task
+
+METADATA_FIELDS = ("snr_db", "source_distance_km", "trace_name")
+
+
+@dataclasses.dataclass(frozen=True)
+class InputConfig:
+    """How examples are read and batched (what they are labelled with is the task's)."""
+
+    batch_size: int = option(64, "Global batch size, split over all replicas.", minimum=1)
+    # Shards arrive shuffled (conversion/plan.py); 1,024 records mix as well as 4,096 and read 1.5x faster
+    # (docs/BENCHMARKS.md).
+    shuffle_buffer: int = option(1024, "Examples in the shuffle buffer.", minimum=1)
+    cache: str = option("", "Cache records after the first epoch: '', 'memory' or a file prefix.")
+    deterministic: bool = option(False, "Fixed input order and deterministic ops (slower).")
+    parallel_reads: int = option(8, "Shards read at once.", minimum=1)
+    data_service: str = option(
+        "",
+        "tf.data service dispatcher (grpc://host:port) that prepares the training batches; "
+        "'' to read in the trainer.",
+        flag="data_service_address",
+    )
+
+    def __post_init__(self):
+        options.check(self)
+        if self.data_service and not re.fullmatch(r"(grpc://)?[\w.\-]+:\d+", self.data_service):
+            raise UserError(f"--data_service_address={self.data_service}: use grpc://HOST:PORT")
+
+
+def _parse(task: Task, encoding: str, normalization: tuple[float, float], metadata: bool):
+    """A batch of serialized records -> (waveform, label[, metadata]), only the examples the task keeps.
+
+    Labelling parsed batches (then `rebatch`) costs nothing beside parsing,
+    where filtering single records parsed each of them twice.
+    """
+
+    def parse(serialized):
+        features, label = task.labels(records.parse_batch(serialized, encoding), normalization)
+        if not metadata:
+            return features["waveform"], label
+        fields = dict.fromkeys((*METADATA_FIELDS, "label", task.truth_field))
+        return features["waveform"], label, {name: features[name] for name in fields}
+
+    return parse
+
+
+def shard_policy(shards: int, workers: int) -> tf.data.experimental.AutoShardPolicy:
+    """FILE when every worker gets a shard; otherwise DATA, with a warning that says why."""
+    policy = tf.data.experimental.AutoShardPolicy
+    if workers <= 1 or shards >= workers:
+        return policy.FILE
+    logging.warning(
+        "%d shards for %d workers: every worker reads every shard and keeps 1 example in %d (DATA sharding); "
+        "convert with --min_shards=%d or more to give each worker its own shards",
+        shards,
+        workers,
+        workers,
+        workers,
+    )
+    return policy.DATA
+
+
+def _service(ds: tf.data.Dataset, address: str, job: str) -> tf.data.Dataset:
+    """The batches made by a tf.data service; every trainer takes the next one of the job they share."""
+    name = f"techtonics-{hashlib.sha256(job.encode()).hexdigest()[:16]}"
+    policy = tf.data.experimental.service.ShardingPolicy.OFF
+    return ds.apply(tf.data.experimental.service.distribute(policy, address, job_name=name))
+
+
+def dataset(
+    converted: ConvertedDataset,
+    split: str,
+    config: InputConfig,
+    task: Task,
+    *,
+    training: bool,
+    seed: int = 0,
+    metadata: bool = False,
+    input_context: tf.distribute.InputContext | None = None,
+    input_pipelines: int = 1,
+) -> tf.data.Dataset:
+    """Batches of (waveform (B, 6000, 3), label) of one split, as the task labels them.
+
+    training: shuffled with `seed`, repeated forever and full batches only
+    (so steps are equal on every replica); otherwise one pass in file order
+    with the last partial batch. metadata: a third element with
+    METADATA_FIELDS, the raw label and the task's truth, for evaluation.
+    input_context: this input pipeline's place in a distributed job; the
+    dataset then holds only its share, in per-replica batches.
+    input_pipelines: the job's (one per worker), when tf.distribute shards
+    this dataset itself.
+    config.data_service (training only): the batches come from the service.
+    """
+    files = converted.files(split)
+    context = input_context or tf.distribute.InputContext()
+    batch_size = context.get_per_replica_batch_size(config.batch_size)
+    service = config.data_service if training else ""  # a finished service job cannot be read again
+    pipelines = 1 if service else context.num_input_pipelines
+    policy = shard_policy(len(files), pipelines)
+    FILE, DATA = tf.data.experimental.AutoShardPolicy.FILE, tf.data.experimental.AutoShardPolicy.DATA
+    # DATA sharding keeps every n-th example, so every worker must read them in one order.
+    deterministic = config.deterministic or not training or policy == DATA
+    parallel = {"num_parallel_calls": tf.data.AUTOTUNE, "deterministic": deterministic}
+    sharded = pipelines > 1
+
+    ds = tf.data.Dataset.from_tensor_slices(files)
+    if training:  # a new file order every epoch, the same on every worker (one seed)
+        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    if sharded and policy == FILE:  # each worker reads its own whole shards
+        ds = ds.shard(pipelines, context.input_pipeline_id)
+    ds = ds.interleave(  # several shards read at once: throughput, and more mixing
+        lambda path: tf.data.TFRecordDataset(path, compression_type=converted.compression),
+        cycle_length=min(config.parallel_reads, len(files)),
+        **parallel,
+    )
+    if sharded and policy == DATA:  # fewer shards than workers: every worker keeps every n-th example
+        ds = ds.shard(pipelines, context.input_pipeline_id)
+    if config.cache:  # the records once read, for every later pass; a file per split
+        ds = ds.cache("" if config.cache == "memory" else f"{config.cache}-{split}")
+    if training:  # shards are already in random order; the buffer mixes the interleaved stream
+        ds = ds.shuffle(config.shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
+    # Full training batches keep steps equal on every replica; a task that drops examples re-batches below.
+    ds = ds.batch(batch_size, drop_remainder=training and not task.filters_examples)
+    ds = ds.map(_parse(task, converted.encoding, task.normalization(converted), metadata), **parallel)
+    if task.filters_examples:  # batches of the kept examples, full again
+        ds = ds.rebatch(batch_size, drop_remainder=training)
+    ds = ds.with_options(_tf_options(deterministic, input_context, len(files), input_pipelines))
+    if service:  # batches made by the tf.data service's workers
+        ds = _service(ds, service, repr((files, config, task.describe(), seed, batch_size)))
+    return ds.prefetch(tf.data.AUTOTUNE)  # the next batches ready while the model steps
+
+
+def _tf_options(deterministic: bool, input_context, shards: int, input_pipelines: int) -> tf.data.Options:
+    """Order, and how tf.distribute shards a dataset it distributes (not one made per pipeline)."""
+    tf_options = tf.data.Options()
+    tf_options.deterministic = deterministic
+    tf_options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.OFF if input_context else shard_policy(shards, input_pipelines)
+    )
+    return tf_options
+
+
+def steps(converted: ConvertedDataset, split: str, config: InputConfig, task: Task, training: bool) -> int:
+    """Batches in one pass: full ones for training, every example otherwise."""
+    count = task.example_count(converted, split)
+    batches = count // config.batch_size if training else math.ceil(count / config.batch_size)
+    if batches < 1:
+        raise UserError(
+            f"{converted.path}: the {split} split has {count} examples for {task.describe()}, "
+            f"fewer than one batch of {config.batch_size}"
+        )
+    return batches
+
+
+def split_dataset(converted: ConvertedDataset, split: str, config: InputConfig, task: Task, **reading):
+    """(dataset, batches per pass) of one split, read by one process; `reading`: `dataset`'s keywords."""
+    return dataset(converted, split, config, task, **reading), steps(
+        converted, split, config, task, reading["training"]
+    )
+
+
+def training_input(converted: ConvertedDataset, config: InputConfig, task: Task, seed: int):
+    """(DatasetCreator, steps per epoch) of the training split for Model.fit under any strategy.
+
+    Every input pipeline builds its own dataset of its own share (FILE or DATA
+    sharding) in per-replica batches. A step takes config.batch_size examples
+    in all, and an epoch count // batch_size steps, so every training example
+    is read once per epoch across all workers when their shares are equal.
+    The converter deals shards equal to within one example, so a worker's
+    pass drifts from the epoch by at most one example per shard it reads.
+    """
+    batches = steps(converted, "train", config, task, training=True)
+
+    def dataset_fn(input_context: tf.distribute.InputContext) -> tf.data.Dataset:
+        return dataset(
+            converted, "train", config, task, training=True, seed=seed, input_context=input_context
+        )
+
+    return tf_keras.utils.experimental.DatasetCreator(dataset_fn), batches

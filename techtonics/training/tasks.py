@@ -1,0 +1,296 @@
+"""What a model learns, one object per problem: nothing outside this module branches on the task.
+
+A `Task` holds everything that differs between problems (TF Model Garden's
+Task): which examples it reads and their label, its model (the original's CNN
+with the task's head), loss and metrics, the metric that picks the best
+epoch, what its export answers, how it is evaluated and drawn, and the
+columns it adds to predictions. Every other module asks the task.
+
+    task = tasks.get("regression", target="source_magnitude")
+    model = task.build_model(model_config)
+
+Adding a problem is a class here and its entry in TASKS; `--task` offers
+every name in TASKS.
+"""
+
+from __future__ import annotations
+
+import abc
+
+import numpy as np
+import tensorflow as tf
+import tf_keras
+
+from techtonics.core.errors import UserError
+from techtonics.data import stead
+from techtonics.data.converted import ConvertedDataset
+from techtonics.model import cnn
+from techtonics.training import figures, metrics
+
+
+class Task(abc.ABC):
+    """The interface every problem implements; `name` is what --task says."""
+
+    name: str
+    default_dropout: float  # after pooling, when --dropout is not given
+    monitor: tuple[str, str]  # (Keras log name, "min" or "max") of the best epoch
+    truth_field: str  # the parsed record field evaluation compares predictions with
+    output_name: str  # what the export calls its answer
+    filters_examples: bool  # keeps only some records of a batch (then batches are re-formed)
+
+    def __init__(self, target: str):
+        self.target = target
+
+    def describe(self) -> str:
+        """What the model learns, in a few words for log lines."""
+        return self.name
+
+    def defining(self) -> dict:
+        """What a resumed model directory must keep of the task."""
+        return {"task": self.name, "target": self.target}
+
+    @abc.abstractmethod
+    def example_count(self, converted: ConvertedDataset, split: str) -> int:
+        """Examples the task reads from a split of a converted dataset."""
+
+    def normalization(self, converted: ConvertedDataset) -> tuple[float, float]:
+        """(mean, std) that labels are scaled by; the export undoes it."""
+        return 0.0, 1.0
+
+    @abc.abstractmethod
+    def labels(self, features: dict, normalization: tuple[float, float]) -> tuple[dict, tf.Tensor]:
+        """(the batch's kept features, their labels) for a parsed batch of records, in graph."""
+
+    @abc.abstractmethod
+    def build_model(self, config: cnn.ModelConfig) -> tf_keras.Model:
+        """The task's CNN, uncompiled, under the current dtype policy."""
+
+    @abc.abstractmethod
+    def build_losses(self) -> tf_keras.losses.Loss:
+        """The training loss."""
+
+    @abc.abstractmethod
+    def build_metrics(self) -> list:
+        """Keras metrics logged every epoch (validation ones prefixed val_)."""
+
+    def export_info(self, normalization: tuple[float, float]) -> dict:
+        """What the export records beside the graph (techtonics.json) to answer in the task's terms.
+
+        normalization: the labels' (mean, std) (`normalization`), which the answer undoes.
+        """
+        return {"task": self.name}
+
+    @abc.abstractmethod
+    def serving(self, info: dict):
+        """The export's answer: a function of the model's output to {output name: tensor}."""
+
+    def truth(self, metadata: dict) -> np.ndarray:
+        """The true values of the examples evaluation read."""
+        return metadata[self.truth_field]
+
+    @abc.abstractmethod
+    def evaluate(self, truth, predicted, metadata: dict, out_dir: str) -> tuple[dict, list[str]]:
+        """(metrics.json's task metrics, the figures written into out_dir)."""
+
+    @abc.abstractmethod
+    def grid_quota(self) -> dict[int, int]:
+        """How many examples of each class the example grid shows."""
+
+    @abc.abstractmethod
+    def grid_text(self, truth, predicted) -> tuple[str, str]:
+        """(true, predicted) as the example grid titles one example."""
+
+    @abc.abstractmethod
+    def summary(self, task_metrics: dict) -> str:
+        """One line of the headline metrics of evaluate's metrics.json."""
+
+    @abc.abstractmethod
+    def prediction_columns(self, model_name: str) -> list[str]:
+        """The columns of predictions.csv that a model of this task fills."""
+
+    @abc.abstractmethod
+    def prediction_values(self, model_name: str, answer: dict) -> dict:
+        """The export's answer for a batch as {column: tensor}."""
+
+    def detection_column(self, model_name: str) -> str | None:
+        """The column whose windows above the threshold are detections; None if the task detects nothing."""
+        return None
+
+
+GRID_EXAMPLES = 16
+
+
+class Classification(Task):
+    """Earthquake or noise: softmax probabilities of stead.CLASS_NAMES over every trace."""
+
+    name = "classification"
+    default_dropout = 0.25
+    monitor = ("val_accuracy", "max")
+    truth_field = "label"
+    output_name = "probabilities"
+    filters_examples = False
+
+    def example_count(self, converted, split):
+        return converted.count(split)
+
+    def labels(self, features, normalization):
+        return features, features["label"]
+
+    def build_model(self, config):
+        return cnn.build(
+            config,
+            filters=32,
+            default_dropout=self.default_dropout,
+            hidden=(64, 16),
+            outputs=len(stead.CLASS_NAMES),
+            activation="softmax",
+            output_name=self.output_name,
+            name="techtonics_classification",
+        )
+
+    def build_losses(self):
+        return tf_keras.losses.SparseCategoricalCrossentropy()
+
+    def build_metrics(self):
+        return ["accuracy"]
+
+    def export_info(self, normalization):
+        return {"task": self.name, "class_names": list(stead.CLASS_NAMES)}
+
+    def serving(self, info):
+        return lambda output: {self.output_name: output}
+
+    def evaluate(self, truth, predicted, metadata, out_dir):
+        task_metrics, curves = metrics.classification_metrics(truth, predicted)
+        return task_metrics, figures.classification_figures(curves, out_dir)
+
+    def grid_quota(self):
+        classes = len(stead.CLASS_NAMES)
+        return {c: GRID_EXAMPLES // classes for c in range(classes)}
+
+    def grid_text(self, truth, predicted):
+        return stead.CLASS_NAMES[truth], f"{stead.CLASS_NAMES[predicted.argmax()]} {predicted.max():.2f}"
+
+    def summary(self, task_metrics):
+        names = ("accuracy", "precision", "recall", "f1", "roc_auc")
+        return ", ".join(f"{n} {task_metrics[n]:.3f}" for n in names)
+
+    def prediction_columns(self, model_name):
+        return [f"{model_name}.p_{c}" for c in stead.CLASS_NAMES]
+
+    def prediction_values(self, model_name, answer):
+        probabilities = answer[self.output_name]
+        return {f"{model_name}.p_{c}": probabilities[:, i] for i, c in enumerate(stead.CLASS_NAMES)}
+
+    def detection_column(self, model_name):
+        return f"{model_name}.p_{stead.CLASS_NAMES[stead.EARTHQUAKE_CLASS]}"
+
+
+class Regression(Task):
+    """One characteristic of the earthquake (stead.REGRESSION_TARGETS), from earthquakes that have it."""
+
+    name = "regression"
+    default_dropout = 0.5
+    monitor = ("val_loss", "min")
+    filters_examples = True
+
+    @property
+    def truth_field(self) -> str:
+        return self.target
+
+    @property
+    def output_name(self) -> str:
+        return self.target
+
+    @property
+    def units(self) -> str:
+        return stead.REGRESSION_TARGETS[self.target]
+
+    def describe(self):
+        return f"regression of {self.target}"
+
+    def example_count(self, converted, split):
+        return converted.target_count(split, self.target)
+
+    def normalization(self, converted):
+        return converted.normalization(self.target)
+
+    def labels(self, features, normalization):
+        mean, std = normalization
+        target = features[self.target]
+        keep = tf.logical_and(tf.equal(features["label"], stead.EARTHQUAKE_CLASS), tf.math.is_finite(target))
+        kept = {name: tf.boolean_mask(value, keep) for name, value in features.items()}
+        return kept, (kept[self.target][:, tf.newaxis] - mean) / std
+
+    def build_model(self, config):
+        return cnn.build(
+            config,
+            filters=64,
+            default_dropout=self.default_dropout,
+            hidden=(16,),
+            outputs=1,
+            activation=None,
+            output_name="normalized_target",
+            name="techtonics_regression",
+        )
+
+    def build_losses(self):
+        return tf_keras.losses.MeanSquaredError()
+
+    def build_metrics(self):
+        return [tf_keras.metrics.MeanAbsoluteError("mae"), tf_keras.metrics.RootMeanSquaredError("rmse")]
+
+    def export_info(self, normalization):
+        mean, std = normalization
+        return {"task": self.name, "target": self.target, "mean": mean, "std": std, "units": self.units}
+
+    def serving(self, info):
+        mean, std = info["mean"], info["std"]
+        return lambda output: {self.output_name: output[:, 0] * std + mean}
+
+    def truth(self, metadata):
+        return metadata[self.target].astype(np.float64)
+
+    def evaluate(self, truth, predicted, metadata, out_dir):
+        task_metrics = {
+            **metrics.regression_metrics(truth, predicted),
+            "target": self.target,
+            "units": self.units,
+        }
+        return task_metrics, figures.regression_figures(
+            truth, predicted, metadata, self.target, self.units, out_dir
+        )
+
+    def grid_quota(self):
+        return {stead.EARTHQUAKE_CLASS: GRID_EXAMPLES}
+
+    def grid_text(self, truth, predicted):
+        return f"{truth:.2f}", f"{predicted:.2f}"
+
+    def summary(self, task_metrics):
+        return (
+            f"RMSE {task_metrics['rmse']:.3f} {task_metrics['units']} "
+            f"(target std {task_metrics['target_std']:.3f}), "
+            f"MAE {task_metrics['mae']:.3f}, R^2 {task_metrics['r2']:.3f}"
+        )
+
+    def prediction_columns(self, model_name):
+        return [f"{model_name}.{self.target}"]
+
+    def prediction_values(self, model_name, answer):
+        return {f"{model_name}.{self.target}": answer[self.output_name]}
+
+
+TASKS = {task.name: task for task in (Classification, Regression)}
+
+
+def get(name: str, target: str = "source_magnitude") -> Task:
+    """The task called `name` (one of TASKS), learning `target` where it has one."""
+    if name not in TASKS:
+        raise UserError(f"unknown task {name!r}; use one of {', '.join(TASKS)}")
+    return TASKS[name](target)
+
+
+def from_info(info: dict) -> Task:
+    """The task an export or metrics.json was made by."""
+    return get(info["task"], info.get("target", "source_magnitude"))

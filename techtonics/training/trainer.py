@@ -1,0 +1,340 @@
+"""Training one CNN on converted STEAD, resumably, under any tf.distribute strategy.
+
+`train_and_evaluate(config, model_dir)` is the whole job behind
+`python -m techtonics.train`. What it leaves in the model directory:
+
+    flags.txt, config.json   how the directory was made (the same command resumes it)
+    backup/                  BackupAndRestore state, saved at the end of every epoch
+    checkpoints/epoch-NNN.*  the weights after every epoch
+    best/                    the weights with the best validation metric so far
+    history.csv, logs/       one row per epoch; TensorBoard
+    export/                  SavedModel of the best weights: raw waveforms -> probabilities
+                             or the target in its own units (model/export.py)
+    eval/<split>/            metrics.json and figures (evaluation.py)
+
+Resume order: the callbacks run checkpoints, history and TensorBoard first
+and BackupAndRestore last, so a run killed at any moment restarts at the last
+epoch whose backup is complete and never skips an epoch's checkpoint; the
+history rows of an epoch whose backup did not complete are dropped then.
+
+Under MultiWorkerMirroredStrategy every worker runs this same function on the
+same model_dir; only the chief (distribute.is_chief) writes there, the others'
+Keras writes go to temporary directories that Keras removes. Every worker
+prints its final weights' fingerprint, which must agree across the job.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import time
+
+import tensorflow as tf
+import tf_keras
+
+from techtonics.cluster import distribute
+from techtonics.core import fileio, options
+from techtonics.core.errors import UserError
+from techtonics.core.options import option
+from techtonics.data import records, splits
+from techtonics.data.converted import ConvertedDataset
+from techtonics.model import cnn, export
+from techtonics.training import evaluation, input_pipeline, tasks
+
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+class TrainingError(UserError):
+    """A one-line reason why training cannot start or go on."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """One training job: its options (techtonics.core.options) and the configs it nests."""
+
+    records: str  # a converted dataset: its directory or manifest.json
+    task: str = option("classification", "What the model learns.", choices=tuple(tasks.TASKS))
+    target: str = option("source_magnitude", "Regression target (task=regression).", choices=records.TARGETS)
+    model: cnn.ModelConfig = options.nested(cnn.ModelConfig)
+    input: input_pipeline.InputConfig = options.nested(input_pipeline.InputConfig)
+    epochs: int = option(10, "Epochs in all (a resumed run trains only the rest).", minimum=1)
+    steps_per_epoch: int = option(0, "Cap on steps per epoch; 0: a full pass.", minimum=0)
+    learning_rate: float = option(1e-3, "Adam's learning rate.")
+    seed: int = option(0, "Seed of weights, dropout and shuffling.")
+    strategy: str = option("auto", "tf.distribute strategy.", choices=distribute.STRATEGIES)
+    collective: str = option(
+        "auto",
+        "All-reduce implementation: NCCL or ring (multi_worker); NCCL or hierarchical copy (mirrored).",
+        choices=distribute.COLLECTIVES,
+    )
+    jit_compile: bool = option(False, "Compile the training step with XLA.")
+    precision: str = option("float32", "Keras dtype policy.", choices=PRECISIONS)
+    steps_per_execution: int = option(1, "Training steps per tf.function call.", minimum=1)
+    evaluate_split: str = option(
+        "test", "Split evaluated with the exported model at the end.", choices=(*splits.SPLITS, "none")
+    )
+
+    def __post_init__(self):
+        options.check(self)
+        if self.learning_rate <= 0:
+            raise UserError(f"--learning_rate={self.learning_rate}: must be positive")
+
+    def make_task(self) -> tasks.Task:
+        """The task object of --task (and --target)."""
+        return tasks.get(self.task, self.target)
+
+    def defining(self) -> dict:
+        """What a resumed run must keep: everything that shapes the model and what it learns."""
+        return {**self.make_task().defining(), **options.flat(self.model), "precision": self.precision}
+
+    def to_json(self) -> str:
+        """config.json: every field, nested as the configs nest."""
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def load(cls, model_dir: str, **given) -> TrainConfig:
+        """The config a model directory was trained with (config.json of any release); `given` overrides."""
+        path = fileio.join(model_dir, CONFIG_FILE)
+        if not fileio.exists(path):
+            raise UserError(f"{model_dir}: not a model directory (no {CONFIG_FILE})")
+        with fileio.open_file(path, "rb") as f:
+            return options.from_dict(cls, json.loads(f.read()), **given)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingResult:
+    """What a training job did: its history, and on the chief its export and evaluation."""
+
+    history: dict  # Keras History.history of the epochs this run trained
+    first_step_seconds: float | None  # from train_and_evaluate's call to the first step's end; None: none ran
+    export: str | None = None  # the export's path
+    metrics: dict | None = None  # evaluate's metrics.json of config.evaluate_split
+
+
+CONFIG_FILE = "config.json"
+
+
+def _check_resumable(config: TrainConfig, model_dir: str) -> None:
+    path = fileio.join(model_dir, CONFIG_FILE)
+    if not fileio.exists(path):
+        return
+    with fileio.open_file(path, "rb") as f:
+        before = options.flatten(json.loads(f.read()))
+    now = config.defining()
+    changed = [k for k in now if before.get(k) != now[k]]
+    if changed:
+        raise TrainingError(
+            f"{model_dir} holds a model with different {', '.join(changed)} "
+            f"({', '.join(f'{k}={before.get(k)}' for k in changed)}); use a new --model_dir"
+        )
+
+
+def compile_model(model: tf_keras.Model, config: TrainConfig, task: tasks.Task) -> None:
+    """Adam, the task's loss and metrics, XLA and steps per execution as configured."""
+    model.compile(
+        optimizer=tf_keras.optimizers.Adam(config.learning_rate),
+        loss=task.build_losses(),
+        metrics=task.build_metrics(),
+        jit_compile=config.jit_compile,
+        steps_per_execution=config.steps_per_execution,
+    )
+
+
+def _backed_up_epochs(model_dir: str) -> int:
+    """Epochs that BackupAndRestore's state holds: a resumed fit starts after them."""
+    latest = tf.train.latest_checkpoint(fileio.join(model_dir, "backup", "chief"))
+    if not latest:
+        return 0
+    # The variable Keras's WorkerTrainingState saves beside the model (tf_keras 2.17).
+    return int(tf.train.load_checkpoint(latest).get_tensor("ckpt_saved_epoch/.ATTRIBUTES/VARIABLE_VALUE")) + 1
+
+
+def _completed_history(model_dir: str, chief: bool) -> list[dict]:
+    """history.csv's rows of the epochs the backup holds; the chief drops any others from the file.
+
+    A run killed after an epoch's history row but before its backup finished
+    trains that epoch again; dropping the row keeps one row per epoch.
+    """
+    path = fileio.join(model_dir, "history.csv")
+    if not fileio.exists(path):
+        return []
+    with fileio.open_file(path, "r") as f:
+        text = f.read()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    done = _backed_up_epochs(model_dir)
+    kept = [row for row in rows if int(row["epoch"]) < done]
+    if chief and len(kept) < len(rows):
+        lines = text.splitlines(keepends=True)
+        fileio.write_atomic(path, "".join(lines[: len(kept) + 1]))
+    return kept
+
+
+def _best_so_far(history: list[dict], monitor: str, mode: str) -> float | None:
+    """The best monitored value of the epochs already done, so a resumed run keeps a better best."""
+    values = [float(row[monitor]) for row in history if row.get(monitor)]
+    return (max if mode == "max" else min)(values) if values else None
+
+
+class _FirstStep(tf_keras.callbacks.Callback):
+    """Times the first training step from the job's start: the start-up users wait for (and the benchmark)."""
+
+    def __init__(self, started: float):
+        super().__init__()
+        self.started, self.seconds = started, None
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.seconds is None:
+            self.seconds = time.monotonic() - self.started
+            print(f"first training step done, {self.seconds:.1f} s after the job started", flush=True)
+
+
+def _callbacks(
+    task: tasks.Task, model_dir: str, chief: bool, history: list[dict], first_step: _FirstStep
+) -> list[tf_keras.callbacks.Callback]:
+    """history: the rows of the epochs already done (every worker must see the same ones)."""
+    monitor, mode = task.monitor
+    history_csv = fileio.join(model_dir, "history.csv")
+    callbacks = [
+        first_step,
+        tf_keras.callbacks.ModelCheckpoint(
+            fileio.join(model_dir, "checkpoints", "epoch-{epoch:03d}"), save_weights_only=True
+        ),
+        tf_keras.callbacks.ModelCheckpoint(
+            fileio.join(model_dir, "best", "weights"),
+            monitor=monitor,
+            mode=mode,
+            save_best_only=True,
+            save_weights_only=True,
+            initial_value_threshold=_best_so_far(history, monitor, mode),
+        ),
+        tf_keras.callbacks.TensorBoard(fileio.join(model_dir, "logs"), profile_batch=0),
+    ]
+    if chief:
+        callbacks.append(tf_keras.callbacks.CSVLogger(history_csv, append=True))
+    callbacks.append(
+        tf_keras.callbacks.BackupAndRestore(fileio.join(model_dir, "backup"), delete_checkpoint=False)
+    )
+    return callbacks
+
+
+def _export(config: TrainConfig, task: tasks.Task, converted: ConvertedDataset, model_dir: str):
+    """Exports the best weights (the last epoch's without a validation metric) in float32.
+
+    Returns (the export's path, the exported model, ready to serve).
+    """
+    tf_keras.mixed_precision.set_global_policy("float32")
+    model = task.build_model(config.model)
+    best = fileio.join(model_dir, "best", "weights")
+    last = tf.train.latest_checkpoint(fileio.join(model_dir, "checkpoints"))
+    model.load_weights(best if fileio.exists(best + ".index") else last).expect_partial()
+    info = {**task.export_info(task.normalization(converted)), "image_channels": config.model.image.channels}
+    path = fileio.join(model_dir, "export")
+    return path, export.export_model(model, path, info, task.serving(info))
+
+
+def _record_job(config: TrainConfig, model_dir: str, flags_text: str | None) -> None:
+    """config.json and flags.txt: how the directory was made (the same command resumes it)."""
+    fileio.makedirs(model_dir)
+    fileio.write_atomic(fileio.join(model_dir, CONFIG_FILE), config.to_json())
+    if flags_text is not None:
+        fileio.write_atomic(fileio.join(model_dir, "flags.txt"), flags_text)
+
+
+def _fit(model: tf_keras.Model, inputs: dict, epochs: int, callbacks: list, converted: ConvertedDataset):
+    """Model.fit, with the failures users can act on as one line."""
+    try:
+        return model.fit(**inputs, epochs=epochs, callbacks=callbacks, verbose=2)
+    except tf.errors.UnavailableError as e:
+        lost = next((line for line in e.message.splitlines() if "/job:" in line), e.message.splitlines()[0])
+        raise TrainingError(
+            f"lost a worker of the job ({lost.strip()}); run the same command on every worker "
+            "to resume from the last completed epoch"
+        ) from None
+    except tf.errors.DataLossError as e:
+        raise TrainingError(
+            f"{converted.path}: a shard is corrupt ({e.message.splitlines()[0]}); "
+            "find it with tools/convert_to_tfrecord.py --verify"
+        ) from None
+
+
+def _inputs(config: TrainConfig, task: tasks.Task, converted: ConvertedDataset, workers: int) -> dict:
+    """Model.fit's data arguments: the training stream and one validation pass."""
+    train, steps = input_pipeline.training_input(converted, config.input, task, config.seed)
+    validation, validation_steps = input_pipeline.split_dataset(
+        converted, "validation", config.input, task, training=False, input_pipelines=workers
+    )
+    return {
+        "x": train,
+        "steps_per_epoch": min(steps, config.steps_per_epoch) if config.steps_per_epoch else steps,
+        "validation_data": validation,
+        # Workers' validation shares differ; tf.distribute ends the pass when all of them are done.
+        "validation_steps": validation_steps if workers == 1 else None,
+    }
+
+
+def train_and_evaluate(
+    config: TrainConfig,
+    model_dir: str,
+    flags_text: str | None = None,
+    strategy: tf.distribute.Strategy | None = None,
+) -> TrainingResult:
+    """Trains (resuming whatever model_dir holds), exports, and evaluates on config.evaluate_split.
+
+    flags_text: the command line's resolved flags, written to flags.txt.
+    strategy: in place of config.strategy's (tests pass one over logical
+    devices).
+    """
+    started = time.monotonic()
+    task, converted = config.make_task(), ConvertedDataset(config.records)
+    strategy = strategy or distribute.make_strategy(config.strategy, config.collective)
+    chief = distribute.is_chief(strategy)
+    _check_resumable(config, model_dir)
+    if chief:
+        _record_job(config, model_dir, flags_text)
+    tf_keras.utils.set_random_seed(config.seed)
+    if config.input.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    tf_keras.mixed_precision.set_global_policy(config.precision)
+    inputs = _inputs(config, task, converted, distribute.num_workers(strategy))
+    if config.evaluate_split != "none":  # a missing shard is refused now, not after the last epoch
+        converted.files(config.evaluate_split)
+    replicas, batch_size = strategy.num_replicas_in_sync, config.input.batch_size
+    if batch_size % replicas:
+        raise TrainingError(f"batch_size {batch_size} does not split evenly over {replicas} replicas")
+    print(
+        f"{task.describe()}: global batch {batch_size} = {batch_size // replicas} per replica x "
+        f"{replicas} replicas, {inputs['steps_per_epoch']} steps per epoch, {config.epochs} epochs",
+        flush=True,
+    )
+    with strategy.scope():
+        model = task.build_model(config.model)
+        compile_model(model, config, task)
+    first_step = _FirstStep(started)
+    callbacks = _callbacks(task, model_dir, chief, _completed_history(model_dir, chief), first_step)
+    history = _fit(model, inputs, config.epochs, callbacks, converted)
+    print(f"trained epochs {[e + 1 for e in history.epoch] or 'none: already complete'}", flush=True)
+    worker = distribute.task_name(strategy)
+    print(
+        f"{worker + ': ' if worker else ''}final weights {distribute.weights_fingerprint(model)}", flush=True
+    )
+    result = TrainingResult(history.history, first_step.seconds)
+    if not chief:
+        return result
+    path, exported = _export(config, task, converted, model_dir)
+    if config.evaluate_split == "none":
+        return dataclasses.replace(result, export=path)
+    evaluated = evaluation.evaluate(exported, task, converted, config.evaluate_split, config.input, model_dir)
+    return dataclasses.replace(result, export=path, metrics=evaluated)
+
+
+def evaluate_model_dir(model_dir: str, split: str, records_path: str = "") -> dict:
+    """Evaluates a model directory's export with the settings it was trained with (evaluation.evaluate).
+
+    records_path: another converted dataset to read instead of the one in config.json.
+    """
+    config = TrainConfig.load(model_dir, **({"records": records_path} if records_path else {}))
+    loaded, info = export.load_exported(fileio.join(model_dir, "export"))
+    converted = ConvertedDataset(config.records)
+    return evaluation.evaluate(loaded, tasks.from_info(info), converted, split, config.input, model_dir)
