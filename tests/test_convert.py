@@ -19,6 +19,7 @@ import tensorflow as tf
 from techtonics.conversion import converter, plan, verify, write
 from techtonics.core import fileio
 from techtonics.data import records, splits, stead
+from techtonics.data.converted import ConvertedDataset
 from techtonics.synthetic import generator
 
 CLI = [sys.executable, str(pathlib.Path(__file__).resolve().parents[1] / "tools" / "convert_to_tfrecord.py")]
@@ -53,9 +54,9 @@ def read_records(output_dir) -> dict[str, list[dict]]:
 
 
 def _digests(directory) -> dict[str, str]:
-    return {
-        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.iterdir()) if p.is_file()
-    }
+    """sha256 of every output file (not the lock file, which names the run that held the directory)."""
+    files = [p for p in sorted(directory.iterdir()) if p.is_file() and p.name != fileio.LOCK_NAME]
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
 def test_every_trace_once_bit_for_bit(tiny_stead, tmp_path):
@@ -390,3 +391,39 @@ def test_full_disk_is_one_line_and_resumes_byte_identical(tiny_stead, tmp_path, 
     expected = records.read_manifest(str(tmp_path / "reference"))
     del expected["arguments"]["output_dir"]
     assert resumed == expected
+
+
+def test_a_rerun_with_other_arguments_never_leaves_the_old_manifest(tiny_stead, tmp_path, monkeypatch):
+    # Issue 22, item 1: killed midway, a conversion with another seed left the first run's manifest
+    # describing shards it had rewritten, and training read test traces as training ones.
+    out = tmp_path / "out"
+    converter.convert(_config(tiny_stead, out, min_shards=3), progress=False)
+    other = _config(tiny_stead, out, min_shards=3, split=splits.SplitConfig(seed=7))
+    real, written = write.write_and_record, []
+
+    def killed_after_two_shards(job_and_progress):
+        if len(written) == 2:
+            raise KeyboardInterrupt  # as a kill would end it
+        written.append(real(job_and_progress))
+        return written[-1]
+
+    monkeypatch.setattr(write, "write_and_record", killed_after_two_shards)
+    with pytest.raises(KeyboardInterrupt):
+        converter.convert(other, progress=False)
+    assert len(written) == 2 and not (out / records.MANIFEST_NAME).exists()
+    with pytest.raises(ValueError, match="the conversion is incomplete or was never run") as error:
+        ConvertedDataset(str(out))
+    assert "\n" not in str(error.value)
+    monkeypatch.setattr(write, "write_and_record", real)
+    resumed = converter.convert(other, progress=False)
+    assert resumed["arguments"]["split"]["seed"] == 7 and not verify.verify(str(out))
+
+
+def test_a_second_conversion_into_a_held_directory_is_refused(tiny_stead, tmp_path):
+    # Issue 22, item 2: a second converter deleted the first one's temporaries.
+    out = tmp_path / "out"
+    with fileio.directory_lock(str(out), "a conversion"):
+        with pytest.raises(ValueError, match=rf"^{out}: a conversion \(pid {os.getpid()}\) is using it;"):
+            converter.convert(_config(tiny_stead, out), progress=False)
+    converter.convert(_config(tiny_stead, out), progress=False)  # free again once the holder is done
+    assert not verify.verify(str(out))

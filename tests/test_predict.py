@@ -15,7 +15,7 @@ from test_convert import read_records
 
 from techtonics.cluster import distribute
 from techtonics.conversion import converter, plan
-from techtonics.core import errors, options
+from techtonics.core import errors, fileio, options
 from techtonics.data import splits, stead
 from techtonics.data.converted import ConvertedDataset
 from techtonics.model import export
@@ -332,3 +332,13 @@ def test_prediction_stays_on_one_machine_inside_a_cluster_job(monkeypatch):
     assert distribute.machine_strategy("auto") is tf.distribute.get_strategy()
     with pytest.raises(errors.UserError, match="--strategy=multi_worker: use one of auto, default, mirrored"):
         _config(["m"], "out", strategy="multi_worker")
+
+
+def test_a_second_prediction_into_a_held_output_is_refused(tiny_stead, exports, tmp_path):
+    source = inputs.stead_source(stead.find_pairs(str(tiny_stead)))
+    with fileio.directory_lock(str(tmp_path), "a prediction"):
+        with pytest.raises(
+            errors.UserError, match=rf"^{tmp_path}: a prediction \(pid {os.getpid()}\) is using it"
+        ):
+            predictor.predict(_config([exports["classification"]], tmp_path), source)
+    assert not (tmp_path / "predictions.csv").exists()

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from techtonics.core import errors, options
+from techtonics.core import errors, fileio, options
 from techtonics.data.converted import ConvertedDataset
 from techtonics.model import export
 from techtonics.training import tasks, trainer
@@ -252,3 +252,36 @@ def test_every_training_config_parses_into_a_valid_config():
         "regression",
         "p_arrival_sample",
     ]
+
+
+def test_a_second_job_on_a_held_model_dir_is_refused(tiny_records, tmp_path):
+    # Issue 22, item 2: two trainers on one directory both ran and exported over each other.
+    with fileio.directory_lock(str(tmp_path), "a training job"):
+        with pytest.raises(
+            errors.UserError, match=rf"^{tmp_path}: a training job \(pid {os.getpid()}\) is using it;"
+        ):
+            trainer.train_and_evaluate(_config(tiny_records, evaluate_split="none"), str(tmp_path))
+    assert not (tmp_path / "config.json").exists()  # refused before writing anything
+
+
+@pytest.mark.slow
+def test_a_running_trainer_refuses_a_second_and_its_kill_leaves_no_lock(tiny_records, tmp_path):
+    extra = ["--epochs=50", "--evaluate_split=none"]
+    first = subprocess.Popen(
+        _train_command(tiny_records, tmp_path, *extra), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    _wait_for(tmp_path / "checkpoints" / "epoch-001.index", first)
+    second = subprocess.run(_train_command(tiny_records, tmp_path, *extra), capture_output=True, text=True)
+    assert second.returncode == 1 and "Traceback" not in second.stderr
+    assert second.stderr.strip().splitlines()[-1] == (
+        f"error: {tmp_path}: a training job (pid {first.pid}) is using it; "
+        "wait for it to end, or give another directory"
+    )
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+    resumed = subprocess.run(
+        _train_command(tiny_records, tmp_path, "--epochs=2", "--evaluate_split=none"),
+        capture_output=True,
+        text=True,
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]  # the killed job's lock went with it

@@ -46,11 +46,20 @@ def _check_free_space(config: plan.ConvertConfig, traces: int) -> None:
 
 
 def convert(config: plan.ConvertConfig, progress: bool = True) -> dict:
-    """Converts STEAD to TFRecords (resuming a killed run) and returns the manifest."""
+    """Converts STEAD to TFRecords (resuming a killed run) and returns the manifest.
+
+    One conversion at a time holds the output directory (fileio.directory_lock).
+    """
     started = time.monotonic()
     planned = plan.build(config)
-    shards = planned.shards
     fileio.check_writable(fileio.join(config.output_dir, write.PROGRESS_DIR), "the records")
+    with fileio.directory_lock(config.output_dir, "a conversion"):
+        return _write(config, planned, progress, started)
+
+
+def _write(config: plan.ConvertConfig, planned: plan.Plan, progress: bool, started: float) -> dict:
+    """Writes every shard not already complete, then the manifest."""
+    shards = planned.shards
     write.remove_stale_temporaries(config.output_dir, shards)
     finished, todo = {}, []
     for shard in shards:
@@ -58,6 +67,8 @@ def convert(config: plan.ConvertConfig, progress: bool = True) -> dict:
             finished[shard.file] = result
         else:
             todo.append(shard)
+    if todo:  # the shards are about to change: no reader may trust the manifest that listed them
+        fileio.remove(fileio.join(config.output_dir, records.MANIFEST_NAME))
     total = sum(len(shard.rows) for shard in todo)
     _check_free_space(config, total)
     reporter = write.Progress(total, progress)

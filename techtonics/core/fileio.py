@@ -7,6 +7,7 @@ tensorflow-io extends with s3://, hdfs:// and az://.
 """
 
 import contextlib
+import fcntl
 import hashlib
 import io
 import os
@@ -202,3 +203,39 @@ def write_figure(figure, out_dir: str, name: str) -> str:
     path = join(out_dir, name)
     write_atomic(path, buffer.getvalue())
     return path
+
+
+LOCK_NAME = ".techtonics.lock"
+
+
+@contextlib.contextmanager
+def directory_lock(directory: str, what: str):
+    """Holds `directory` for one run of `what` (e.g. "a conversion"); a second run is refused in one line.
+
+    Local directories: an exclusive `flock` on LOCK_NAME, which the kernel
+    releases when the holder ends, killed or not, so a crashed run never
+    leaves a lock behind. Object stores (gs://, s3://) have no locks: there
+    nothing is held, and two runs on one prefix are the user's to avoid
+    (WORKSPACE.md, object storage).
+    """
+    if is_remote(directory):
+        yield
+        return
+    try:
+        makedirs(directory)
+        descriptor = os.open(join(directory, LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise UserError(f"{directory}: cannot use it for {what} ({e.strerror or e})") from None
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(descriptor, 200, 0).decode(errors="replace").strip() or "another run"
+            raise UserError(
+                f"{directory}: {holder} is using it; wait for it to end, or give another directory"
+            ) from None
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, f"{what} (pid {os.getpid()})".encode(), 0)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock

@@ -254,7 +254,10 @@ def read_manifest(path: str) -> dict:
     if not fileio.exists(path):
         # tensorflow-io reports a read that S3 refuses (a wrong credential) as a missing object.
         refused = " (or reading it is refused: check the credentials)" if path.startswith("s3://") else ""
-        raise UserError(f"{path}: no such manifest{refused}; run tools/convert_to_tfrecord.py first")
+        raise UserError(
+            f"{path}: no such manifest{refused}: the conversion is incomplete or was never run; "
+            "run tools/convert_to_tfrecord.py (the same command resumes)"
+        )
     try:
         with fileio.open_file(path, "rb") as f:
             manifest = json.loads(f.read())

@@ -162,6 +162,12 @@ def predict(
     devices). Returns the summary, which is also printed as one line.
     """
     fileio.check_writable(config.output_dir, "the predictions")
+    with fileio.directory_lock(config.output_dir, "a prediction"):
+        return _predict(config, source, strategy)
+
+
+def _predict(config: PredictConfig, source: inputs.Source, strategy: tf.distribute.Strategy | None) -> dict:
+    """predict's work, once it holds the output directory."""
     predictor = Predictor(list(config.models), strategy or distribute.machine_strategy(config.strategy))
     path = fileio.join(config.output_dir, "predictions.csv")
     writer = outputs.PredictionWriter(path, source.identity, predictor.columns, config.batch_size)

@@ -25,6 +25,7 @@ prints its final weights' fingerprint, which must agree across the job.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
@@ -284,12 +285,26 @@ def train_and_evaluate(
 
     flags_text: the command line's resolved flags, written to flags.txt.
     strategy: in place of config.strategy's (tests pass one over logical
-    devices).
+    devices). The chief holds model_dir for the whole job (fileio.directory_lock):
+    a second job on it is refused in one line.
     """
     started = time.monotonic()
-    task, converted = config.make_task(), ConvertedDataset(config.records)
     strategy = strategy or distribute.make_strategy(config.strategy, config.collective)
     chief = distribute.is_chief(strategy)
+    with fileio.directory_lock(model_dir, "a training job") if chief else contextlib.nullcontext():
+        return _train(config, model_dir, flags_text, strategy, chief, started)
+
+
+def _train(
+    config: TrainConfig,
+    model_dir: str,
+    flags_text: str | None,
+    strategy: tf.distribute.Strategy,
+    chief: bool,
+    started: float,
+) -> TrainingResult:
+    """train_and_evaluate's work, once the chief holds the directory; started: the job's start."""
+    task, converted = config.make_task(), ConvertedDataset(config.records)
     _check_resumable(config, model_dir)
     if chief:
         _record_job(config, model_dir, flags_text)
