@@ -427,3 +427,39 @@ def test_a_second_conversion_into_a_held_directory_is_refused(tiny_stead, tmp_pa
             converter.convert(_config(tiny_stead, out), progress=False)
     converter.convert(_config(tiny_stead, out), progress=False)  # free again once the holder is done
     assert not verify.verify(str(out))
+
+
+def test_a_changed_source_is_converted_again_not_resumed(tiny_stead, tmp_path):
+    # Issue 22, item 3: a chunk replaced at the same size resumed as "wrote 0 traces".
+    stead_dir, out = tmp_path / "stead", tmp_path / "out"
+    shutil.copytree(tiny_stead, stead_dir)
+    converter.convert(_config(stead_dir, out), progress=False)
+    name = stead.read_metadata(str(stead_dir / "chunk2.csv")).trace_name[0]
+    size = (stead_dir / "chunk2.hdf5").stat().st_size
+    with h5py.File(stead_dir / "chunk2.hdf5", "r+") as f:
+        f["data"][name][...] = f["data"][name][()] * 2.0  # same size, other samples
+    assert (stead_dir / "chunk2.hdf5").stat().st_size == size
+    converter.convert(_config(stead_dir, out), progress=False)
+    with stead.WaveformFile(str(stead_dir / "chunk2.hdf5")) as f:
+        expected = f.read(name)
+    by_name = {r["trace_name"].decode(): r for rows in read_records(out).values() for r in rows}
+    np.testing.assert_array_equal(by_name[name]["waveform"], expected)
+    assert not verify.verify(str(out))
+
+
+def test_hdf5_traces_without_csv_rows_are_counted_or_fail(tiny_stead, tmp_path):
+    # Issue 22, item 4: a CSV cut after some rows, or an HDF5 without its CSV, dropped traces silently.
+    stead_dir = tmp_path / "stead"
+    shutil.copytree(tiny_stead, stead_dir)
+    meta = pd.read_csv(stead_dir / "chunk2.csv", dtype=str, keep_default_na=False)
+    meta[:50].to_csv(stead_dir / "chunk2.csv", index=False)  # cut cleanly after 50 of 90 rows
+    written = converter.convert(_config(stead_dir, tmp_path / "out"), progress=False)
+    assert written["skipped"] == {"not_in_csv": 40}
+    assert sorted(n for n, reason in written["skipped_traces"] if reason == "not_in_csv") == sorted(
+        meta.trace_name[50:]
+    )
+    with pytest.raises(ValueError, match=r"chunk2.hdf5: trace \S+ has no row in .*chunk2.csv \(40 traces\)"):
+        converter.convert(_config(stead_dir, tmp_path / "failed", on_bad_trace="fail"), progress=False)
+    (stead_dir / "chunk2.csv").unlink()
+    with pytest.raises(ValueError, match=r"chunk2.hdf5: no matching CSV"):
+        stead.find_pairs(str(stead_dir))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
+import os
 
 import numpy as np
 import pandas as pd
@@ -93,9 +94,13 @@ class Plan:
 
 
 def shard_digest(job: ShardJob) -> str:
-    """Identifies a shard's planned content (traces, their order and labels), so a stale file is redone."""
+    """Identifies a shard's planned content (traces, their order and labels, the files they come from),
+    so a stale file is redone."""
     traces = job.traces
     h = hashlib.sha256(f"{records.SCHEMA_VERSION}|{job.encoding}|{job.compression}|{list(job.hdf5)}".encode())
+    # What the waveforms are read from: a source replaced or edited since (even at the same size) redoes
+    # the shard instead of resuming it.
+    h.update(repr([(os.stat(path).st_size, os.stat(path).st_mtime_ns) for path in job.hdf5]).encode())
     h.update(traces.pair.to_numpy(np.int64).tobytes())
     for column in records.COLUMNS:
         values = traces[column]
@@ -108,9 +113,13 @@ def shard_digest(job: ShardJob) -> str:
     return h.hexdigest()
 
 
-def load_metadata(pairs: tuple[stead.SteadPair, ...]) -> pd.DataFrame:
-    """All pairs' metadata (records.COLUMNS) in one frame with a `pair` column; checks each pair matches."""
-    frames = []
+def load_metadata(pairs: tuple[stead.SteadPair, ...], on_bad_trace: str) -> tuple[pd.DataFrame, list]:
+    """All pairs' metadata (records.COLUMNS) in one frame with a `pair` column, and the HDF5 traces no
+    CSV row names, as [trace, "not_in_csv"] skips (on_bad_trace="fail": the first is an error).
+
+    Checks each pair belongs together.
+    """
+    frames, unnamed = [], []
     for index, pair in enumerate(pairs):
         meta = stead.read_metadata(pair.csv, columns=records.COLUMNS)
         with stead.WaveformFile(pair.hdf5) as waveforms:
@@ -120,13 +129,21 @@ def load_metadata(pairs: tuple[stead.SteadPair, ...]) -> pd.DataFrame:
                     f"{pair.csv} and {pair.hdf5} do not belong together: none of {len(sample)} "
                     "sampled CSV traces is in the HDF5 file"
                 )
+            # A truncated or header-only CSV would otherwise drop its HDF5's other traces without a word.
+            missing = sorted(set(waveforms.trace_names()) - set(meta.trace_name))
+        if missing and on_bad_trace == "fail":
+            raise stead.BadTraceError(
+                "not_in_csv",
+                f"{pair.hdf5}: trace {missing[0]} has no row in {pair.csv} ({len(missing)} traces)",
+            )
+        unnamed += [[name, "not_in_csv"] for name in missing]
         frames.append(meta.assign(pair=index))
     meta = pd.concat(frames, ignore_index=True)
     repeated = meta.trace_name.duplicated()
     if repeated.any():
         name = meta.trace_name[repeated.idxmax()]
         raise ConversionError(f"trace {name} appears in more than one input CSV")
-    return meta
+    return meta, unnamed
 
 
 def record_bytes(encoding: str) -> int:
@@ -168,9 +185,9 @@ def shard_job(shard: Shard, meta: pd.DataFrame, config: ConvertConfig) -> ShardJ
 
 def build(config: ConvertConfig) -> Plan:
     """Reads the metadata, drops unknown categories, selects, splits and plans shards."""
-    meta = load_metadata(config.pairs)
+    meta, skipped = load_metadata(config.pairs, config.on_bad_trace)
     unknown = ~meta.trace_category.isin(list(stead.CATEGORY_CLASS))
-    skipped = [[name, "unknown_category"] for name in meta.trace_name[unknown]]
+    skipped += [[name, "unknown_category"] for name in meta.trace_name[unknown]]
     if skipped and config.on_bad_trace == "fail":
         row = meta[unknown].iloc[0]
         raise stead.BadTraceError(

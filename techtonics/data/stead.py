@@ -169,6 +169,13 @@ def find_pairs(stead_dir: str) -> list[SteadPair]:
             f"{stead_dir}: holds both merged.csv and chunk CSVs, which repeat the same "
             "traces; pass the files to use explicitly"
         )
+    orphans = [
+        n for n in names if re.fullmatch(r"(chunk\d+|merged)\.hdf5", n) and n[: -len(".hdf5")] not in stems
+    ]
+    if orphans:
+        raise SteadError(
+            f"{fileio.join(stead_dir, sorted(orphans)[0])}: no matching CSV; its traces have no labels"
+        )
     pairs = []
     for stem in stems:
         if f"{stem}.hdf5" not in names:
