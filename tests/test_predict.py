@@ -342,3 +342,34 @@ def test_a_second_prediction_into_a_held_output_is_refused(tiny_stead, exports, 
         ):
             predictor.predict(_config([exports["classification"]], tmp_path), source)
     assert not (tmp_path / "predictions.csv").exists()
+
+
+def test_a_corrupt_file_or_an_r_t_station_does_not_stop_the_others(exports, tmp_path):
+    # Issue 22, item 5: corrupt Steim2 frames or BHR/BHT channels ended the run with a traceback.
+    rng = np.random.default_rng(3)
+    (tmp_path / "in").mkdir()
+    good = obspy.Stream(
+        [
+            obspy.Trace(
+                rng.normal(0, 50, 9000).astype(np.int32),
+                {"network": "SY", "station": s, "channel": f"HH{c}", "sampling_rate": 100.0},
+            )
+            for s in ("GOOD", "BAD")
+            for c in "ENZ"
+        ]
+    )
+    good.select(station="GOOD").write(str(tmp_path / "in" / "good.mseed"), format="MSEED", encoding="STEIM2")
+    bad = tmp_path / "in" / "bad.mseed"
+    good.select(station="BAD").write(str(bad), format="MSEED", encoding="STEIM2", reclen=512)
+    data = bytearray(bad.read_bytes())
+    for record in range(0, len(data), 512):  # headers intact, Steim frames garbage
+        data[record + 64 : record + 512] = bytes(rng.integers(0, 256, 448, dtype=np.uint8))
+    bad.write_bytes(bytes(data))
+    _write(tmp_path / "in" / "rotated.mseed", {f"BH{c}": rng.normal(0, 50, 9000) for c in "RTZ"})
+    source = inputs.waveforms_source([str(tmp_path / "in")], 10.0, False)
+    summary = predictor.predict(_config([exports["z_only"]], tmp_path / "out"), source)
+    stations = {r["station"] for r in _rows(tmp_path / "out" / "predictions.csv")}
+    assert stations == {"SY.GOOD..HH", "SY.TEST..BH"}  # the rotated station's Z is enough for a Z model
+    # Its headers intact, the corrupt file passes grouping and is skipped when its samples are decoded.
+    assert summary["skipped"] == {"unknown_component": 2, "undecodable_file": 1}
+    assert summary["predictions"] == 8

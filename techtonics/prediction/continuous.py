@@ -98,15 +98,33 @@ def group_stations(files: list[str], skipped: collections.Counter) -> list[Stati
     return [stations[k] for k in sorted(stations)]
 
 
-def _station_data(station: Station, skipped: collections.Counter):
-    """(start UTCDateTime, masked (samples, 3) E/N/Z array at 100 Hz, components present) of one station."""
+def _read_station(station: Station, skipped: collections.Counter):
+    """The station's traces of known components from every file whose samples ObsPy can decode.
+
+    Headers can be intact while the data is not (corrupt Steim frames): such a
+    file is skipped, counted and named, and the station's other files are read.
+    """
     obspy = import_obspy()
     stream = obspy.Stream()
     net, sta, loc, band = station.id.split(".")
     for path in sorted(station.files):
-        stream += obspy.read(path).select(network=net, station=sta, location=loc, channel=f"{band}?")
+        try:
+            traces = obspy.read(path).select(network=net, station=sta, location=loc, channel=f"{band}?")
+        except Exception as e:  # ObsPy's decoders raise their own errors (InternalMSEEDError, ...)
+            skipped["undecodable_file"] += 1
+            print(f"skipped {path} for {station.id}: ObsPy cannot decode its samples ({type(e).__name__})")
+            continue
+        # Unknown components (R/T, X/Y) were counted when grouping; the model uses E/N/Z only.
+        stream += obspy.Stream([t for t in traces if t.stats.channel[-1:].upper() in COMPONENT])
+    return stream
+
+
+def _station_data(station: Station, skipped: collections.Counter):
+    """(start UTCDateTime, masked (samples, 3) E/N/Z array at 100 Hz, components present) of one station."""
+    obspy = import_obspy()
+    band = station.id.split(".")[-1]
     kept = obspy.Stream()
-    for trace in stream:
+    for trace in _read_station(station, skipped):
         rate = trace.stats.sampling_rate
         if rate < MIN_SAMPLING_RATE_HZ:
             skipped[f"sampling_rate_below_{MIN_SAMPLING_RATE_HZ:g}_hz"] += 1
@@ -159,7 +177,12 @@ def windows(
     stride = int(round(stride_s * stead.SAMPLING_RATE_HZ))
     length = stead.TRACE_SAMPLES
     for station in stations:
-        start, data, present = _station_data(station, skipped)
+        try:
+            start, data, present = _station_data(station, skipped)
+        except Exception as e:  # ObsPy's resampling and merging refuse what they cannot join; one station
+            skipped["station_unusable"] += 1
+            print(f"skipped {station.id}: {type(e).__name__}: {str(e).splitlines()[0][:200]}")
+            continue
         if data is None:
             continue
         missing = [c for c in channels if c not in present]
