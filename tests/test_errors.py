@@ -21,6 +21,8 @@ def main(argv):
         raise tf.errors.DataLossError(None, None, "corrupted record at 12")
     if kind == "bug":
         {}["missing key"]
+    if kind == "interrupt":
+        raise KeyboardInterrupt
     return 0
 
 errors.run(main, arguments=True)
@@ -44,6 +46,22 @@ def test_a_known_tensorflow_error_is_explained_then_shown():
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert lines[-2].startswith("error: a file is corrupt or truncated; find a bad shard with")
     assert lines[-1] == "DataLossError: corrupted record at 12"
+
+
+def test_ctrl_c_is_one_line_and_exit_130():
+    done = _run("interrupt")
+    assert done.returncode == 130 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "error: interrupted; run the same command again to resume"
+
+
+def test_a_bad_flag_is_one_error_line():
+    done = subprocess.run(
+        [sys.executable, "-m", "techtonics.convert", "--output_dir=o", "--min_shards=0"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1 and "FATAL" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "error: flag --min_shards=0: 0 is not a positive integer"
 
 
 def test_an_unexpected_exception_keeps_its_traceback():
@@ -103,7 +121,8 @@ def test_positional_arguments_are_refused_by_every_command_that_takes_none():
         capture_output=True,
         text=True,
     )
-    assert done.returncode == 1 and "unexpected arguments: stray" in done.stderr
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == "error: unexpected arguments: stray (see --help)"
 
 
 def test_the_list_of_commands_is_complete():

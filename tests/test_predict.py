@@ -215,6 +215,11 @@ def test_continuous_input_that_gives_no_window_is_a_one_line_error(exports, tmp_
     assert not (tmp_path / "out" / "predictions.csv").exists()
 
 
+def test_an_empty_recordings_directory_is_named_as_such(tmp_path):
+    with pytest.raises(errors.UserError, match=f"^{tmp_path}: an empty directory$"):
+        inputs.waveforms_source([str(tmp_path)], 10.0, False)
+
+
 def test_a_z_only_model_needs_no_horizontal_components(exports, tmp_path):
     _write(tmp_path / "z.mseed", {"EHZ": np.random.default_rng(1).normal(0, 50, 9000)})
     source = inputs.waveforms_source([str(tmp_path / "z.mseed")], 10.0, False)

@@ -40,8 +40,8 @@ def _check_free_space(config: plan.ConvertConfig, traces: int) -> None:
     needed, free = traces * plan.record_bytes(config.encoding), shutil.disk_usage(config.output_dir).free
     if needed > free:
         raise plan.ConversionError(
-            f"{config.output_dir}: {traces} traces need about {needed / 2**30:.1f} GiB, "
-            f"{free / 2**30:.1f} GiB free"
+            f"{config.output_dir}: {traces} traces need about {needed / 2**20:,.0f} MB, "
+            f"only {free / 2**20:,.0f} MB are free; free space or choose another --output_dir"
         )
 
 

@@ -17,7 +17,7 @@ import sys
 import traceback
 from collections.abc import Callable
 
-from absl import app
+from absl import app, flags
 
 
 class UserError(ValueError):
@@ -67,12 +67,16 @@ def run(main: Callable[[list[str]], int | None], arguments: bool = False) -> Non
 
     def guarded(argv: list[str]) -> int | None:
         if not arguments and len(argv) > 1:
-            raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+            print(f"error: unexpected arguments: {' '.join(argv[1:])} (see --help)", file=sys.stderr)
+            return 1
         try:
             code = main(argv)
         except UserError as e:
             print(f"error: {e}", file=sys.stderr)
             code = 1
+        except KeyboardInterrupt:
+            print("error: interrupted; run the same command again to resume", file=sys.stderr)
+            code = 130
         except Exception as e:
             explanation = _explanation(e)
             if explanation is not None:
@@ -85,4 +89,13 @@ def run(main: Callable[[list[str]], int | None], arguments: bool = False) -> Non
                 raise
         return _exit(code)
 
-    app.run(guarded)
+    app.run(guarded, flags_parser=_parse_flags)
+
+
+def _parse_flags(argv: list[str]) -> list[str]:
+    """absl's flag parsing, with a bad flag as one `error:` line (absl's own says FATAL and adds usage)."""
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)

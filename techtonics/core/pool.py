@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import multiprocessing
+import signal
 from collections.abc import Callable, Iterable, Iterator
 
 
@@ -23,7 +24,13 @@ class Pool:
         self._pool = None
         if processes > 1:
             context = multiprocessing.get_context("spawn")
-            self._pool = context.Pool(processes, initializer=initializer, initargs=initargs)
+            # Ctrl-C reaches the whole process group; the parent alone handles it, in one line. The
+            # processes inherit an ignored SIGINT, and Python then leaves it ignored from their start.
+            handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            try:
+                self._pool = context.Pool(processes, initializer=initializer, initargs=initargs)
+            finally:
+                signal.signal(signal.SIGINT, handler)
         elif initializer is not None:
             initializer(*initargs)
 

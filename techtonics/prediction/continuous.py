@@ -56,7 +56,10 @@ def find_files(paths: list[str]) -> list[str]:
         else:
             matches = [m for m in glob.glob(path) if os.path.isfile(m)]
         if not matches:
-            raise UserError(f"{path}: no such file, directory or matching files")
+            empty = os.path.isdir(path)
+            raise UserError(
+                f"{path}: {'an empty directory' if empty else 'no such file, directory or matching files'}"
+            )
         found += matches
     return sorted(set(found))
 
