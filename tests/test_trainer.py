@@ -285,3 +285,16 @@ def test_a_running_trainer_refuses_a_second_and_its_kill_leaves_no_lock(tiny_rec
         text=True,
     )
     assert resumed.returncode == 0, resumed.stderr[-2000:]  # the killed job's lock went with it
+
+
+def test_rerunning_a_finished_job_trains_nothing_and_warns_of_nothing(tiny_records, tmp_path):
+    # Issue 22, item 14: the rerun printed about 34 "Value in checkpoint could not be found" warnings.
+    command = _train_command(
+        tiny_records, tmp_path, "--epochs=1", "--steps_per_epoch=2", "--evaluate_split=none"
+    )
+    first = subprocess.run(command, capture_output=True, text=True, check=True)
+    again = subprocess.run(command, capture_output=True, text=True, check=True)
+    assert "trained epochs none: already complete" in again.stdout
+    assert "could not be found" not in again.stderr and "unrestored values" not in again.stderr
+    weights = re.compile(r"final weights (\w+)")
+    assert weights.search(again.stdout).group(1) == weights.search(first.stdout).group(1)

@@ -328,13 +328,18 @@ def _train(
         compile_model(model, config, task)
     first_step = _FirstStep(started)
     callbacks = _callbacks(task, model_dir, chief, _completed_history(model_dir, chief), first_step)
-    history = _fit(model, inputs, config.epochs, callbacks, converted)
-    print(f"trained epochs {[e + 1 for e in history.epoch] or 'none: already complete'}", flush=True)
+    if _backed_up_epochs(model_dir) >= config.epochs:  # complete: fit would only restore, and warn of it
+        model.load_weights(tf.train.latest_checkpoint(fileio.join(model_dir, "checkpoints"))).expect_partial()
+        epochs, history = [], {}
+    else:
+        fitted = _fit(model, inputs, config.epochs, callbacks, converted)
+        epochs, history = fitted.epoch, fitted.history
+    print(f"trained epochs {[e + 1 for e in epochs] or 'none: already complete'}", flush=True)
     worker = distribute.task_name(strategy)
     print(
         f"{worker + ': ' if worker else ''}final weights {distribute.weights_fingerprint(model)}", flush=True
     )
-    result = TrainingResult(history.history, first_step.seconds)
+    result = TrainingResult(history, first_step.seconds)
     if not chief:
         return result
     path, exported = _export(config, task, converted, model_dir)
