@@ -463,3 +463,27 @@ def test_hdf5_traces_without_csv_rows_are_counted_or_fail(tiny_stead, tmp_path):
     (stead_dir / "chunk2.csv").unlink()
     with pytest.raises(ValueError, match=r"chunk2.hdf5: no matching CSV"):
         stead.find_pairs(str(stead_dir))
+
+
+def test_a_shard_of_only_bad_traces_is_left_out_not_written_empty(bad_stead, tmp_path):
+    # Issue 22, item 6: an empty shard never landed on S3, yet the manifest listed it.
+    directory, _ = bad_stead
+    out = tmp_path / "out"
+    config = _config(directory, out, shard_mb=0.05)  # one trace a shard: the 5 bad ones leave 5 empty
+    written = converter.convert(config, progress=False)
+    listed = [s for info in written["splits"].values() for s in info["shards"]]
+    assert all(s["count"] == 1 for s in listed) and len(listed) == 150 - 5
+    on_disk = {p.name for p in out.glob("*.tfrecord")}
+    assert on_disk == {s["file"] for s in listed} and not verify.verify(str(out))
+    again = converter.convert(config, progress=False)  # resumes: the empty shards count as done
+    assert again == written
+
+
+def test_shards_of_an_earlier_conversion_are_removed(tiny_stead, tmp_path):
+    # Issue 22, item 13: re-converting with fewer shards left the earlier ones beside the new.
+    out = tmp_path / "out"
+    converter.convert(_config(tiny_stead, out, min_shards=6), progress=False)
+    written = converter.convert(_config(tiny_stead, out, min_shards=4), progress=False)
+    listed = {s["file"] for info in written["splits"].values() for s in info["shards"]}
+    assert {p.name for p in out.glob("*.tfrecord")} == listed
+    assert {p.name[: -len(".json")] for p in (out / write.PROGRESS_DIR).glob("*.json")} == listed

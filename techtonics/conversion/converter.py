@@ -69,6 +69,11 @@ def _write(config: plan.ConvertConfig, planned: plan.Plan, progress: bool, start
             todo.append(shard)
     if todo:  # the shards are about to change: no reader may trust the manifest that listed them
         fileio.remove(fileio.join(config.output_dir, records.MANIFEST_NAME))
+    removed = write.remove_unplanned_shards(config.output_dir, shards)
+    if progress and removed:
+        print(
+            f"removed {removed} shards of an earlier conversion that this one does not write", file=sys.stderr
+        )
     total = sum(len(shard.rows) for shard in todo)
     _check_free_space(config, total)
     reporter = write.Progress(total, progress)

@@ -36,7 +36,8 @@ def build(config: plan.ConvertConfig, planned: plan.Plan, finished: dict) -> dic
     written, split_of = meta[kept], assignment[kept]
     manifest_splits = {}
     for split in splits.SPLITS:
-        files = [finished[s.file] for s in shards if s.split == split]
+        # Shards whose every trace was skipped hold nothing and are not written (write.write_shard).
+        files = [finished[s.file] for s in shards if s.split == split and finished[s.file]["count"]]
         if not files:
             continue
         in_split = written[split_of == split]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 import time
 
@@ -25,7 +26,11 @@ PROGRESS_DIR = "_progress"
 
 
 def write_shard(job: plan.ShardJob) -> dict:
-    """Writes one shard (temporary name, then rename) and returns its count, sha256 and skips."""
+    """Writes one shard (temporary name, then rename) and returns its count, sha256 and skips.
+
+    A shard whose every trace was skipped is not written (an empty object is a
+    directory to tensorflow-io's S3, and never lands); the manifest leaves it out.
+    """
     waveforms, skipped = read.read_waveforms(job)
     bad = {name for name, _ in skipped}
     tmp = fileio.temporary_path(job.path)
@@ -39,7 +44,10 @@ def write_shard(job: plan.ShardJob) -> dict:
                 writer.write(example)
                 written += 1
                 worst_error = max(worst_error, error)
-        fileio.rename(tmp, job.path)
+        if written:
+            fileio.rename(tmp, job.path)
+        else:
+            fileio.remove(job.path)  # an earlier run's, of traces that are all bad now
     finally:
         fileio.remove(tmp)
     return {
@@ -68,14 +76,15 @@ def finished(shard: plan.Shard, meta: pd.DataFrame, config: plan.ConvertConfig) 
     """The shard's progress record if its file is complete and unchanged, else None."""
     progress = progress_path(config.output_dir, shard.file)
     path = fileio.join(config.output_dir, shard.file)
-    if not (fileio.exists(progress) and fileio.exists(path)):
+    if not fileio.exists(progress):
         return None
     with fileio.open_file(progress, "rb") as f:
         result = json.loads(f.read())
-    digest = plan.shard_digest(plan.shard_job(shard, meta, config))
-    if result.get("digest") != digest or fileio.sha256(path) != result.get("sha256"):
+    if result.get("digest") != plan.shard_digest(plan.shard_job(shard, meta, config)):
         return None
-    return result
+    if result["count"] == 0:  # every trace skipped: no file by design
+        return result
+    return result if fileio.exists(path) and fileio.sha256(path) == result.get("sha256") else None
 
 
 def remove_stale_temporaries(output_dir: str, shards: list[plan.Shard]) -> None:
@@ -84,6 +93,24 @@ def remove_stale_temporaries(output_dir: str, shards: list[plan.Shard]) -> None:
     for name in fileio.listdir(output_dir):
         if name.startswith(prefixes):
             fileio.remove(fileio.join(output_dir, name))
+
+
+# What shards are called (records.shard_name), finished or temporary: what a conversion may remove.
+_SHARD_FILE = re.compile(r"(train|validation|test)-\d{5}-of-\d{5}\.tfrecord(\.gz)?(\.tmp-.*)?")
+
+
+def remove_unplanned_shards(output_dir: str, shards: list[plan.Shard]) -> int:
+    """Removes shards (and their progress records) of earlier conversions that this one did not plan.
+
+    Another --min_shards or --shard_mb names other files; they would sit beside
+    the dataset that no longer lists them. Returns how many were removed.
+    """
+    planned = {s.file for s in shards}
+    stale = [n for n in fileio.listdir(output_dir) if _SHARD_FILE.fullmatch(n) and n not in planned]
+    for name in stale:
+        fileio.remove(fileio.join(output_dir, name))
+        fileio.remove(progress_path(output_dir, name))
+    return len(stale)
 
 
 class Progress:
