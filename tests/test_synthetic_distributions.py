@@ -157,3 +157,16 @@ def test_reference_histogram_draws_only_from_its_bins():
     q = np.linspace(0, 1, 101)
     np.testing.assert_allclose(histogram.cdf(histogram.quantile(q)), q, atol=1e-12)
     assert histogram.density(3.5) == pytest.approx(0.75) and histogram.density(5.0) == 0.0
+
+
+def test_every_snr_is_in_the_papers_range_and_measured_from_the_trace():
+    # Issue 22, item 17: a telemetry gap over an SNR window gave -245 to -279 dB (or +264 dB).
+    stations = seismograms.make_stations(0)
+    lowest, highest = reference.SNR_DB.edges[0], reference.SNR_DB.edges[-1]  # Fig. 17: 0.6-81.2 dB
+    for block in range(10):  # the demo's 2,000 earthquakes, which held 9 such traces
+        rows, waveforms = generator.earthquake_block(0, block, 200, stations, "stead")
+        for row, waveform in zip(rows, waveforms):
+            snr = np.asarray(row["snr_db"])
+            measured = seismograms.measure_snr_db(waveform, row["p_arrival_sample"], row["s_arrival_sample"])
+            np.testing.assert_allclose(snr, measured, atol=1e-4)
+            assert lowest - 5 <= snr.mean() <= highest + 5 and np.all(np.abs(snr) < 120), row["trace_name"]

@@ -225,7 +225,8 @@ def earthquake_trace(rng, profile, station, magnitude, epicentral_km, depth_km, 
         rng, magnitude, hypocentral, back_azimuth, p_sample, s_amplitude, level
     )
     traces += signal
-    seismograms.add_transients(rng, traces, level)
+    # The windows the SNR is measured in (generator rounds S to a whole sample first).
+    seismograms.add_transients(rng, traces, level, keep=seismograms.snr_windows(p_sample, round(s_sample)))
     return traces, p_sample, s_sample, coda_end
 
 

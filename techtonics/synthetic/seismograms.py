@@ -142,8 +142,16 @@ def _onset_envelope(onset: float, rise_s: float, decay_s: float) -> np.ndarray:
     return envelope
 
 
-def add_transients(rng: np.random.Generator, traces: np.ndarray, level: float) -> None:
-    """Adds the non-seismic events of real records, in place: bursts, spikes, gaps."""
+def add_transients(
+    rng: np.random.Generator, traces: np.ndarray, level: float, keep: tuple[tuple[int, int], ...] = ()
+) -> None:
+    """Adds the non-seismic events of real records, in place: bursts, spikes, gaps.
+
+    keep: sample ranges [start, end) no gap may touch: an earthquake's SNR
+    windows, where zeros would make STEAD's SNR -250 dB or +260 dB, values no
+    STEAD trace has. The draws are the same either way, so every other trace
+    is as before.
+    """
     if rng.random() < 0.15:  # emergent, symmetric burst (traffic, wind, machinery)
         length = int(rng.uniform(2.0, 15.0) * stead.SAMPLING_RATE_HZ)
         start = int(rng.integers(0, _N - length))
@@ -166,7 +174,8 @@ def add_transients(rng: np.random.Generator, traces: np.ndarray, level: float) -
     if rng.random() < 0.03:  # telemetry gap, written as zeros
         length = int(rng.integers(100, 2000))
         start = int(rng.integers(0, _N - length))
-        traces[start : start + length] = 0.0
+        if not any(start < end and begin < start + length for begin, end in keep):
+            traces[start : start + length] = 0.0
 
 
 def distance_km(lat1, lon1, lat2, lon2):
@@ -206,12 +215,18 @@ def s_arrival_sample(p_sample: float, hypocentral_km: float) -> float:
 SNR_WINDOW = 400  # samples: STEAD's "short window" after S and before P
 
 
+def snr_windows(p_sample: float, s_sample: float) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The [start, end) sample ranges STEAD's SNR compares: before P (noise) and after S (signal)."""
+    p, s = int(p_sample), int(s_sample)
+    return (max(p - SNR_WINDOW, 0), p), (s, s + SNR_WINDOW)
+
+
 def measure_snr_db(traces: np.ndarray, p_sample: float, s_sample: float) -> np.ndarray:
     """Per-channel SNR in dB as STEAD defines it: the 95th percentile of |amplitude| in a short
     window after S over that in a short window before P, 20 log10 of the ratio."""
-    p, s = int(p_sample), int(s_sample)
-    noise = np.percentile(np.abs(traces[max(p - SNR_WINDOW, 0) : p]), 95, axis=0)
-    signal = np.percentile(np.abs(traces[s : s + SNR_WINDOW]), 95, axis=0)
+    (noise_start, p), (s, signal_end) = snr_windows(p_sample, s_sample)
+    noise = np.percentile(np.abs(traces[noise_start:p]), 95, axis=0)
+    signal = np.percentile(np.abs(traces[s:signal_end]), 95, axis=0)
     return 20.0 * np.log10(np.maximum(signal, 1e-12) / np.maximum(noise, 1e-12))
 
 
