@@ -23,6 +23,8 @@ def main(argv):
         {}["missing key"]
     if kind == "interrupt":
         raise KeyboardInterrupt
+    if kind == "disk_full":
+        raise tf.errors.ResourceExhaustedError(None, None, "m/ckpt_temp/part-0; No space left on device")
     return 0
 
 errors.run(main, arguments=True)
@@ -46,6 +48,13 @@ def test_a_known_tensorflow_error_is_explained_then_shown():
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert lines[-2].startswith("error: a file is corrupt or truncated; find a bad shard with")
     assert lines[-1] == "DataLossError: corrupted record at 12"
+
+
+def test_a_full_disk_is_not_called_out_of_memory():
+    # Issue 22, item 8: a full disk during training said "out of memory; lower --batch_size".
+    done = _run("disk_full")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-2].startswith("error: no space left on the device; free space")
 
 
 def test_ctrl_c_is_one_line_and_exit_130():

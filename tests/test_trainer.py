@@ -121,7 +121,10 @@ def test_a_corrupt_shard_is_a_one_line_error(tiny_records, tmp_path):
         data = bytearray(shard.read_bytes())
         data[len(data) // 2] ^= 0xFF
         shard.write_bytes(bytes(data))
-    with pytest.raises(trainer.TrainingError, match="a shard is corrupt.*--verify") as error:
+    # Issue 22, item 10: the shard and its first bad record are named, not "a shard is corrupt (...)".
+    first = sorted(records.glob("train-*"))[0]
+    named = rf"^{first}: record [1-9]\d* is unreadable \(corrupted record at \d+\); convert again"
+    with pytest.raises(trainer.TrainingError, match=named) as error:
         trainer.train_and_evaluate(_config(records, evaluate_split="none"), str(tmp_path / "model"))
     assert "\n" not in str(error.value)
 
@@ -298,3 +301,15 @@ def test_rerunning_a_finished_job_trains_nothing_and_warns_of_nothing(tiny_recor
     assert "could not be found" not in again.stderr and "unrestored values" not in again.stderr
     weights = re.compile(r"final weights (\w+)")
     assert weights.search(again.stdout).group(1) == weights.search(first.stdout).group(1)
+
+
+def test_checkpoint_debris_of_a_killed_run_is_removed(tiny_records, tmp_path):
+    # Issue 22, items 8 and 13: 60-70 MB *_temp checkpoint directories stayed after a resume.
+    for debris in (
+        tmp_path / "checkpoints" / "epoch-002_temp",
+        tmp_path / "backup" / "chief" / "ckpt-2_temp",
+    ):
+        debris.mkdir(parents=True)
+        (debris / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"half a checkpoint")
+    trainer.train_and_evaluate(_config(tiny_records, epochs=1, evaluate_split="none"), str(tmp_path))
+    assert not list(tmp_path.rglob("*_temp"))

@@ -6,10 +6,35 @@ with TensorFlow's own reader, the one training will use.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from techtonics.core import fileio
 from techtonics.data import records
+
+
+def unreadable(path: str, compression: str) -> str | None:
+    """ "PATH: record N is unreadable (reason)" for a shard TensorFlow cannot read whole; None if it can.
+
+    Reads record by record, so N is the first bad record, not the start of a batch.
+    """
+    import tensorflow as tf  # see verify
+
+    count = 0
+    try:
+        for _ in tf.data.TFRecordDataset(path, compression_type=compression):
+            count += 1
+    except tf.errors.OpError as e:
+        # "{{function_node ...}} corrupted record at 507225 [Op:IteratorGetNext] name:": keep the middle.
+        reason = re.sub(r"\{\{.*?\}\}|\[Op:.*", "", e.message.splitlines()[0]).strip() or type(e).__name__
+        return f"{path}: record {count} is unreadable ({reason})"
+    return None
+
+
+def first_unreadable(paths: list[str], compression: str) -> str | None:
+    """The first of the shards that TensorFlow cannot read whole, named with its bad record; None if none."""
+    return next((problem for path in paths if (problem := unreadable(path, compression))), None)
 
 
 def verify(output_dir: str) -> list[str]:
@@ -41,8 +66,8 @@ def verify(output_dir: str) -> list[str]:
                             f"{path}: record {count + int(np.argmin(finite))} has non-finite samples"
                         )
                     count += int(finite.size)
-            except (tf.errors.OpError, ValueError) as e:
-                problems.append(f"{path}: unreadable after {count} records ({str(e).splitlines()[0]})")
+            except (tf.errors.OpError, ValueError):
+                problems.append(unreadable(path, compression))
                 continue
             if count != shard["count"]:
                 problems.append(f"{path}: {count} records, the manifest says {shard['count']} ({split})")

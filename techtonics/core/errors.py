@@ -35,6 +35,8 @@ def _explanation(error: BaseException) -> str | None:
     if isinstance(error, tf.errors.DataLossError):
         return "a file is corrupt or truncated; find a bad shard with python -m techtonics.convert --verify"
     if isinstance(error, tf.errors.ResourceExhaustedError):
+        if "space left" in str(error):  # a full disk reaches TensorFlow's writers as the same error class
+            return "no space left on the device; free space and run the same command again to resume"
         return "out of memory; lower --batch_size or --shuffle_buffer (--cache=memory holds a whole split)"
     if isinstance(error, tf.errors.PermissionDeniedError | tf.errors.UnauthenticatedError):
         return "access denied; check the credentials for this path (WORKSPACE.md, storage)"

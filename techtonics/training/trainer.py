@@ -36,6 +36,7 @@ import tensorflow as tf
 import tf_keras
 
 from techtonics.cluster import distribute
+from techtonics.conversion import verify
 from techtonics.core import fileio, options
 from techtonics.core.errors import UserError
 from techtonics.core.options import option
@@ -236,8 +237,16 @@ def _export(config: TrainConfig, task: tasks.Task, converted: ConvertedDataset, 
 
 
 def _record_job(config: TrainConfig, model_dir: str, flags_text: str | None) -> None:
-    """config.json and flags.txt: how the directory was made (the same command resumes it)."""
+    """config.json and flags.txt: how the directory was made (the same command resumes it).
+
+    Also removes the `*_temp` directories in which TensorFlow writes a
+    checkpoint before renaming it: a run killed, or stopped by a full disk,
+    while saving leaves them, and nothing reads them.
+    """
     fileio.makedirs(model_dir)
+    for saved in ("checkpoints", "best", fileio.join("backup", "chief")):
+        for debris in tf.io.gfile.glob(fileio.join(model_dir, saved, "*_temp")):
+            fileio.rmtree(debris)
     fileio.write_atomic(fileio.join(model_dir, CONFIG_FILE), config.to_json())
     if flags_text is not None:
         fileio.write_atomic(fileio.join(model_dir, "flags.txt"), flags_text)
@@ -253,10 +262,13 @@ def _fit(model: tf_keras.Model, inputs: dict, epochs: int, callbacks: list, conv
             f"lost a worker of the job ({lost.strip()}); run the same command on every worker "
             "to resume from the last completed epoch"
         ) from None
-    except tf.errors.DataLossError as e:
+    except tf.errors.DataLossError:
+        # TensorFlow's error names neither the shard nor the record: find them (read only on failure).
+        shards = converted.files("train") + converted.files("validation")
+        found = verify.first_unreadable(shards, converted.compression)
         raise TrainingError(
-            f"{converted.path}: a shard is corrupt ({e.message.splitlines()[0]}); "
-            "find it with tools/convert_to_tfrecord.py --verify"
+            f"{found or converted.path + ': a shard is corrupt'}; convert again "
+            "(tools/convert_to_tfrecord.py --verify lists every damaged shard)"
         ) from None
 
 
