@@ -378,3 +378,13 @@ def test_a_corrupt_file_or_an_r_t_station_does_not_stop_the_others(exports, tmp_
     # Its headers intact, the corrupt file passes grouping and is skipped when its samples are decoded.
     assert summary["skipped"] == {"unknown_component": 2, "undecodable_file": 1}
     assert summary["predictions"] == 8
+
+
+def test_a_rerun_removes_what_an_earlier_run_left(tiny_stead, exports, tmp_path):
+    # Issue 22, item 13: predictions.csv.tmp-* of a killed run, and older runs' figures, stayed.
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "XX.OLD..HH.png").write_bytes(b"an earlier run's station")
+    (tmp_path / "predictions.csv.tmp-0123456789ab").write_text("trace_name\n")
+    source = inputs.stead_source(stead.find_pairs(str(tiny_stead)))
+    predictor.predict(_config([exports["classification"]], tmp_path), source)
+    assert not (tmp_path / "figures").exists() and not list(tmp_path.glob("*.tmp-*"))

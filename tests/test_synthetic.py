@@ -180,3 +180,10 @@ def test_command_line(tmp_path):
         check=False,
     )
     assert bad.returncode != 0 and "--earthquakes" in bad.stderr
+
+
+def test_a_resumed_run_removes_a_killed_runs_half_written_pair(tmp_path):
+    # Issue 22, item 13: an 83 MB chunk2.hdf5.tmp-* stayed after `synthetic --resume`.
+    (tmp_path / "chunk2.hdf5.tmp-0123456789ab").write_bytes(b"half a file")
+    generator.write_synthetic_stead(str(tmp_path), earthquakes=5, noise=4, seed=1, processes=1, resume=True)
+    assert not list(tmp_path.glob("*.tmp-*")) and (tmp_path / "chunk2.hdf5").exists()

@@ -60,7 +60,7 @@ def convert(config: plan.ConvertConfig, progress: bool = True) -> dict:
 def _write(config: plan.ConvertConfig, planned: plan.Plan, progress: bool, started: float) -> dict:
     """Writes every shard not already complete, then the manifest."""
     shards = planned.shards
-    write.remove_stale_temporaries(config.output_dir, shards)
+    write.remove_stale_temporaries(config.output_dir)
     finished, todo = {}, []
     for shard in shards:
         if (result := write.finished(shard, planned.meta, config)) is not None:

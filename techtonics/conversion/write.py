@@ -87,12 +87,10 @@ def finished(shard: plan.Shard, meta: pd.DataFrame, config: plan.ConvertConfig) 
     return result if fileio.exists(path) and fileio.sha256(path) == result.get("sha256") else None
 
 
-def remove_stale_temporaries(output_dir: str, shards: list[plan.Shard]) -> None:
-    """Removes half-written shards that a killed run left under temporary names."""
-    prefixes = tuple(f"{s.file}.tmp-" for s in shards)
-    for name in fileio.listdir(output_dir):
-        if name.startswith(prefixes):
-            fileio.remove(fileio.join(output_dir, name))
+def remove_stale_temporaries(output_dir: str) -> None:
+    """Removes the half-written shards and progress records that killed runs left under temporary names."""
+    fileio.remove_temporaries(output_dir)
+    fileio.remove_temporaries(fileio.join(output_dir, PROGRESS_DIR))
 
 
 # What shards are called (records.shard_name), finished or temporary: what a conversion may remove.

@@ -11,6 +11,7 @@ import fcntl
 import hashlib
 import io
 import os
+import re
 import shutil
 import socket
 import sys
@@ -136,6 +137,27 @@ def rename(src: str, dst: str) -> None:
 def temporary_path(path: str) -> str:
     """A unique sibling name for writing `path` before renaming it into place."""
     return f"{path}.tmp-{uuid.uuid4().hex[:12]}"
+
+
+_TEMPORARY = re.compile(r".+\.tmp-[0-9a-f]{12}")  # temporary_path's names
+
+
+def remove_temporaries(directory: str) -> int:
+    """Removes what killed runs left in `directory` under temporary names; returns how many.
+
+    Call it only while holding the directory (directory_lock): another run's
+    temporaries are files it is still writing.
+    """
+    if not exists(directory):
+        return 0
+    stale = [name for name in listdir(directory) if _TEMPORARY.fullmatch(name)]
+    for name in stale:
+        path = join(directory, name)
+        if isdir(path):  # an export's SavedModel is written as a temporary directory
+            rmtree(path)
+        else:
+            remove(path)
+    return len(stale)
 
 
 @contextlib.contextmanager

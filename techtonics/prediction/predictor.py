@@ -168,6 +168,9 @@ def predict(
 
 def _predict(config: PredictConfig, source: inputs.Source, strategy: tf.distribute.Strategy | None) -> dict:
     """predict's work, once it holds the output directory."""
+    # What an earlier run into this directory left: killed runs' temporaries, stations it drew.
+    fileio.remove_temporaries(config.output_dir)
+    fileio.rmtree(fileio.join(config.output_dir, "figures"))
     predictor = Predictor(list(config.models), strategy or distribute.machine_strategy(config.strategy))
     path = fileio.join(config.output_dir, "predictions.csv")
     writer = outputs.PredictionWriter(path, source.identity, predictor.columns, config.batch_size)

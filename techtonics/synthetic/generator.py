@@ -34,7 +34,7 @@ import statistics
 
 import numpy as np
 
-from techtonics.core import pool
+from techtonics.core import fileio, pool
 from techtonics.core.errors import UserError
 from techtonics.data import stead
 from techtonics.synthetic import reference, seismograms, writer
@@ -361,12 +361,13 @@ def write_synthetic_stead(
     else:
         jobs = [(name, tasks) for name, tasks in (("chunk1", noise_tasks), ("chunk2", quake_tasks)) if tasks]
     pairs = []
-    with pool.Pool(processes or os.cpu_count() or 1) as processes:
+    fileio.remove_temporaries(output_dir)  # pairs a killed run was writing; no lock file in STEAD's layout
+    with pool.Pool(processes or os.cpu_count() or 1) as generators:
         for name, tasks in jobs:
             pair = stead.SteadPair(
                 os.path.join(output_dir, f"{name}.csv"), os.path.join(output_dir, f"{name}.hdf5")
             )
             if not (resume and os.path.exists(pair.csv) and os.path.exists(pair.hdf5)):
-                writer.write_pair(pair, processes.imap(_block, tasks, ordered=True))
+                writer.write_pair(pair, generators.imap(_block, tasks, ordered=True))
             pairs.append(pair)
     return pairs
