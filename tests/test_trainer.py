@@ -17,10 +17,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from techtonics.conversion import converter, plan
 from techtonics.core import errors, fileio, options
+from techtonics.data import splits, stead
 from techtonics.data.converted import ConvertedDataset
 from techtonics.model import export
-from techtonics.training import tasks, trainer
+from techtonics.training import callbacks, tasks, trainer
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -313,3 +315,109 @@ def test_checkpoint_debris_of_a_killed_run_is_removed(tiny_records, tmp_path):
         (debris / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"half a checkpoint")
     trainer.train_and_evaluate(_config(tiny_records, epochs=1, evaluate_split="none"), str(tmp_path))
     assert not list(tmp_path.rglob("*_temp"))
+
+
+def test_resuming_on_another_dataset_is_refused_unless_allowed(tiny_stead, tiny_records, tmp_path):
+    # Issue 22, item 11: another --records trained the next epoch on another dataset, whose splits leak.
+    other = tmp_path / "other-records"
+    converter.convert(
+        plan.ConvertConfig(
+            pairs=tuple(stead.find_pairs(str(tiny_stead))),
+            output_dir=str(other),
+            split=splits.SplitConfig(validation_fraction=0.2, test_fraction=0.2, seed=2),
+            min_shards=4,
+            processes=1,
+        ),
+        progress=False,
+    )
+    copy = shutil.copytree(tiny_records, tmp_path / "copied-records")  # the same shards elsewhere
+    model_dir = tmp_path / "model"
+    trainer.train_and_evaluate(_config(tiny_records, epochs=1, evaluate_split="none"), str(model_dir))
+    trainer.train_and_evaluate(_config(copy, epochs=2, evaluate_split="none"), str(model_dir))
+    with pytest.raises(
+        trainer.TrainingError,
+        match=f"was trained on {tiny_records}; --records=.*other-records holds other shards",
+    ):
+        trainer.train_and_evaluate(_config(other, epochs=3, evaluate_split="none"), str(model_dir))
+    assert _history_epochs(model_dir) == [0, 1]
+    allowed = _config(other, epochs=3, evaluate_split="none", allow_other_records=True)
+    assert len(trainer.train_and_evaluate(allowed, str(model_dir)).history["loss"]) == 1
+    datasets = json.loads((model_dir / trainer.DATASET_FILE).read_text())
+    assert [(d["records"], d["first_epoch"]) for d in datasets] == [(str(tiny_records), 0), (str(other), 2)]
+
+
+def test_a_rerun_with_fewer_epochs_keeps_the_record_of_what_was_trained(tiny_records, tmp_path):
+    # Issue 22, item 11: a lower --epochs rewrote config.json to the smaller value.
+    trainer.train_and_evaluate(
+        _config(tiny_records, epochs=2, evaluate_split="none"), str(tmp_path), "--epochs=2"
+    )
+    recorded = {name: (tmp_path / name).read_text() for name in ("config.json", "flags.txt")}
+    result = trainer.train_and_evaluate(
+        _config(tiny_records, epochs=1, evaluate_split="none"), str(tmp_path), "--epochs=1"
+    )
+    assert result.history == {} and _history_epochs(tmp_path) == [0, 1]
+    assert {name: (tmp_path / name).read_text() for name in recorded} == recorded
+    assert json.loads(recorded["config.json"])["epochs"] == 2
+
+
+def _sigterm_at(epoch: int, step: int):
+    """A FirstStep.on_train_batch_end that also sends this process a SIGTERM at (epoch, step), 0-based."""
+    original = callbacks.FirstStep.on_train_batch_end
+
+    def on_train_batch_end(self, batch, logs=None):
+        original(self, batch, logs)
+        if (self.model._training_state._ckpt_saved_epoch.numpy(), batch) == (epoch, step):
+            os.kill(os.getpid(), signal.SIGTERM)  # handled before the next callback runs
+
+    return on_train_batch_end
+
+
+def test_sigterm_backs_up_the_step_and_the_same_command_resumes_after_it(tiny_records, tmp_path, monkeypatch):
+    # Issue 22, item 12: SIGTERM ended training at once, with no message, and lost the partial epoch.
+    config = _config(tiny_records, epochs=2, steps_per_epoch=6, evaluate_split="none")
+    monkeypatch.setattr(callbacks.FirstStep, "on_train_batch_end", _sigterm_at(epoch=1, step=2))
+    with pytest.raises(
+        callbacks.Preempted, match=r"SIGTERM in epoch 2 after step 3 of 6; .* resume at step 4"
+    ):
+        trainer.train_and_evaluate(config, str(tmp_path))
+    assert callbacks.Preempted.exit_code == 143 and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    assert _history_epochs(tmp_path) == [0] and callbacks.completed_epochs(str(tmp_path)) == 1
+    monkeypatch.undo()
+    counter = []
+    monkeypatch.setattr(
+        callbacks.FirstStep, "on_train_batch_end", lambda self, batch, logs=None: counter.append(batch)
+    )
+    result = trainer.train_and_evaluate(config, str(tmp_path))
+    assert counter == [3, 4, 5]  # the rest of epoch 2, and nothing else
+    assert len(result.history["loss"]) == 1 and _history_epochs(tmp_path) == [0, 1]
+    assert callbacks.completed_epochs(str(tmp_path)) == 2
+
+
+def test_sigterm_at_an_epochs_last_step_lets_the_epoch_end_first(tiny_records, tmp_path, monkeypatch):
+    config = _config(tiny_records, epochs=3, steps_per_epoch=4, evaluate_split="none")
+    monkeypatch.setattr(callbacks.FirstStep, "on_train_batch_end", _sigterm_at(epoch=0, step=3))
+    with pytest.raises(callbacks.Preempted, match="in epoch 2 after step 1 of 4"):
+        trainer.train_and_evaluate(config, str(tmp_path))
+    assert _history_epochs(tmp_path) == [0] and (tmp_path / "checkpoints" / "epoch-001.index").exists()
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_command_is_one_line_and_exit_143(tiny_records, tmp_path):
+    process = subprocess.Popen(
+        _train_command(tiny_records, tmp_path, "--epochs=100", "--evaluate_split=none"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _wait_for(tmp_path / "checkpoints" / "epoch-002.index", process)
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=120)
+    errors_printed = [line for line in stderr.splitlines() if line.startswith(("error", "Traceback"))]
+    assert process.returncode == 143 and len(errors_printed) == 1, stderr[-2000:]
+    assert re.match(r"error: stopped by SIGTERM in epoch \d+ after step \d+ of \d+", errors_printed[0])
+    rerun = subprocess.run(
+        _train_command(tiny_records, tmp_path, "--epochs=3", "--evaluate_split=none"),
+        capture_output=True,
+        text=True,
+    )
+    assert rerun.returncode == 0, rerun.stderr[-2000:]

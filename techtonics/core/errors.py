@@ -3,9 +3,9 @@
 Library code raises `UserError` (or a subclass) for anything the user can
 fix: a bad flag value, a missing or malformed file, a model directory made
 by another configuration. Every command runs its main through `run`, which
-prints those as `error: <message>` and exits 1. TensorFlow errors that users
-cause (a corrupt file, memory exhausted) get one line saying what to do,
-then the original error. Anything else is a bug, here or upstream, and
+prints those as `error: <message>` and exits 1 (or the error's exit_code).
+TensorFlow errors that users cause (a corrupt file, memory exhausted) get
+one line saying what to do, then the original error. Anything else is a bug, here or upstream, and
 keeps its full traceback for the report.
 """
 
@@ -25,6 +25,8 @@ class UserError(ValueError):
 
     A ValueError, so library callers that catch bad values keep working.
     """
+
+    exit_code = 1  # what the command returns
 
 
 def _explanation(error: BaseException) -> str | None:
@@ -75,7 +77,7 @@ def run(main: Callable[[list[str]], int | None], arguments: bool = False) -> Non
             code = main(argv)
         except UserError as e:
             print(f"error: {e}", file=sys.stderr)
-            code = 1
+            code = e.exit_code
         except KeyboardInterrupt:
             print("error: interrupted; run the same command again to resume", file=sys.stderr)
             code = 130

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from techtonics.core import fileio
 from techtonics.core.errors import UserError
 from techtonics.data import records, splits
@@ -17,6 +20,15 @@ class ConvertedDataset:
         self.encoding = self.manifest["waveform"]["encoding"]
         self.compression = records.compression_type(self.manifest)
 
+    @property
+    def identity(self) -> str:
+        """What the dataset holds, wherever it lies: a digest of its shards' digests (names, for old ones)."""
+        shards = {
+            split: [s.get("sha256", s["file"]) for s in info["shards"]]
+            for split, info in sorted(self.manifest["splits"].items())
+        }
+        return hashlib.sha256(json.dumps(shards).encode()).hexdigest()
+
     def _split(self, split: str) -> dict:
         if split not in splits.SPLITS:
             raise UserError(f"unknown split {split!r}; use one of {', '.join(splits.SPLITS)}")
@@ -24,6 +36,10 @@ class ConvertedDataset:
         if not info or not info["count"]:
             raise UserError(f"{self.path}: the {split} split is empty; convert with a {split} fraction")
         return info
+
+    def has(self, split: str) -> bool:
+        """Whether the split holds any record."""
+        return bool(self.manifest["splits"].get(split, {}).get("count"))
 
     def files(self, split: str) -> list[str]:
         """The split's shard paths; a missing shard is a one-line error."""
@@ -36,6 +52,10 @@ class ConvertedDataset:
     def count(self, split: str) -> int:
         """Records in the split, of every class."""
         return self._split(split)["count"]
+
+    def file_counts(self, split: str) -> list[int]:
+        """Records in each of the split's shards, in the order of files()."""
+        return [s["count"] for s in self._split(split)["shards"]]
 
     def target_count(self, split: str, target: str) -> int:
         """Earthquakes in the split that have a value of `target`."""

@@ -4,6 +4,7 @@
 `python -m techtonics.train`. What it leaves in the model directory:
 
     flags.txt, config.json   how the directory was made (the same command resumes it)
+    dataset.json             the converted datasets trained on, and from which epoch
     backup/                  BackupAndRestore state, saved at the end of every epoch
     checkpoints/epoch-NNN.*  the weights after every epoch
     best/                    the weights with the best validation metric so far
@@ -12,10 +13,11 @@
                              or the target in its own units (model/export.py)
     eval/<split>/            metrics.json and figures (evaluation.py)
 
-Resume order: the callbacks run checkpoints, history and TensorBoard first
-and BackupAndRestore last, so a run killed at any moment restarts at the last
-epoch whose backup is complete and never skips an epoch's checkpoint; the
-history rows of an epoch whose backup did not complete are dropped then.
+A rerun of the same command resumes (callbacks.py: how a kill or a SIGTERM
+at any moment resumes). A rerun may train more epochs, never fewer: config.json
+keeps the most epochs asked for. dataset.json records the converted datasets
+trained on by their content (ConvertedDataset.identity); a resume on another
+one is refused unless --allow_other_records, since its splits may overlap.
 
 Under MultiWorkerMirroredStrategy every worker runs this same function on the
 same model_dir; only the chief (distribute.is_chief) writes there, the others'
@@ -26,9 +28,7 @@ prints its final weights' fingerprint, which must agree across the job.
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
-import io
 import json
 import time
 
@@ -43,7 +43,7 @@ from techtonics.core.options import option
 from techtonics.data import records, splits
 from techtonics.data.converted import ConvertedDataset
 from techtonics.model import cnn, export
-from techtonics.training import evaluation, input_pipeline, tasks
+from techtonics.training import callbacks, evaluation, input_pipeline, tasks
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
@@ -76,6 +76,9 @@ class TrainConfig:
     steps_per_execution: int = option(1, "Training steps per tf.function call.", minimum=1)
     evaluate_split: str = option(
         "test", "Split evaluated with the exported model at the end.", choices=(*splits.SPLITS, "none")
+    )
+    allow_other_records: bool = option(
+        False, "Resume on a converted dataset other than the one the model directory was trained on."
     )
 
     def __post_init__(self):
@@ -118,18 +121,35 @@ class TrainingResult:
 CONFIG_FILE = "config.json"
 
 
-def _check_resumable(config: TrainConfig, model_dir: str) -> None:
-    path = fileio.join(model_dir, CONFIG_FILE)
+DATASET_FILE = "dataset.json"
+
+
+def _read_json(path: str):
+    """A JSON file's content; None when there is no such file."""
     if not fileio.exists(path):
-        return
+        return None
     with fileio.open_file(path, "rb") as f:
-        before = options.flatten(json.loads(f.read()))
-    now = config.defining()
+        return json.loads(f.read())
+
+
+def _check_resumable(config: TrainConfig, model_dir: str, converted: ConvertedDataset) -> None:
+    """Refuses a model directory made by another model or task, or (unless allowed) on other data."""
+    before = _read_json(fileio.join(model_dir, CONFIG_FILE))
+    if before is None:
+        return
+    before, now = options.flatten(before), config.defining()
     changed = [k for k in now if before.get(k) != now[k]]
     if changed:
         raise TrainingError(
             f"{model_dir} holds a model with different {', '.join(changed)} "
             f"({', '.join(f'{k}={before.get(k)}' for k in changed)}); use a new --model_dir"
+        )
+    datasets = _read_json(fileio.join(model_dir, DATASET_FILE))  # none before release 0.2.0
+    last = datasets[-1] if datasets else None
+    if last and last["identity"] != converted.identity and not config.allow_other_records:
+        raise TrainingError(
+            f"{model_dir} was trained on {last['records']}; --records={config.records} holds other "
+            "shards, whose splits may overlap its: use a new --model_dir, or --allow_other_records"
         )
 
 
@@ -142,83 +162,6 @@ def compile_model(model: tf_keras.Model, config: TrainConfig, task: tasks.Task) 
         jit_compile=config.jit_compile,
         steps_per_execution=config.steps_per_execution,
     )
-
-
-def _backed_up_epochs(model_dir: str) -> int:
-    """Epochs that BackupAndRestore's state holds: a resumed fit starts after them."""
-    latest = tf.train.latest_checkpoint(fileio.join(model_dir, "backup", "chief"))
-    if not latest:
-        return 0
-    # The variable Keras's WorkerTrainingState saves beside the model (tf_keras 2.17).
-    return int(tf.train.load_checkpoint(latest).get_tensor("ckpt_saved_epoch/.ATTRIBUTES/VARIABLE_VALUE")) + 1
-
-
-def _completed_history(model_dir: str, chief: bool) -> list[dict]:
-    """history.csv's rows of the epochs the backup holds; the chief drops any others from the file.
-
-    A run killed after an epoch's history row but before its backup finished
-    trains that epoch again; dropping the row keeps one row per epoch.
-    """
-    path = fileio.join(model_dir, "history.csv")
-    if not fileio.exists(path):
-        return []
-    with fileio.open_file(path, "r") as f:
-        text = f.read()
-    rows = list(csv.DictReader(io.StringIO(text)))
-    done = _backed_up_epochs(model_dir)
-    kept = [row for row in rows if int(row["epoch"]) < done]
-    if chief and len(kept) < len(rows):
-        lines = text.splitlines(keepends=True)
-        fileio.write_atomic(path, "".join(lines[: len(kept) + 1]))
-    return kept
-
-
-def _best_so_far(history: list[dict], monitor: str, mode: str) -> float | None:
-    """The best monitored value of the epochs already done, so a resumed run keeps a better best."""
-    values = [float(row[monitor]) for row in history if row.get(monitor)]
-    return (max if mode == "max" else min)(values) if values else None
-
-
-class _FirstStep(tf_keras.callbacks.Callback):
-    """Times the first training step from the job's start: the start-up users wait for (and the benchmark)."""
-
-    def __init__(self, started: float):
-        super().__init__()
-        self.started, self.seconds = started, None
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.seconds is None:
-            self.seconds = time.monotonic() - self.started
-            print(f"first training step done, {self.seconds:.1f} s after the job started", flush=True)
-
-
-def _callbacks(
-    task: tasks.Task, model_dir: str, chief: bool, history: list[dict], first_step: _FirstStep
-) -> list[tf_keras.callbacks.Callback]:
-    """history: the rows of the epochs already done (every worker must see the same ones)."""
-    monitor, mode = task.monitor
-    history_csv = fileio.join(model_dir, "history.csv")
-    callbacks = [
-        first_step,
-        tf_keras.callbacks.ModelCheckpoint(
-            fileio.join(model_dir, "checkpoints", "epoch-{epoch:03d}"), save_weights_only=True
-        ),
-        tf_keras.callbacks.ModelCheckpoint(
-            fileio.join(model_dir, "best", "weights"),
-            monitor=monitor,
-            mode=mode,
-            save_best_only=True,
-            save_weights_only=True,
-            initial_value_threshold=_best_so_far(history, monitor, mode),
-        ),
-        tf_keras.callbacks.TensorBoard(fileio.join(model_dir, "logs"), profile_batch=0),
-    ]
-    if chief:
-        callbacks.append(tf_keras.callbacks.CSVLogger(history_csv, append=True))
-    callbacks.append(
-        tf_keras.callbacks.BackupAndRestore(fileio.join(model_dir, "backup"), delete_checkpoint=False)
-    )
-    return callbacks
 
 
 def _export(config: TrainConfig, task: tasks.Task, converted: ConvertedDataset, model_dir: str):
@@ -236,26 +179,35 @@ def _export(config: TrainConfig, task: tasks.Task, converted: ConvertedDataset, 
     return path, export.export_model(model, path, info, task.serving(info))
 
 
-def _record_job(config: TrainConfig, model_dir: str, flags_text: str | None) -> None:
-    """config.json and flags.txt: how the directory was made (the same command resumes it).
+def _record_job(config: TrainConfig, model_dir: str, flags_text: str | None, converted: ConvertedDataset):
+    """config.json, flags.txt and dataset.json: how the directory was made (the same command resumes it).
 
-    Also removes the `*_temp` directories in which TensorFlow writes a
-    checkpoint before renaming it: a run killed, or stopped by a full disk,
-    while saving leaves them, and nothing reads them.
+    A rerun asking for fewer epochs than recorded trains nothing and leaves
+    the record as it was. Also removes the `*_temp` directories in which
+    TensorFlow writes a checkpoint before renaming it: a run killed, or
+    stopped by a full disk, while saving leaves them, and nothing reads them.
     """
     fileio.makedirs(model_dir)
     for saved in ("checkpoints", "best", fileio.join("backup", "chief")):
         for debris in tf.io.gfile.glob(fileio.join(model_dir, saved, "*_temp")):
             fileio.rmtree(debris)
-    fileio.write_atomic(fileio.join(model_dir, CONFIG_FILE), config.to_json())
-    if flags_text is not None:
-        fileio.write_atomic(fileio.join(model_dir, "flags.txt"), flags_text)
+    before = _read_json(fileio.join(model_dir, CONFIG_FILE)) or {}
+    recorded = dataclasses.replace(config, epochs=max(config.epochs, before.get("epochs", 0)))
+    if dataclasses.asdict(recorded) != before:
+        fileio.write_atomic(fileio.join(model_dir, CONFIG_FILE), recorded.to_json())
+        if flags_text is not None:
+            fileio.write_atomic(fileio.join(model_dir, "flags.txt"), flags_text)
+    datasets = _read_json(fileio.join(model_dir, DATASET_FILE)) or []
+    if not datasets or datasets[-1]["identity"] != converted.identity:
+        first_epoch = callbacks.completed_epochs(model_dir)
+        entry = {"records": config.records, "identity": converted.identity, "first_epoch": first_epoch}
+        fileio.write_atomic(fileio.join(model_dir, DATASET_FILE), json.dumps([*datasets, entry], indent=2))
 
 
-def _fit(model: tf_keras.Model, inputs: dict, epochs: int, callbacks: list, converted: ConvertedDataset):
-    """Model.fit, with the failures users can act on as one line."""
+def _fit(model: tf_keras.Model, inputs: dict, callback_list: list, converted: ConvertedDataset, **epochs):
+    """Model.fit (epochs: its epochs and initial_epoch), with the failures users can act on as one line."""
     try:
-        return model.fit(**inputs, epochs=epochs, callbacks=callbacks, verbose=2)
+        return model.fit(**inputs, **epochs, callbacks=callback_list, verbose=2)
     except tf.errors.UnavailableError as e:
         lost = next((line for line in e.message.splitlines() if "/job:" in line), e.message.splitlines()[0])
         raise TrainingError(
@@ -317,9 +269,9 @@ def _train(
 ) -> TrainingResult:
     """train_and_evaluate's work, once the chief holds the directory; started: the job's start."""
     task, converted = config.make_task(), ConvertedDataset(config.records)
-    _check_resumable(config, model_dir)
+    _check_resumable(config, model_dir, converted)
     if chief:
-        _record_job(config, model_dir, flags_text)
+        _record_job(config, model_dir, flags_text, converted)
     tf_keras.utils.set_random_seed(config.seed)
     if config.input.deterministic:
         tf.config.experimental.enable_op_determinism()
@@ -338,13 +290,18 @@ def _train(
     with strategy.scope():
         model = task.build_model(config.model)
         compile_model(model, config, task)
-    first_step = _FirstStep(started)
-    callbacks = _callbacks(task, model_dir, chief, _completed_history(model_dir, chief), first_step)
-    if _backed_up_epochs(model_dir) >= config.epochs:  # complete: fit would only restore, and warn of it
+    first_step, backup = callbacks.FirstStep(started), callbacks.Backup(model_dir)
+    done = callbacks.completed_history(model_dir, chief)
+    callback_list = callbacks.make_callbacks(task, model_dir, chief, done, first_step, backup)
+    initial_epoch = callbacks.completed_epochs(model_dir)
+    if initial_epoch >= config.epochs:  # complete: fit would only restore, and warn of it
         model.load_weights(tf.train.latest_checkpoint(fileio.join(model_dir, "checkpoints"))).expect_partial()
         epochs, history = [], {}
     else:
-        fitted = _fit(model, inputs, config.epochs, callbacks, converted)
+        with callbacks.stop_on_sigterm(backup, distribute.num_workers(strategy)):
+            fitted = _fit(
+                model, inputs, callback_list, converted, epochs=config.epochs, initial_epoch=initial_epoch
+            )
         epochs, history = fitted.epoch, fitted.history
     print(f"trained epochs {[e + 1 for e in epochs] or 'none: already complete'}", flush=True)
     worker = distribute.task_name(strategy)
@@ -357,16 +314,22 @@ def _train(
     path, exported = _export(config, task, converted, model_dir)
     if config.evaluate_split == "none":
         return dataclasses.replace(result, export=path)
-    evaluated = evaluation.evaluate(exported, task, converted, config.evaluate_split, config.input, model_dir)
+    evaluated = evaluation.evaluate(
+        exported, task, converted, config.evaluate_split, config.input, model_dir, export_path=path
+    )
     return dataclasses.replace(result, export=path, metrics=evaluated)
 
 
 def evaluate_model_dir(model_dir: str, split: str, records_path: str = "") -> dict:
     """Evaluates a model directory's export with the settings it was trained with (evaluation.evaluate).
 
-    records_path: another converted dataset to read instead of the one in config.json.
+    records_path: another converted dataset to read instead of the one in config.json; the decision
+    threshold chosen on its validation split is then in metrics.json only, not recorded in the export.
     """
     config = TrainConfig.load(model_dir, **({"records": records_path} if records_path else {}))
-    loaded, info = export.load_exported(fileio.join(model_dir, "export"))
-    converted = ConvertedDataset(config.records)
-    return evaluation.evaluate(loaded, tasks.from_info(info), converted, split, config.input, model_dir)
+    path = fileio.join(model_dir, "export")
+    loaded, info = export.load_exported(path)
+    converted, recorded_in = ConvertedDataset(config.records), None if records_path else path
+    return evaluation.evaluate(
+        loaded, tasks.from_info(info), converted, split, config.input, model_dir, recorded_in
+    )

@@ -1,0 +1,199 @@
+"""The Keras callbacks of a training job, and the state they leave in its model directory.
+
+Resume order: the callbacks run checkpoints, history and TensorBoard first
+and the backup last, so a run killed at any moment restarts at the last
+epoch whose backup is complete and never skips an epoch's checkpoint; the
+history rows of an epoch whose backup did not complete are dropped then.
+
+A SIGTERM (what Slurm and other schedulers send before they preempt a job)
+does not end the run at once: on one machine the step under way finishes,
+its state is backed up (`Backup`) and the run stops with one line; the same
+command resumes at the next step. A multi-worker job stops at once and
+resumes at its last completed epoch: its workers receive the signal at
+different steps, and a backup is a collective that all of them must join.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import signal
+import threading
+import time
+
+import tensorflow as tf
+import tf_keras
+
+from techtonics.core import fileio
+from techtonics.core.errors import UserError
+from techtonics.training import tasks
+
+# The variables Keras's WorkerTrainingState saves beside the model (tf_keras 2.17).
+_SAVED_EPOCH = "ckpt_saved_epoch/.ATTRIBUTES/VARIABLE_VALUE"
+_SAVED_STEP = "ckpt_saved_batch/.ATTRIBUTES/VARIABLE_VALUE"
+_EPOCH_END = -1  # the saved step of a backup made at an epoch's end
+# Written just before a step-level backup, with its epoch and step: a backup whose own saved epoch and step
+# match it is inside that epoch. Any other is an epoch's end, including those of releases before 0.2.0,
+# which saved the epoch's last step.
+_STEP_BACKUP = "step-backup.json"
+
+
+class Preempted(UserError):
+    """The job was stopped by SIGTERM; the message says where it will resume."""
+
+    exit_code = 128 + signal.SIGTERM  # what a process killed by SIGTERM returns; schedulers requeue on it
+
+
+def _resume_point(model_dir: str) -> tuple[int, int | None]:
+    """(epoch, step) at which a resumed fit starts: step None at an epoch's start, else the step to resume
+    after, inside the epoch."""
+    backup = fileio.join(model_dir, "backup")
+    latest = tf.train.latest_checkpoint(fileio.join(backup, "chief"))
+    if not latest:
+        return 0, None
+    reader = tf.train.load_checkpoint(latest)
+    epoch, step = int(reader.get_tensor(_SAVED_EPOCH)), int(reader.get_tensor(_SAVED_STEP))
+    marker = fileio.join(backup, _STEP_BACKUP)
+    if step != _EPOCH_END and fileio.exists(marker):
+        with fileio.open_file(marker, "r") as f:
+            if json.load(f) == {"epoch": epoch, "step": step}:
+                return epoch, step
+    return epoch + 1, None
+
+
+def completed_epochs(model_dir: str) -> int:
+    """Epochs that the backup holds complete: a resumed fit starts after them."""
+    return _resume_point(model_dir)[0]
+
+
+def completed_history(model_dir: str, chief: bool) -> list[dict]:
+    """history.csv's rows of the epochs the backup holds; the chief drops any others from the file.
+
+    A run killed after an epoch's history row but before its backup finished
+    trains that epoch again; dropping the row keeps one row per epoch.
+    """
+    path = fileio.join(model_dir, "history.csv")
+    if not fileio.exists(path):
+        return []
+    with fileio.open_file(path, "r") as f:
+        text = f.read()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    done = completed_epochs(model_dir)
+    kept = [row for row in rows if int(row["epoch"]) < done]
+    if chief and len(kept) < len(rows):
+        lines = text.splitlines(keepends=True)
+        fileio.write_atomic(path, "".join(lines[: len(kept) + 1]))
+    return kept
+
+
+def _best_so_far(history: list[dict], monitor: str, mode: str) -> float | None:
+    """The best monitored value of the epochs already done, so a resumed run keeps a better best."""
+    values = [float(row[monitor]) for row in history if row.get(monitor)]
+    return (max if mode == "max" else min)(values) if values else None
+
+
+class FirstStep(tf_keras.callbacks.Callback):
+    """Times the first training step from the job's start: the start-up users wait for (and the benchmark)."""
+
+    def __init__(self, started: float):
+        super().__init__()
+        self.started, self.seconds = started, None
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.seconds is None:
+            self.seconds = time.monotonic() - self.started
+            print(f"first training step done, {self.seconds:.1f} s after the job started", flush=True)
+
+
+class Backup(tf_keras.callbacks.BackupAndRestore):
+    """BackupAndRestore at every epoch's end, and at the step a SIGTERM arrives (then the run stops).
+
+    An integer save_freq makes Keras restore a step-level backup at the step
+    after it; this class alone decides when to save, so the number is unused.
+    A backup at an epoch's end records step _EPOCH_END, and fit's
+    initial_epoch (completed_epochs) resumes after it. Keras's state variables
+    are private (tf_keras 2.17's WorkerTrainingState); tests cover both kinds.
+    """
+
+    def __init__(self, model_dir: str):
+        super().__init__(fileio.join(model_dir, "backup"), save_freq=1, delete_checkpoint=False)
+        self.model_dir, self.terminated = model_dir, False
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)  # restores the backup
+        epoch, step = _resume_point(self.model_dir)
+        if step is None:  # fit's initial_epoch (completed_epochs) says where to start
+            self._training_state._ckpt_saved_batch.assign(_EPOCH_END)
+        else:
+            print(f"resuming epoch {epoch + 1} at step {step + 2} (backed up when a SIGTERM stopped it)")
+
+    def on_train_batch_end(self, batch, logs=None):
+        # At an epoch's last step the epoch ends first (validation, checkpoint, history, backup); the
+        # next epoch's first step stops the run.
+        if self.terminated and batch < self.params["steps"] - 1:
+            epoch = self._current_epoch
+            marker = {"epoch": epoch, "step": batch}
+            fileio.write_atomic(fileio.join(self.backup_dir, _STEP_BACKUP), json.dumps(marker))
+            self._backup(epoch=epoch, batch=batch)
+            raise Preempted(
+                f"stopped by SIGTERM in epoch {epoch + 1} after step {batch + 1} of {self.params['steps']}; "
+                f"backed up to {self.backup_dir}: run the same command to resume at step {batch + 2}"
+            )
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._training_state._ckpt_saved_batch.assign(_EPOCH_END)
+        self._backup(epoch=epoch)
+
+
+@contextlib.contextmanager
+def stop_on_sigterm(backup: Backup, workers: int):
+    """Within: a SIGTERM makes `backup` save and stop at the end of the step under way (one machine), or
+    stops at once (several workers); after fit, a SIGTERM received in its last epoch stops the job."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread takes signals
+        yield
+        return
+
+    def terminated(signum, frame):
+        if workers > 1:
+            raise Preempted(
+                "stopped by SIGTERM; run the same command on every worker to resume from the last "
+                "completed epoch (a multi-worker job backs up at epoch ends)"
+            )
+        backup.terminated = True
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if backup.terminated:  # arrived after the last step: every epoch is backed up, nothing else started
+        raise Preempted(
+            "stopped by SIGTERM after the last epoch; run the same command to export and evaluate"
+        )
+
+
+def make_callbacks(
+    task: tasks.Task, model_dir: str, chief: bool, history: list[dict], first_step: FirstStep, backup: Backup
+) -> list[tf_keras.callbacks.Callback]:
+    """history: the rows of the epochs already done (every worker must see the same ones)."""
+    monitor, mode = task.monitor
+    callbacks = [
+        first_step,
+        tf_keras.callbacks.ModelCheckpoint(
+            fileio.join(model_dir, "checkpoints", "epoch-{epoch:03d}"), save_weights_only=True
+        ),
+        tf_keras.callbacks.ModelCheckpoint(
+            fileio.join(model_dir, "best", "weights"),
+            monitor=monitor,
+            mode=mode,
+            save_best_only=True,
+            save_weights_only=True,
+            initial_value_threshold=_best_so_far(history, monitor, mode),
+        ),
+        tf_keras.callbacks.TensorBoard(fileio.join(model_dir, "logs"), profile_batch=0),
+    ]
+    if chief:
+        callbacks.append(tf_keras.callbacks.CSVLogger(fileio.join(model_dir, "history.csv"), append=True))
+    return [*callbacks, backup]  # last: see the module's docstring
