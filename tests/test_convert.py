@@ -22,6 +22,7 @@ from techtonics.core import fileio
 from techtonics.data import records, splits, stead
 from techtonics.data.converted import ConvertedDataset
 from techtonics.synthetic import generator
+from techtonics.testing import faults
 
 CLI = [sys.executable, str(pathlib.Path(__file__).resolve().parents[1] / "tools" / "convert_to_tfrecord.py")]
 
@@ -346,32 +347,13 @@ def test_full_disk_is_one_line_and_resumes_byte_identical(tiny_stead, tmp_path, 
     reference = _digests(tmp_path / "reference")
     out = tmp_path / "out"
     config = dataclasses.replace(config, output_dir=str(out))
-    real_open, shards_opened = fileio.open_file, []
+    shards_opened = []
 
-    class FullDisk:
-        """A file that takes 100 kB, then fails as a full disk does."""
+    def fills(path):  # the disk fills during the fifth shard
+        shards_opened.extend([path] if ".tfrecord.tmp-" in path else [])
+        return ".tfrecord.tmp-" in path and len(shards_opened) > 4
 
-        def __init__(self, file):
-            self.file, self.left = file, 100_000
-
-        def write(self, data):
-            self.left -= len(data)
-            if self.left < 0:
-                raise OSError(28, "No space left on device")
-            return self.file.write(data)
-
-        def close(self):
-            self.file.close()
-
-    def open_file(path, mode="rb"):
-        file = real_open(path, mode)
-        if ".tfrecord.tmp-" in path:
-            shards_opened.append(path)
-            if len(shards_opened) > 4:  # the disk fills during the fifth shard
-                return FullDisk(file)
-        return file
-
-    monkeypatch.setattr(fileio, "open_file", open_file)
+    faults.filling_disk(monkeypatch, fills, room=100_000)
     with pytest.raises(plan.ConversionError) as error:
         converter.convert(config, progress=False)
     message = str(error.value)
@@ -383,7 +365,7 @@ def test_full_disk_is_one_line_and_resumes_byte_identical(tiny_stead, tmp_path, 
     assert not [name for name in written if ".tmp-" in name] and records.MANIFEST_NAME not in written
     assert 0 < len(written) < len(reference) and all(reference[name] == d for name, d in written.items())
 
-    monkeypatch.setattr(fileio, "open_file", real_open)
+    monkeypatch.undo()  # the disk has room again
     resumed = converter.convert(config, progress=False)
     del (
         reference[records.MANIFEST_NAME],

@@ -8,6 +8,8 @@ import pytest
 from conftest import REPO
 from test_layout import COMMANDS  # every command; each must run its main through errors.run
 
+from techtonics.core import errors
+
 _RUN = """
 import sys
 from techtonics.core import errors
@@ -25,6 +27,8 @@ def main(argv):
         raise KeyboardInterrupt
     if kind == "disk_full":
         raise tf.errors.ResourceExhaustedError(None, None, "m/ckpt_temp/part-0; No space left on device")
+    if kind == "os_disk_full":
+        raise OSError(28, "No space left on device", "/out/summary.json")
     return 0
 
 errors.run(main, arguments=True)
@@ -141,3 +145,9 @@ def test_the_list_of_commands_is_complete():
     files = [*REPO.glob("techtonics/**/*.py"), *REPO.glob("tools/*.py")]
     with_main = {str(p.relative_to(REPO)) for p in files if 'if __name__ == "__main__":' in p.read_text()}
     assert with_main == set(COMMANDS) | scripts
+
+
+def test_a_full_disk_outside_tensorflow_is_one_line_naming_the_file():
+    done = _run("os_disk_full")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1] == f"error: /out/summary.json: {errors.NO_SPACE}"

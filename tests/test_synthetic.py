@@ -8,6 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
+from techtonics.core.errors import UserError
 from techtonics.data import stead
 from techtonics.synthetic import generator, reference, seismograms
 
@@ -187,3 +188,10 @@ def test_a_resumed_run_removes_a_killed_runs_half_written_pair(tmp_path):
     (tmp_path / "chunk2.hdf5.tmp-0123456789ab").write_bytes(b"half a file")
     generator.write_synthetic_stead(str(tmp_path), earthquakes=5, noise=4, seed=1, processes=1, resume=True)
     assert not list(tmp_path.glob("*.tmp-*")) and (tmp_path / "chunk2.hdf5").exists()
+
+
+def test_an_output_directory_that_cannot_be_written_is_one_line(tmp_path):
+    # Issue 22, item 9: a read-only --output_dir ended in a traceback.
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(UserError, match="a_file/stead: cannot write the synthetic STEAD there"):
+        generator.write_synthetic_stead(str(tmp_path / "a_file" / "stead"), earthquakes=2, noise=2)

@@ -12,12 +12,15 @@ keeps its full traceback for the report.
 from __future__ import annotations
 
 import atexit
+import errno
 import os
 import sys
 import traceback
 from collections.abc import Callable
 
 from absl import app, flags
+
+NO_SPACE = "no space left on the device; free space and run the same command again to resume"
 
 
 class UserError(ValueError):
@@ -30,7 +33,9 @@ class UserError(ValueError):
 
 
 def _explanation(error: BaseException) -> str | None:
-    """What to do about a TensorFlow error that users cause; None for any other error."""
+    """What to do about a full disk or a TensorFlow error that users cause; None for any other error."""
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return f"{error.filename + ': ' if error.filename else ''}{NO_SPACE}"
     tf = sys.modules.get("tensorflow")  # an error cannot be TensorFlow's if TensorFlow is not loaded
     if tf is None or not isinstance(error, tf.errors.OpError):
         return None
@@ -38,7 +43,7 @@ def _explanation(error: BaseException) -> str | None:
         return "a file is corrupt or truncated; find a bad shard with python -m techtonics.convert --verify"
     if isinstance(error, tf.errors.ResourceExhaustedError):
         if "space left" in str(error):  # a full disk reaches TensorFlow's writers as the same error class
-            return "no space left on the device; free space and run the same command again to resume"
+            return NO_SPACE
         return "out of memory; lower --batch_size or --shuffle_buffer (--cache=memory holds a whole split)"
     if isinstance(error, tf.errors.PermissionDeniedError | tf.errors.UnauthenticatedError):
         return "access denied; check the credentials for this path (WORKSPACE.md, storage)"
@@ -84,7 +89,9 @@ def run(main: Callable[[list[str]], int | None], arguments: bool = False) -> Non
         except Exception as e:
             explanation = _explanation(e)
             if explanation is not None:
-                print(f"error: {explanation}\n{type(e).__name__}: {e.message}", file=sys.stderr)
+                # TensorFlow's own message follows: it names the file or the operation.
+                detail = f"\n{type(e).__name__}: {e.message}" if hasattr(e, "message") else ""
+                print(f"error: {explanation}{detail}", file=sys.stderr)
                 code = 1
             elif "tensorflow_io" in sys.modules:
                 traceback.print_exc()

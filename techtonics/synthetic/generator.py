@@ -353,7 +353,7 @@ def write_synthetic_stead(
         raise UserError(f"unknown profile {profile!r}; choose one of {sorted(reference.PROFILES)}")
     if earthquakes < 0 or noise < 0 or earthquakes + noise == 0:
         raise UserError(f"need a positive number of traces, got earthquakes={earthquakes}, noise={noise}")
-    os.makedirs(output_dir, exist_ok=True)
+    fileio.check_writable(output_dir, "the synthetic STEAD")
     noise_tasks = _blocks(stead.NOISE_CATEGORY, noise, seed, profile)
     quake_tasks = _blocks(stead.EARTHQUAKE_CATEGORY, earthquakes, seed, profile)
     if merged:
