@@ -5,22 +5,35 @@
     python -m techtonics.predict --model=models/classification/export --records=/data/stead-tfrecords \\
         --split=test --output_dir=/tmp/test-predictions
     python -m techtonics.predict --model=models/classification/export --waveforms='/data/mseed/*.mseed' \\
-        --output_dir=/tmp/detections --stride=10 --threshold=0.5
+        --output_dir=/tmp/detections --stride=10 --threshold=auto
+    python -m techtonics.predict --model=models/classification/export --stead_dir=/data/STEAD \\
+        --output_dir=/out --num_shards=4 --shard_index=2        # writes /out/shard-00002-of-00004/
+    python -m techtonics.predict --merge=/out --output_dir=/out
 
-One input of three: STEAD files (--stead_dir, or --csv and --hdf5; optionally
---trace_list), a converted dataset (--records and --split), or continuous
-recordings in any format ObsPy reads (--waveforms: files, directories or
-globs). Every model predicts from the same batches. Writes OUTPUT_DIR/
-predictions.csv and summary.json; for --waveforms also detections.csv and
-figures/<station>.png. --output is the old name of --output_dir, kept for one
-release. The logic is in techtonics.prediction (predictor.py, inputs.py,
-continuous.py).
+One input of four: STEAD files (--stead_dir, or --csv and --hdf5; optionally
+--trace_list), a SeisBench-format dataset (--seisbench_dir; --trace_list too),
+a converted dataset (--records and --split), or continuous recordings in
+any format ObsPy reads (--waveforms: files, directories or globs). Every
+model predicts from the same batches. Writes OUTPUT_DIR/
+predictions.csv and summary.json; for --waveforms also detections.csv, the
+same detections as QuakeML (detections.xml) and, with an arrival model,
+picks.csv in PhaseNet's columns (prediction/catalog.py), and
+figures/<station>.png. --threshold=auto (the default) detects at the
+threshold the classifier's evaluation chose on its validation split.
+--output is the old name of --output_dir, kept for one release. The logic
+is in techtonics.prediction (predictor.py, inputs.py, continuous.py).
+
+Across machines: --num_shards=N --shard_index=I (or a Slurm array's
+variables) predict one contiguous share of the input into
+OUTPUT_DIR/shard-IIIII-of-NNNNN/; --merge=DIR joins the shards into what one
+machine would have written (prediction/sharding.py, merge.py;
+tools/slurm/predict_array.sbatch).
 """
 
 from absl import flags
 
 from techtonics.core import errors, options
-from techtonics.prediction import inputs, predictor
+from techtonics.prediction import inputs, merge, predictor, sharding
 
 flags.DEFINE_multi_string(
     "model", None, "An exported model directory (a model directory's export/); repeat for more."
@@ -29,24 +42,36 @@ flags.DEFINE_string("output_dir", None, "Where predictions.csv, detections.csv a
 flags.DEFINE_alias("output", "output_dir")  # the old spelling, for one release
 options.define_flags(inputs.SourceConfig)
 options.define_flags(predictor.PredictConfig)
-flags.mark_flags_as_required(["model", "output_dir"])
+options.define_flags(sharding.ShardConfig)
+flags.mark_flags_as_required(["output_dir"])
 FLAGS = flags.FLAGS
 
 
 def main(argv):
-    """Predicts and prints a summary line and where the outputs are."""
+    """Predicts (or merges shards) and prints a summary line and where the outputs are."""
     del argv
-    config = options.from_flags(
-        predictor.PredictConfig, models=tuple(FLAGS.model), output_dir=FLAGS.output_dir
-    )
-    source = options.from_flags(inputs.SourceConfig).source(config.stride, config.fill_gaps)
-    summary = predictor.predict(config, source)
+    machines = options.from_flags(sharding.ShardConfig)
+    source_config = options.from_flags(inputs.SourceConfig)
+    machines.check_job(source_config, FLAGS.model or ())
+    if machines.merge:
+        summary = merge.merge(list(machines.merge), FLAGS.output_dir)
+    else:
+        shard = machines.shard()
+        config = options.from_flags(
+            predictor.PredictConfig, models=tuple(FLAGS.model), output_dir=shard.output_dir(FLAGS.output_dir)
+        )
+        summary = predictor.predict(config, source_config.source(config.stride, config.fill_gaps, shard))
     print(f"predictions: {summary['predictions_csv']}")
     if "detections_csv" in summary:
         print(f"detections:  {summary['detections_csv']}")
+        if "detections_xml" in summary:
+            print(f"QuakeML:     {summary['detections_xml']}")
+        if "picks_csv" in summary:
+            print(f"picks:       {summary['picks_csv']}")
         if summary["figures"]:
             count = len(summary["figures"])
-            print(f"figures:     {FLAGS.output_dir}/figures/ ({count} station{'' if count == 1 else 's'})")
+            where = summary["figures"][0].rsplit("/", 1)[0]
+            print(f"figures:     {where}/ ({count} station{'' if count == 1 else 's'})")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 FIGURES = {
     "conversion.h5py_read",
     "conversion.rate",
+    "conversion.seisbench_format",
     "conversion.h5py_read_1",
     "conversion.rate_1",
     "conversion.scaling",

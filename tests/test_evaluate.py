@@ -9,7 +9,7 @@ import pytest
 
 from techtonics.core import options
 from techtonics.data.converted import ConvertedDataset
-from techtonics.training import trainer
+from techtonics.training import evaluation, input_pipeline, tasks, trainer
 from techtonics.training.metrics import classification_metrics, regression_metrics
 
 
@@ -64,6 +64,27 @@ def test_command_line_evaluates_another_split(trained, tiny_records):
     assert (
         "examples.png" in metrics["figures"] and (trained / "eval" / "validation" / "examples.png").exists()
     )
+    # Issue 20, item 3: the split again with P at each offset, as training's augmentation places it.
+    by_offset = metrics["p_offset"]
+    assert by_offset["offsets_s"] == list(evaluation.OFFSETS_S) and "p_offset.png" in metrics["figures"]
+    assert len(by_offset["recall"]) == len(by_offset["mean_p_earthquake"]) == len(evaluation.OFFSETS_S)
+    assert all(0.0 <= r <= 1.0 for r in by_offset["recall"])
+
+
+@pytest.mark.parametrize("offset_s", [1.0, 30.0])
+def test_p_placed_at_an_offset_is_where_the_regressors_truth_says(tiny_records, offset_s):
+    converted, task = ConvertedDataset(str(tiny_records)), tasks.get("regression", "p_arrival_sample")
+    config = options.build(input_pipeline.InputConfig, {"batch_size": 8})
+    ds = input_pipeline.dataset(
+        converted, "test", config, task, training=False, metadata=True, p_at_s=offset_s
+    )
+    waveforms, truth = zip(*[(w.numpy(), meta["p_arrival_sample"].numpy()) for w, _, meta in ds])
+    truth = np.concatenate(truth)
+    assert len(truth) == task.example_count(converted, "test")
+    np.testing.assert_array_equal(truth, offset_s * 100)
+    plain = input_pipeline.dataset(converted, "test", config, task, training=False, metadata=True)
+    before = np.concatenate([meta["p_arrival_sample"].numpy() for _, _, meta in plain])
+    assert not np.array_equal(before, truth)  # STEAD puts P 4-9 s in: every trace was moved
 
 
 def test_a_directory_without_an_export_is_a_one_line_error(tmp_path):

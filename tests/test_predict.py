@@ -1,8 +1,10 @@
 """The prediction command: STEAD files, records and continuous recordings through several exported models."""
 
+import collections
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -21,6 +23,7 @@ from techtonics.data.converted import ConvertedDataset
 from techtonics.model import export
 from techtonics.prediction import continuous, inputs, predictor
 from techtonics.synthetic import generator, stream
+from techtonics.testing import faults
 from techtonics.testing.exports import export_untrained
 from techtonics.training import evaluation, input_pipeline, tasks, trainer
 
@@ -388,3 +391,56 @@ def test_a_rerun_removes_what_an_earlier_run_left(tiny_stead, exports, tmp_path)
     source = inputs.stead_source(stead.find_pairs(str(tiny_stead)))
     predictor.predict(_config([exports["classification"]], tmp_path), source)
     assert not (tmp_path / "figures").exists() and not list(tmp_path.glob("*.tmp-*"))
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_temporary(tiny_stead, exports, tmp_path, monkeypatch):
+    # Issue 22, item 9: predict's output on a full disk was a 45-line traceback, and a .tmp file stayed.
+    source = inputs.stead_source(stead.find_pairs(str(tiny_stead)))
+    faults.filling_disk(monkeypatch, lambda path: "predictions.csv.tmp-" in path, room=2_000)
+    with pytest.raises(errors.UserError, match=r"predictions.csv: no space left on the device; free space"):
+        predictor.predict(_config([exports["classification"]], tmp_path, batch_size=16), source)
+    assert not list(tmp_path.glob("predictions.csv*"))
+
+
+def test_an_unreadable_hdf5_file_is_skipped_counted_and_named(tiny_stead, exports, tmp_path, capsys):
+    # Issue 22, item 9: predict --stead_dir on a truncated HDF5 ended in a 53-line traceback.
+    stead_dir = tmp_path / "stead"
+    shutil.copytree(tiny_stead, stead_dir)
+    truncated = stead_dir / "chunk2.hdf5"
+    truncated.write_bytes(truncated.read_bytes()[:300_000])
+    source = inputs.stead_source(stead.find_pairs(str(stead_dir)))
+    summary = predictor.predict(_config([exports["classification"]], tmp_path / "out"), source)
+    assert summary["predictions"] == 60 and summary["skipped"] == {"in an unreadable HDF5 file": 90}
+    assert f"warning: {truncated}: not a readable HDF5 file" in capsys.readouterr().err
+
+
+def test_filled_gaps_join_their_edges_and_are_marked_in_both_outputs(exports, tmp_path):
+    # Issue 22, item 15: a median fill stepped at the gap's edge, and the step was detected (p 0.58).
+    rng = np.random.default_rng(1)
+    t = np.arange(180 * 100) / 100.0
+    swell = {
+        c: 2000.0 * np.sin(2 * np.pi * 0.15 * t + p) + rng.normal(0, 5, t.size)
+        for c, p in zip("ENZ", (0, 1, 2))
+    }
+    (tmp_path / "in").mkdir()
+    _write(tmp_path / "in" / "a.mseed", {f"HH{c}": v[: 90 * 100] for c, v in swell.items()})
+    _write(
+        tmp_path / "in" / "b.mseed",
+        {f"HH{c}": v[100 * 100 :] for c, v in swell.items()},
+        start="2024-01-01T00:01:40",
+    )
+    skipped = collections.Counter()
+    stations = continuous.group_stations(continuous.find_files([str(tmp_path / "in")]), skipped)
+    windows = list(continuous.windows(stations, 10.0, "ENZ", True, skipped, {}))
+    steady = np.abs(np.diff(np.stack([swell[c] for c in "ENZ"], axis=1), axis=0)).max()
+    for window, *_ in windows:
+        assert np.abs(np.diff(window, axis=0)).max() <= steady  # no step anywhere, filled or not
+    assert [w[3] for w in windows] == [0.0] * 4 + [10.0] * 6 + [0.0] * 3
+
+    config = _config([exports["classification"]], tmp_path / "out", threshold=1e-6)  # every window detects
+    predictor.predict(config, inputs.waveforms_source([str(tmp_path / "in")], 10.0, True))
+    assert [float(r["gap_filled_s"]) for r in _rows(tmp_path / "out" / "predictions.csv")] == [
+        w[3] for w in windows
+    ]
+    (event,) = _rows(tmp_path / "out" / "detections.csv")
+    assert (event["windows"], event["filled_windows"]) == ("13", "6")

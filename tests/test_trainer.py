@@ -340,10 +340,10 @@ def test_resuming_on_another_dataset_is_refused_unless_allowed(tiny_stead, tiny_
     ):
         trainer.train_and_evaluate(_config(other, epochs=3, evaluate_split="none"), str(model_dir))
     assert _history_epochs(model_dir) == [0, 1]
-    allowed = _config(other, epochs=3, evaluate_split="none", allow_other_records=True)
+    allowed = _config(other, epochs=3, evaluate_split="none", allow_recipe_change=True)
     assert len(trainer.train_and_evaluate(allowed, str(model_dir)).history["loss"]) == 1
-    datasets = json.loads((model_dir / trainer.DATASET_FILE).read_text())
-    assert [(d["records"], d["first_epoch"]) for d in datasets] == [(str(tiny_records), 0), (str(other), 2)]
+    recipes = json.loads((model_dir / trainer.RECIPE_FILE).read_text())
+    assert [(d["records"], d["first_epoch"]) for d in recipes] == [(str(tiny_records), 0), (str(other), 2)]
 
 
 def test_a_rerun_with_fewer_epochs_keeps_the_record_of_what_was_trained(tiny_records, tmp_path):
@@ -421,3 +421,66 @@ def test_sigterm_to_the_command_is_one_line_and_exit_143(tiny_records, tmp_path)
         text=True,
     )
     assert rerun.returncode == 0, rerun.stderr[-2000:]
+
+
+def test_augmented_training_runs_and_a_change_of_augmentation_is_refused_on_resume(tiny_records, tmp_path):
+    augmented = {"augment_shift": 0.9, "augment_noise": 0.3, "augment_gain": 0.5}
+    config = _config(tiny_records, epochs=1, evaluate_split="none", task="regression", **augmented)
+    result = trainer.train_and_evaluate(config, str(tmp_path))
+    assert np.isfinite(result.history["loss"]).all()
+    recorded = json.loads((tmp_path / "config.json").read_text())["augment"]
+    assert (recorded["shift"], recorded["noise"], recorded["gain"]) == (0.9, 0.3, 0.5)
+    plain = _config(tiny_records, epochs=2, evaluate_split="none", task="regression")
+    with pytest.raises(
+        trainer.TrainingError, match=r"other augmentation or class weights \(shift=0.9, noise=0.3"
+    ):
+        trainer.train_and_evaluate(plain, str(tmp_path))
+    allowed = _config(
+        tiny_records, epochs=2, evaluate_split="none", task="regression", allow_recipe_change=True
+    )
+    assert len(trainer.train_and_evaluate(allowed, str(tmp_path)).history["loss"]) == 1
+    recipes = json.loads((tmp_path / trainer.RECIPE_FILE).read_text())
+    assert [(r["first_epoch"], r["recipe"]["shift"]) for r in recipes] == [(0, 0.9), (1, 0.0)]
+
+
+def _history(model_dir) -> list[dict]:
+    with open(model_dir / "history.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_early_stopping_ends_training_says_why_and_a_rerun_keeps_its_count(tiny_records, tmp_path):
+    # Issue 20, item 5. A learning rate of 1e-12 leaves validation accuracy where it is: no epoch improves.
+    still = {"learning_rate": 1e-12, "evaluate_split": "none", "epochs": 10}
+    result = trainer.train_and_evaluate(
+        _config(tiny_records, early_stopping_patience=2, **still), str(tmp_path)
+    )
+    assert len(result.history["loss"]) == 3  # the first epoch sets the best; two more without a better one
+    assert [row["stopped"] for row in _history(tmp_path)] == ["", "", "early_stopping"]
+    again = trainer.train_and_evaluate(
+        _config(tiny_records, early_stopping_patience=2, **still), str(tmp_path)
+    )
+    assert again.history == {}  # the replayed count says training had stopped
+    patient = trainer.train_and_evaluate(
+        _config(tiny_records, early_stopping_patience=4, **still), str(tmp_path)
+    )
+    assert len(patient.history["loss"]) == 2 and _history_epochs(tmp_path) == [0, 1, 2, 3, 4]
+    assert _history(tmp_path)[-1]["stopped"] == "early_stopping"
+
+
+def test_a_plateau_lowers_the_learning_rate_and_a_resumed_run_goes_on_as_an_uninterrupted_one(
+    tiny_records, tmp_path
+):
+    plateau = {
+        "learning_rate": 1e-9,
+        "reduce_lr_patience": 1,
+        "reduce_lr_factor": 0.5,
+        "min_learning_rate": 1e-12,
+        "evaluate_split": "none",
+    }
+    trainer.train_and_evaluate(_config(tiny_records, epochs=4, **plateau), str(tmp_path / "whole"))
+    trainer.train_and_evaluate(_config(tiny_records, epochs=2, **plateau), str(tmp_path / "resumed"))
+    trainer.train_and_evaluate(_config(tiny_records, epochs=4, **plateau), str(tmp_path / "resumed"))
+    for run in ("whole", "resumed"):
+        rates = [float(row["lr"]) for row in _history(tmp_path / run)]
+        assert rates == pytest.approx([1e-9, 1e-9, 5e-10, 2.5e-10], rel=1e-5), run
+    assert [row["stopped"] for row in _history(tmp_path / "resumed")] == ["", "epochs", "", "epochs"]

@@ -5,7 +5,8 @@ that --parts names, one module each:
 
     conversion.py  the converter against h5py's read rate on the same warm writer
                    processes, 1 against all writers, end to end, peak RSS at two
-                   sizes, and SeisBench's own conversion (tools/seisbench_peer.py)
+                   sizes, SeisBench's own conversion (tools/seisbench_peer.py), and
+                   ours from SeisBench's format against from STEAD's files
     mixing.py      the earthquake share of every window of the training stream
                    against a perfect shuffle
     pipeline.py    the input pipeline against raw record bytes, from_generator

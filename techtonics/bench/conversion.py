@@ -1,4 +1,5 @@
-"""Conversion benchmarks: the converter against h5py's read rate, 1 vs all writers, end to end, SeisBench.
+"""Conversion benchmarks: the converter against h5py's read rate, 1 vs all writers, end to end, SeisBench
+(its conversion of STEAD, and ours from its format).
 
 Imports no TensorFlow: `h5py_read` runs in the converter's own writer
 processes, which never load it (techtonics.conversion), so the read bound and
@@ -20,7 +21,7 @@ from techtonics.bench import datasets
 from techtonics.bench.report import Row
 from techtonics.conversion import plan, read, write
 from techtonics.core import fileio
-from techtonics.data import records, stead
+from techtonics.data import records, seisbench, splits, stead
 
 # A script of the repository, not the package: it runs under SeisBench's own interpreter.
 _PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "seisbench_peer.py")
@@ -60,6 +61,16 @@ def timed_passes(config: plan.ConvertConfig, functions: list) -> tuple[int, list
             list(writers.imap(function, jobs, ordered=False))
             seconds.append(time.perf_counter() - start)
     return traces, seconds
+
+
+def seisbench_format_rate(seisbench_dir: str, output_dir: str, processes: int) -> float:
+    """Conversion traces/s from a SeisBench-format dataset, timed as steady_rates times STEAD's; planned by
+    fractions, as STEAD is, so both write the same shards."""
+    chunks = tuple(seisbench.find_chunks(seisbench_dir))
+    split = splits.SplitConfig(dataset_splits=False)
+    config = plan.ConvertConfig(pairs=chunks, output_dir=output_dir, processes=processes, split=split)
+    traces, seconds = timed_passes(config, [write.write_shard])
+    return traces / seconds[0]
 
 
 def steady_rates(pairs: list[stead.SteadPair], output_dir: str, processes: int) -> tuple[float, float]:
@@ -156,6 +167,7 @@ def run(workdir: str, traces: int, small: int, processes: int, seisbench_python:
     out = os.path.join(workdir, "records")
     read, converted = steady_rates(pairs, out, processes)
     read_1, converted_1 = steady_rates(pairs, out, 1)
+    from_seisbench = seisbench_format_rate(datasets.seisbench_copy(workdir, traces), out, processes)
     big = end_to_end(big_dir, out, processes)
     small_memory, big_memory = (
         end_to_end(d, out, processes, f"--shard_mb={_MEMORY_SHARD_MB}") for d in (small_dir, big_dir)
@@ -171,6 +183,15 @@ def run(workdir: str, traces: int, small: int, processes: int, seisbench_python:
             "h5py read",
             converted / read,
             ">= 0.8",
+        ),
+        Row(
+            "conversion.seisbench_format",
+            f"conversion from SeisBench's format (the same traces), {processes} processes",
+            from_seisbench,
+            "traces/s",
+            "STEAD's files",
+            from_seisbench / converted,
+            ">= 0.9",
         ),
         Row("conversion.h5py_read_1", "h5py read, 1 process", read_1, "traces/s"),
         Row(

@@ -8,6 +8,7 @@ from techtonics.conversion import converter, plan
 from techtonics.core import fileio
 from techtonics.data import records, stead
 from techtonics.synthetic import generator, reference
+from techtonics.testing import seisbench_format
 
 
 def generated_stead(workdir: str, traces: int) -> str:
@@ -15,6 +16,15 @@ def generated_stead(workdir: str, traces: int) -> str:
     directory = os.path.join(workdir, f"stead-{traces}")
     noise = round(traces * reference.ORIGINAL_NOISE_SHARE)
     generator.write_synthetic_stead(directory, traces - noise, noise, seed=0, merged=True, resume=True)
+    return directory
+
+
+def seisbench_copy(workdir: str, traces: int) -> str:
+    """generated_stead(workdir, traces) as SeisBench's STEAD conversion writes it; made once."""
+    directory = os.path.join(workdir, f"seisbench-{traces}")
+    if not os.path.exists(os.path.join(directory, "metadata.csv")):  # written last
+        pairs = stead.find_pairs(generated_stead(workdir, traces))
+        seisbench_format.stead_copy(pairs, directory)
     return directory
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 from techtonics.core import fileio, options
 from techtonics.core.errors import UserError
 from techtonics.core.options import option
-from techtonics.data import records, splits, stead
+from techtonics.data import records, seisbench, seisbench_metadata, seisbench_waveforms, splits, stead
 
 ON_BAD_TRACE = ("skip", "fail")
 _RECORD_OVERHEAD_BYTES = 400  # labels, names and framing beyond the waveform
@@ -102,7 +102,9 @@ def shard_digest(job: ShardJob) -> str:
     # the shard instead of resuming it.
     h.update(repr([(os.stat(path).st_size, os.stat(path).st_mtime_ns) for path in job.hdf5]).encode())
     h.update(traces.pair.to_numpy(np.int64).tobytes())
-    for column in records.COLUMNS:
+    # SeisBench input: where and how each trace is read (its rate, order and window) come from its CSV.
+    reading = [c for c in seisbench_waveforms.READ_COLUMNS if c in traces.columns]
+    for column in [*records.COLUMNS, *reading]:
         values = traces[column]
         if column == stead.SNR_COLUMN:
             h.update(np.stack(values.to_numpy()).astype(np.float64).tobytes() if len(values) else b"")
@@ -117,10 +119,16 @@ def load_metadata(pairs: tuple[stead.SteadPair, ...], on_bad_trace: str) -> tupl
     """All pairs' metadata (records.COLUMNS) in one frame with a `pair` column, and the HDF5 traces no
     CSV row names, as [trace, "not_in_csv"] skips (on_bad_trace="fail": the first is an error).
 
-    Checks each pair belongs together.
+    Checks each pair belongs together. SeisBench chunks come with their reading columns and the
+    skips seisbench_metadata.load_chunk counts.
     """
     frames, unnamed = [], []
     for index, pair in enumerate(pairs):
+        if isinstance(pair, seisbench.Chunk):
+            meta, skipped = seisbench_metadata.load_chunk(pair, on_bad_trace)
+            unnamed += skipped
+            frames.append(meta.assign(pair=index))
+            continue
         meta = stead.read_metadata(pair.csv, columns=records.COLUMNS)
         with stead.WaveformFile(pair.hdf5) as waveforms:
             sample = meta.trace_name.iloc[:: max(1, len(meta) // _SAMPLE_FOR_PAIRING)]
@@ -172,7 +180,9 @@ def plan_shards(assignment: np.ndarray, config: ConvertConfig) -> list[Shard]:
 
 def shard_job(shard: Shard, meta: pd.DataFrame, config: ConvertConfig) -> ShardJob:
     """The writer's view of a planned shard: only its own traces' metadata."""
-    traces = meta.iloc[shard.rows][["pair", *records.COLUMNS]].assign(row=shard.rows).reset_index(drop=True)
+    reading = [c for c in seisbench_waveforms.READ_COLUMNS if c in meta.columns]  # SeisBench input only
+    traces = meta.iloc[shard.rows][["pair", *records.COLUMNS, *reading]]
+    traces = traces.assign(row=shard.rows).reset_index(drop=True)
     return ShardJob(
         path=fileio.join(config.output_dir, shard.file),
         hdf5=tuple(p.hdf5 for p in config.pairs),
@@ -202,5 +212,8 @@ def build(config: ConvertConfig) -> Plan:
         split_config = dataclasses.replace(split_config, test_traces=listed)
     meta = meta.iloc[splits.select(meta, config.noise_traces, config.earthquake_traces, config.split.seed)]
     meta = meta.reset_index(drop=True)
-    assignment = splits.assign(meta, split_config)
+    if config.split.dataset_splits and seisbench_metadata.SPLIT_COLUMN in meta.columns:
+        assignment = seisbench_metadata.dataset_splits(meta, config.test_trace_list)
+    else:
+        assignment = splits.assign(meta, split_config)
     return Plan(meta, assignment, plan_shards(assignment, config), skipped)

@@ -16,7 +16,7 @@ import numpy as np
 
 from techtonics.conversion import plan
 from techtonics.core import pool
-from techtonics.data import stead
+from techtonics.data import seisbench_waveforms, stead
 
 # A writer process's state: "counter" (traces read, shared with the parent) and "buffer" (one shard's
 # waveforms). With one writer it lives in the parent, so writer_pool clears it on the way out.
@@ -47,6 +47,13 @@ def writer_pool(processes: int) -> Iterator[tuple[pool.Pool, Any]]:
         _worker_state.clear()  # a single writer runs in this process: its shard buffer goes now
 
 
+def _open(path: str, traces):
+    """The reader of one input file: STEAD's reads by name; SeisBench's by the traces' reading columns."""
+    if seisbench_waveforms.NAME in traces.columns:
+        return seisbench_waveforms.WaveformReader(path, traces)
+    return stead.WaveformFile(path)
+
+
 def read_waveforms(job: plan.ShardJob) -> tuple[np.ndarray, list[list[str]]]:
     """The shard's waveforms in write order, read in file order; and the bad traces skipped.
 
@@ -67,8 +74,10 @@ def read_waveforms(job: plan.ShardJob) -> tuple[np.ndarray, list[list[str]]]:
     # Files are opened per shard: HDF5's metadata cache keeps the header of every trace read (about
     # 170 MB of memory per open file once full), and a conversion reads each trace once.
     with contextlib.ExitStack() as stack:
-        files = {p: stack.enter_context(stead.WaveformFile(job.hdf5[p])) for p in np.unique(pair_of)}
-        for n, i in enumerate(np.argsort(traces.row.to_numpy(), kind="stable")):
+        files = {p: stack.enter_context(_open(job.hdf5[p], traces[pair_of == p])) for p in np.unique(pair_of)}
+        # SeisBench's blocks are read in their order in the file (its issue #36: 22x faster than at random).
+        in_file = traces.get(seisbench_waveforms.FILE_ORDER, traces.row).to_numpy()
+        for n, i in enumerate(np.lexsort((in_file, pair_of))):
             try:
                 files[pair_of[i]].read(name_of[i], out=waveforms[i])
             except stead.BadTraceError as e:

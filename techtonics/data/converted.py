@@ -49,6 +49,10 @@ class ConvertedDataset:
             raise UserError(f"{missing[0]}: shard listed in the manifest is missing ({len(missing)} missing)")
         return paths
 
+    def class_counts(self, split: str) -> dict[str, int]:
+        """Records in the split of each class, by class name."""
+        return self._split(split)["class_counts"]
+
     def count(self, split: str) -> int:
         """Records in the split, of every class."""
         return self._split(split)["count"]

@@ -31,6 +31,11 @@ class SplitConfig:
     split_by: str = option("trace", "'source_id' keeps each event's traces in one split.", choices=SPLIT_BY)
     test_traces: frozenset[str] | None = None  # read from --test_trace_list
     seed: int = option(0, "Seed of the subset, the splits and the shard assignment.")
+    dataset_splits: bool = option(
+        True,
+        "SeisBench input: keep the dataset's train/dev/test `split` column (dev is validation); "
+        "false: split by the fractions, as for STEAD.",
+    )
 
     def __post_init__(self):
         options.check(self)

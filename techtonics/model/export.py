@@ -5,6 +5,9 @@ graph, `techtonics.json`: the task's description of the answer (training/
 tasks.py `export_info`: the task, and for a regressor its target, units and
 the normalisation the answer undoes), the input channels its image uses and
 the export version. Exports of version 2 written by any earlier release load.
+Evaluation adds the decision threshold it chose on the validation split
+(`threshold`, record_threshold), which `predict --threshold=auto` uses; an
+export without one is still complete.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from techtonics.data import stead
 EXPORT_INFO = "techtonics.json"
 # 2: techtonics.json names its version and the input channels its image uses.
 EXPORT_VERSION = 2
+THRESHOLD = "threshold"  # techtonics.json's decision threshold: {"value": probability, how it was chosen}
 
 
 class ExportedModel(tf.Module):
@@ -71,6 +75,23 @@ def export_model(
     return module
 
 
+def _read_info(path: str) -> dict:
+    with fileio.open_file(fileio.join(path, EXPORT_INFO), "rb") as f:
+        return json.loads(f.read())
+
+
+def record_threshold(path: str, threshold: dict) -> None:
+    """Adds the decision threshold evaluation chose ({"value": earthquake probability, ...}) to the
+    techtonics.json of the export at path, atomically."""
+    info = {**_read_info(path), THRESHOLD: threshold}
+    fileio.write_atomic(fileio.join(path, EXPORT_INFO), json.dumps(info, indent=2, sort_keys=True) + "\n")
+
+
+def recorded_threshold(info: dict) -> float | None:
+    """The decision threshold an export's techtonics.json records; None where evaluation chose none."""
+    return info[THRESHOLD]["value"] if THRESHOLD in info else None
+
+
 def load_exported(path: str):
     """(loaded SavedModel, info) of an exported model; call `loaded.serve(waveform)` on waveforms.
 
@@ -82,8 +103,7 @@ def load_exported(path: str):
         raise UserError(
             f"{path}: not a TECHTONICS export (no {EXPORT_INFO}); give a model directory's export/"
         )
-    with fileio.open_file(info_path, "rb") as f:
-        info = json.loads(f.read())
+    info = _read_info(path)
     version = info.get("export_version", 1)
     if version != EXPORT_VERSION:
         raise UserError(

@@ -7,8 +7,12 @@ at a time are read, resampled to 100 Hz where needed (ObsPy's Fourier
 resampling) and merged per component, so memory follows the largest
 station, not the whole input. Windows of 6,000 samples step by the stride,
 each exactly as a STEAD trace: raw counts, float32, columns E, N, Z. A
-window that touches a gap is skipped and counted, or filled with each
-channel's median of the window (`fill_gaps`). A component that no model
+window that touches a gap is skipped and counted, or its gaps are filled
+(`fill_gaps`) by linear interpolation between the samples on either side
+(ObsPy's merge `fill_value="interpolate"`): a constant fill, such as the
+window's median, steps at the gap's edges, and a step is broadband energy
+that a detector takes for an onset. Each window says how many seconds of it
+were filled. A component that no model
 uses may be missing and is zeros; a missing component that a model uses
 skips the station, counted.
 
@@ -171,8 +175,9 @@ def windows(
     fill_gaps: bool,
     skipped: collections.Counter,
     plots: dict,
-) -> Iterator[tuple[np.ndarray, str, float]]:
-    """(window (6000, 3) float32, station id, window start as a POSIX timestamp) of every station, in order.
+) -> Iterator[tuple[np.ndarray, str, float, float]]:
+    """(window (6000, 3) float32, station id, window start as a POSIX timestamp, seconds of it filled) of
+    every station, in order.
 
     channels: the components the models use; skipped: counts by reason; plots:
     filled with each station's (start timestamp, Z min/max pairs, seconds per pair).
@@ -211,20 +216,50 @@ def windows(
         )
         for offset in range(0, len(data) - length + 1, stride):
             window = data[offset : offset + length]
-            if np.ma.is_masked(window):
+            gap = np.ma.getmaskarray(window).any(axis=1)
+            if gap.any():
                 if not fill_gaps:
                     skipped["window_in_a_gap"] += 1
                     continue
-                window = window.filled(np.ma.median(window, axis=0).filled(0.0))
+                window = _interpolated(window)
             yield (
                 np.asarray(window, np.float32),
                 station.id,
                 start.timestamp + offset / stead.SAMPLING_RATE_HZ,
+                gap.sum() / stead.SAMPLING_RATE_HZ,
             )
 
 
+def _interpolated(window: np.ma.MaskedArray) -> np.ndarray:
+    """The window with each channel's gaps joined linearly to the samples on either side (held at ends)."""
+    filled = np.ma.getdata(window).copy()
+    samples = np.arange(len(window))
+    for c in range(window.shape[1]):
+        gap = np.ma.getmaskarray(window[:, c])
+        if gap.all():  # the component is missing from the whole window: nothing to join
+            filled[:, c] = 0.0
+        elif gap.any():
+            filled[gap, c] = np.interp(samples[gap], samples[~gap], filled[~gap, c])
+    return filled
+
+
+def estimate_field(column: str) -> str:
+    """The field of a detection that reports a regressor's column: an arrival in samples after the
+    window start (`<model>.p_arrival_sample`) is reported as an absolute time (`<model>.p_arrival_time`)."""
+    return column.removesuffix("_sample") + "_time" if column.endswith("_sample") else column
+
+
+def is_time(field: str) -> bool:
+    """Whether a detection's field is a time (POSIX seconds)."""
+    return field in ("start", "end", "peak_window_start") or field.endswith("_time")
+
+
 def detections(
-    starts: np.ndarray, probability: np.ndarray, estimates: dict[str, np.ndarray], threshold: float
+    starts: np.ndarray,
+    probability: np.ndarray,
+    estimates: dict[str, np.ndarray],
+    threshold: float,
+    filled_s: np.ndarray,
 ) -> list[dict]:
     """Windows of one station whose probability reaches threshold, merged while they overlap, as events.
 
@@ -233,6 +268,8 @@ def detections(
     (last window's end), peak probability and time of the peak window's
     start, and the median of every estimate over its windows; arrival
     estimates (samples from the window start) become absolute times first.
+    filled_s: seconds of each window that were filled gaps; an event counts
+    its filled windows, so a detection made of filled data can be told.
     """
     length_s = stead.TRACE_SAMPLES / stead.SAMPLING_RATE_HZ
     above = np.flatnonzero(probability >= threshold)
@@ -254,12 +291,14 @@ def detections(
             "peak_probability": float(probability[peak]),
             "peak_window_start": starts[peak],
             "windows": int(members.size),
+            "filled_windows": int(np.count_nonzero(filled_s[members])),
         }
         for column, values in estimates.items():
-            if column.endswith("_sample"):  # samples after the window start -> absolute time
+            field = estimate_field(column)
+            if field != column:  # samples after the window start -> absolute time
                 times = starts[members] + values[members] / stead.SAMPLING_RATE_HZ
-                event[column.removesuffix("_sample") + "_time"] = float(np.median(times))
+                event[field] = float(np.median(times))
             else:
-                event[column] = float(np.median(values[members]))
+                event[field] = float(np.median(values[members]))
         events.append(event)
     return events

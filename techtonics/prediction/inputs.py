@@ -1,4 +1,5 @@
-"""What the prediction command reads: STEAD files, converted records, or continuous recordings, as tf.data.
+"""What the prediction command reads: STEAD or SeisBench-format files, converted records, or continuous
+recordings, as tf.data.
 
 Each source gives batches of (waveform (n, 6000, 3) float32, identity), the
 identity columns that name a row of predictions.csv, the number of rows to
@@ -13,6 +14,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime
+import sys
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -21,9 +23,9 @@ import tensorflow as tf
 from techtonics.core import options
 from techtonics.core.errors import UserError
 from techtonics.core.options import option
-from techtonics.data import records, splits, stead
+from techtonics.data import records, seisbench, seisbench_metadata, seisbench_waveforms, splits, stead
 from techtonics.data.converted import ConvertedDataset
-from techtonics.prediction import continuous
+from techtonics.prediction import continuous, sharding
 
 WAVEFORM = tf.TensorSpec([None, *stead.WAVEFORM_SHAPE], tf.float32)
 
@@ -32,20 +34,32 @@ WAVEFORM = tf.TensorSpec([None, *stead.WAVEFORM_SHAPE], tf.float32)
 class Source:
     """One input: make(batch_size, channels) -> dataset of (waveform, {identity column: values})."""
 
-    kind: str  # "stead", "records" or "waveforms"
+    kind: str  # "stead", "seisbench", "records" or "waveforms"
     identity: list[str]
     make: Callable[[int, str], tf.data.Dataset]
     total: int | None
     skipped: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     plots: dict = dataclasses.field(default_factory=dict)  # continuous: station -> its Z trace, for figures
+    shard: sharding.Shard = sharding.WHOLE  # the share of the input this source reads
+    units: int = 0  # the whole input's units, before sharding: traces, record files or stations
+
+    def __post_init__(self):
+        # What `skipped` holds when the source is made, listing the whole input (unreadable files,
+        # bad metadata rows), every shard finds again: the first alone counts it, so a merge sums it once.
+        if self.shard.index:
+            self.skipped.clear()
 
 
 @dataclasses.dataclass(frozen=True)
 class SourceConfig:
-    """Which one input prediction reads: STEAD files, a converted dataset's split, or recordings."""
+    """Which one input prediction reads: STEAD or SeisBench-format files, a converted dataset's split, or
+    recordings."""
 
     stead_files: stead.SteadFiles = options.nested(stead.SteadFiles)
-    trace_list: str | None = option(None, "STEAD input: only the traces named in this file (one a line).")
+    seisbench_files: seisbench.SeisBenchFiles = options.nested(seisbench.SeisBenchFiles)
+    trace_list: str | None = option(
+        None, "STEAD or SeisBench input: only the traces named in this file (one a line)."
+    )
     records: str | None = option(None, "Records input: a converted dataset (its directory or manifest.json).")
     split: str = option("test", "Records input: the split to predict.", choices=splits.SPLITS)
     waveforms: tuple[str, ...] = option(
@@ -55,45 +69,118 @@ class SourceConfig:
     def __post_init__(self):
         options.check(self)
 
-    def source(self, stride_s: float, fill_gaps: bool) -> Source:
-        """The input named; exactly one must be. stride_s, fill_gaps: how recordings are windowed."""
-        named = {"STEAD": self.stead_files.given, "--records": self.records, "--waveforms": self.waveforms}
+    def source(self, stride_s: float, fill_gaps: bool, shard: sharding.Shard = sharding.WHOLE) -> Source:
+        """The input named; exactly one must be. stride_s, fill_gaps: how recordings are windowed; shard:
+        the share of it to read (sharding.py)."""
+        named = {
+            "STEAD": self.stead_files.given,
+            "--seisbench_dir": self.seisbench_files.given,
+            "--records": self.records,
+            "--waveforms": self.waveforms,
+        }
         given = [name for name, value in named.items() if value]
         if len(given) != 1:
             raise UserError(
-                "give one input: --stead_dir (or --csv and --hdf5), --records, or --waveforms"
-                + (f"; got {' and '.join(given)}" if given else "")
+                "give one input: --stead_dir (or --csv and --hdf5), --seisbench_dir, --records, "
+                "or --waveforms" + (f"; got {' and '.join(given)}" if given else "")
             )
+        if self.seisbench_files.given:
+            return seisbench_source(self.seisbench_files.chunks(), self.trace_list, shard)
         if self.records:
-            return records_source(self.records, self.split)
+            return records_source(self.records, self.split, shard)
         if self.waveforms:
-            return waveforms_source(list(self.waveforms), stride_s, fill_gaps)
-        return stead_source(list(self.stead_files.pairs()), self.trace_list)
+            return waveforms_source(list(self.waveforms), stride_s, fill_gaps, shard)
+        return stead_source(list(self.stead_files.pairs()), self.trace_list, shard)
 
 
-def stead_source(pairs: Sequence[stead.SteadPair], trace_list: str | None = None) -> Source:
-    """Every trace of the STEAD pairs (or those listed in the trace_list file), in file order."""
+def stead_source(
+    pairs: Sequence[stead.SteadPair], trace_list: str | None = None, shard: sharding.Shard = sharding.WHOLE
+) -> Source:
+    """Every trace of the STEAD pairs (or those listed in the trace_list file), in file order; or the
+    shard's contiguous block of them."""
     # Names as bytes: 40 bytes a trace, 50 MB for all of STEAD's 1.2 million.
-    names_of = []
+    names_of, readable, skipped = [], [], collections.Counter()
     for pair in pairs:
-        names_of.append(stead.read_metadata(pair.csv, columns=("trace_category",)).trace_name.to_numpy("S"))
-    if trace_list:
-        wanted = splits.read_trace_list(trace_list)
-        names_of = [names[np.isin(names, [w.encode() for w in wanted])] for names in names_of]
-        found = sum(len(n) for n in names_of)
-        if found < len(wanted):
-            raise UserError(f"{trace_list}: {len(wanted) - found} listed traces are in none of the files")
-    source = Source("stead", ["trace_name"], None, sum(len(n) for n in names_of))
+        names = stead.read_metadata(pair.csv, columns=("trace_category",)).trace_name.to_numpy("S")
+        try:  # an unreadable file is skipped now, not an error inside tf.data that stops the whole run
+            stead.WaveformFile(pair.hdf5).close()
+        except stead.SteadError as e:
+            print(f"warning: {e}; skipping its {len(names)} traces", file=sys.stderr)
+            skipped["in an unreadable HDF5 file"] += len(names)
+            continue
+        names_of.append(names)
+        readable.append(pair)
+    listed = _listed(trace_list, names_of)
+    names_of = [names[keep] for names, keep in zip(names_of, listed)] if listed else names_of
+    units = sum(len(n) for n in names_of)
+    names_of = shard.take_grouped(names_of)
+    total = sum(len(n) for n in names_of)
+    source = Source("stead", ["trace_name"], None, total, skipped, shard=shard, units=units)
+    source.make = _batched_traces(
+        source, names_of, lambda file, first, stop: stead.WaveformFile(readable[file].hdf5)
+    )
+    return source
+
+
+def seisbench_source(
+    chunks: Sequence[seisbench.Chunk], trace_list: str | None = None, shard: sharding.Shard = sharding.WHOLE
+) -> Source:
+    """Every trace of a SeisBench dataset's chunks (or those listed in the trace_list file), in file order,
+    each resampled and windowed to 60 s at 100 Hz as the converter does (seisbench_metadata); or the
+    shard's contiguous block of them. Rows are named by trace_name_original where the dataset has it."""
+    skipped = collections.Counter()
+    rows_of = []
+    for chunk in chunks:
+        meta, bad = seisbench_metadata.load_chunk(chunk, labelled=False)
+        skipped.update(reason for _, reason in bad)
+        rows_of.append(meta[["trace_name", *seisbench_waveforms.READ_COLUMNS]])
+    listed = _listed(trace_list, [rows.trace_name.to_numpy("S") for rows in rows_of])
+    rows_of = [rows[keep] for rows, keep in zip(rows_of, listed)] if listed else rows_of
+    units = sum(len(rows) for rows in rows_of)
+    rows_of = [rows.reset_index(drop=True) for rows in shard.take_grouped(rows_of)]
+    total = sum(len(rows) for rows in rows_of)
+    source = Source("seisbench", ["trace_name"], None, total, skipped, shard=shard, units=units)
+
+    def open_rows(chunk: int, first: int, stop: int):
+        return seisbench_waveforms.WaveformReader(chunks[chunk].hdf5, rows_of[chunk].iloc[first:stop])
+
+    source.make = _batched_traces(source, [rows.trace_name.to_numpy("S") for rows in rows_of], open_rows)
+    return source
+
+
+def _listed(trace_list: str | None, names_of: list[np.ndarray]) -> list[np.ndarray] | None:
+    """Per file, which of its traces (names as bytes) the trace_list file names; None without a list.
+
+    Every listed trace must be in one of the files: one line says how many are not.
+    """
+    if not trace_list:
+        return None
+    wanted = [name.encode() for name in splits.read_trace_list(trace_list)]
+    listed = [np.isin(names, wanted) for names in names_of]
+    missing = len(wanted) - sum(int(keep.sum()) for keep in listed)
+    if missing:
+        raise UserError(f"{trace_list}: {missing} listed traces are in none of the files")
+    return listed
+
+
+def _batched_traces(source: Source, names_of: list[np.ndarray], open_rows: Callable) -> Callable:
+    """make(batch_size, channels) for traces read by name, batch after batch, file after file.
+
+    names_of: each file's trace names (bytes), in the order to predict;
+    open_rows(file, first, stop): a reader (a context manager with
+    .read(name, out=)) of that file's traces first to stop. Bad traces are
+    counted in source.skipped and left out.
+    """
 
     def make(batch_size: int, channels: str) -> tf.data.Dataset:
-        blocks = [(p, i) for p, names in enumerate(names_of) for i in range(0, len(names), batch_size)]
+        blocks = [(f, i) for f, names in enumerate(names_of) for i in range(0, len(names), batch_size)]
 
         def read(block: np.int64):
-            pair, first = blocks[int(block)]
-            names = names_of[pair][first : first + batch_size]
+            file, first = blocks[int(block)]
+            names = names_of[file][first : first + batch_size]
             waveforms = np.empty((len(names), *stead.WAVEFORM_SHAPE), np.float32)
             good = np.ones(len(names), bool)
-            with stead.WaveformFile(pairs[pair].hdf5) as f:
+            with open_rows(file, first, first + len(names)) as f:
                 for i, name in enumerate(names):
                     try:
                         f.read(name.decode(), out=waveforms[i])
@@ -111,14 +198,15 @@ def stead_source(pairs: Sequence[stead.SteadPair], trace_list: str | None = None
         ds = tf.data.Dataset.range(len(blocks))
         return ds.map(as_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(2)
 
-    source.make = make
-    return source
+    return make
 
 
-def records_source(path: str, split: str) -> Source:
-    """Every record of one split of a converted dataset, shard after shard, each in its own order."""
+def records_source(path: str, split: str, shard: sharding.Shard = sharding.WHOLE) -> Source:
+    """Every record of one split of a converted dataset, shard after shard, each in its own order; or
+    those of the prediction shard's contiguous block of record shards (files)."""
     dataset = ConvertedDataset(path)
-    files, total = dataset.files(split), dataset.count(split)
+    every_file = dataset.files(split)
+    files, counts = shard.take(every_file), shard.take(dataset.file_counts(split))
 
     def make(batch_size: int, channels: str) -> tf.data.Dataset:
         def parse(serialized):
@@ -128,15 +216,27 @@ def records_source(path: str, split: str) -> Source:
         ds = tf.data.TFRecordDataset(files, compression_type=dataset.compression).batch(batch_size)
         return ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(2)
 
-    return Source("records", ["trace_name"], make, total)
+    return Source("records", ["trace_name"], make, sum(counts), shard=shard, units=len(every_file))
 
 
-def waveforms_source(paths: list[str], stride_s: float, fill_gaps: bool) -> Source:
-    """Sliding windows over continuous recordings (continuous.py), station by station."""
+def waveforms_source(
+    paths: list[str], stride_s: float, fill_gaps: bool, shard: sharding.Shard = sharding.WHOLE
+) -> Source:
+    """Sliding windows over continuous recordings (continuous.py), station by station; or over the
+    shard's contiguous block of stations."""
     files = continuous.find_files(paths)
     skipped = collections.Counter()
     stations = continuous.group_stations(files, skipped)
-    source = Source("waveforms", ["station", "window_start"], None, None, skipped)
+    source = Source(
+        "waveforms",
+        ["station", "window_start", "gap_filled_s"],
+        None,
+        None,
+        skipped,
+        shard=shard,
+        units=len(stations),
+    )
+    stations = shard.take(stations)
 
     def make(batch_size: int, channels: str) -> tf.data.Dataset:
         def generate():
@@ -148,9 +248,12 @@ def waveforms_source(paths: list[str], stride_s: float, fill_gaps: bool) -> Sour
             tf.TensorSpec(stead.WAVEFORM_SHAPE, tf.float32),
             tf.TensorSpec([], tf.string),
             tf.TensorSpec([], tf.float64),
+            tf.TensorSpec([], tf.float64),
         )
         ds = tf.data.Dataset.from_generator(generate, output_signature=signature).batch(batch_size)
-        return ds.map(lambda w, s, t: (w, {"station": s, "window_start": t})).prefetch(2)
+        return ds.map(lambda w, s, t, f: (w, {"station": s, "window_start": t, "gap_filled_s": f})).prefetch(
+            2
+        )
 
     source.make = make
     return source

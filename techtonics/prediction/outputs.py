@@ -4,19 +4,23 @@
 and renames it when complete. `Stations` gathers a continuous recording's
 window probabilities station by station, turns them into detections
 (continuous.detections) when a station ends, draws the first stations, and
-writes detections.csv.
+writes detections.csv, and the same detections as QuakeML and picks
+(catalog.py).
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import csv
+import errno
 import io
 
 import numpy as np
 
-from techtonics.core import fileio
-from techtonics.prediction import continuous, figures, inputs
+from techtonics.core import errors, fileio
+from techtonics.core.errors import UserError
+from techtonics.prediction import catalog, continuous, figures, inputs
 
 
 class PredictionWriter:
@@ -38,7 +42,12 @@ class PredictionWriter:
     def write(self, identity: dict[str, np.ndarray], outputs: dict[str, np.ndarray]) -> None:
         """One row per element of the batch: identity columns, then every model's output."""
         values = {**identity, **{k: np.char.mod("%.6g", v) for k, v in outputs.items()}}
-        self._write(zip(*(values[c] for c in self.columns)))
+        try:
+            self._write(zip(*(values[c] for c in self.columns)))
+        except OSError as e:
+            if e.errno != errno.ENOSPC:
+                raise
+            raise UserError(f"{self.path}: {errors.NO_SPACE}") from None
         self.rows += len(next(iter(outputs.values())))
 
     def close(self) -> None:
@@ -48,7 +57,8 @@ class PredictionWriter:
 
     def discard(self) -> None:
         """Removes the temporary file of an interrupted run."""
-        self._file.close()
+        with contextlib.suppress(OSError):  # on a full disk, closing fails to flush what is buffered
+            self._file.close()
         fileio.remove(self._tmp)
 
 
@@ -56,26 +66,39 @@ class Stations:
     """Continuous input: each station's probabilities, made into detections and a figure when it ends."""
 
     def __init__(
-        self, output_dir: str, detector: str | None, estimates: list[str], threshold: float, max_figures: int
+        self,
+        output_dir: str,
+        detector: str | None,
+        estimates: list[str],
+        threshold: float,
+        max_figures: int,
+        catalog_entries: dict[str, str],
     ):
         """detector: the probability column that detects (None: no model detects, so nothing is written);
         estimates: the regressors' columns each detection reports; threshold: the detecting probability;
-        max_figures: stations drawn."""
+        max_figures: stations drawn; catalog_entries: {a detection's field: "magnitude", "P" or "S"} for
+        the estimates that are magnitudes or arrivals in QuakeML (Predictor.catalog_entries)."""
         self.output_dir, self.detector, self.estimates = output_dir, detector, estimates
-        self.threshold, self.max_figures = threshold, max_figures
+        self.threshold, self.max_figures, self.catalog_entries = threshold, max_figures, catalog_entries
         self.current, self.rows, self.events, self.figures = None, collections.defaultdict(list), [], []
 
     def add(
-        self, stations: np.ndarray, starts: np.ndarray, outputs: dict[str, np.ndarray], plots: dict
+        self,
+        stations: np.ndarray,
+        starts: np.ndarray,
+        filled_s: np.ndarray,
+        outputs: dict[str, np.ndarray],
+        plots: dict,
     ) -> None:
-        """A batch of windows: their stations, start times (POSIX s) and every column; plots: station ->
-        its Z trace for the figure (continuous.windows fills it)."""
+        """A batch of windows: their stations, start times (POSIX s), seconds of gaps filled and every
+        column; plots: station -> its Z trace for the figure (continuous.windows fills it)."""
         for station in dict.fromkeys(stations):  # in order of appearance
             if station != self.current:
                 self._finish_station(plots)
                 self.current = station
             keep = stations == station
             self.rows["start"].append(starts[keep])
+            self.rows["filled_s"].append(filled_s[keep])
             for column in [self.detector, *self.estimates] if self.detector else []:
                 self.rows[column].append(outputs[column][keep])
 
@@ -84,8 +107,12 @@ class Stations:
             return
         columns = {k: np.concatenate(v) for k, v in self.rows.items()}
         self.rows.clear()
-        starts, probability = columns.pop("start"), columns.pop(self.detector)
-        events = continuous.detections(starts, probability, columns, self.threshold)
+        starts, probability, filled_s = (
+            columns.pop("start"),
+            columns.pop(self.detector),
+            columns.pop("filled_s"),
+        )
+        events = continuous.detections(starts, probability, columns, self.threshold, filled_s)
         self.events += [{"station": self.current, **event} for event in events]
         plot = plots.pop(self.current, None)  # held only until its station ends
         if plot is not None and len(self.figures) < self.max_figures:
@@ -98,19 +125,37 @@ class Stations:
             )
 
     def finish(self, plots: dict) -> dict:
-        """Ends the last station and writes detections.csv; returns what the run's summary adds."""
+        """Ends the last station and writes detections.csv, detections.xml and picks.csv (when a model
+        estimates arrivals); returns what the run's summary adds."""
         self._finish_station(plots)
         if not self.detector:
             return {}
         path = fileio.join(self.output_dir, "detections.csv")
         fileio.write_atomic(path, self._detections_csv())
-        return {"detections": len(self.events), "detections_csv": path, "figures": self.figures}
+        written = catalog.write(
+            self.output_dir, self.events, self.catalog_entries, self.detector, self.threshold
+        )
+        return {
+            "detections": len(self.events),
+            "threshold": self.threshold,
+            "detections_csv": path,
+            **written,
+            "figures": self.figures,
+        }
 
     def _detections_csv(self) -> str:
         """One row per event, times in ISO 8601 UTC."""
-        names = ["station", "start", "end", "peak_probability", "peak_window_start", "windows"]
+        names = [
+            "station",
+            "start",
+            "end",
+            "peak_probability",
+            "peak_window_start",
+            "windows",
+            "filled_windows",
+        ]
         names += sorted({k for event in self.events for k in event} - set(names))
-        times = {k for k in names if k in ("start", "end", "peak_window_start") or k.endswith("_time")}
+        times = {k for k in names if continuous.is_time(k)}
         text = io.StringIO()
         writer = csv.writer(text, lineterminator="\n")
         writer.writerow(names)

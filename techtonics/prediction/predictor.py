@@ -30,7 +30,7 @@ from techtonics.core.errors import UserError
 from techtonics.core.options import option
 from techtonics.data import stead
 from techtonics.model import export
-from techtonics.prediction import inputs, outputs
+from techtonics.prediction import continuous, inputs, outputs, sharding
 from techtonics.training import tasks
 
 
@@ -79,6 +79,17 @@ class Predictor:
             if not m.task.detection_column(m.name)
             for c in m.task.prediction_columns(m.name)
         ]
+        # The estimates that QuakeML holds as magnitudes or picks, by the detection field reporting them.
+        self.catalog_entries = {
+            continuous.estimate_field(c): m.task.catalog_entry()
+            for m in self.models
+            if m.task.catalog_entry()
+            for c in m.task.prediction_columns(m.name)
+        }
+        # The decision threshold the detecting model's evaluation chose (--threshold=auto); None: none.
+        self.recorded_threshold = next(
+            (export.recorded_threshold(m.info) for m in self.models if m.task.detection_column(m.name)), None
+        )
         self._step = tf.function(self._answers)
 
     def _answers(self, waveform: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -103,6 +114,9 @@ class Predictor:
         }
 
 
+DEFAULT_THRESHOLD = 0.5  # --threshold=auto where the detecting export records no threshold
+
+
 @dataclasses.dataclass(frozen=True)
 class PredictConfig:
     """One prediction job: the exported models, the output directory and how to run."""
@@ -119,9 +133,15 @@ class PredictConfig:
     )
     stride: float = option(10.0, "Seconds between window starts (--waveforms).")
     fill_gaps: bool = option(
-        False, "Fill a window's gaps with each channel's median instead of skipping it (--waveforms)."
+        False,
+        "Fill a window's gaps by linear interpolation instead of skipping it (--waveforms); predictions.csv "
+        "says how many seconds of each window were filled, detections.csv how many windows.",
     )
-    threshold: float = option(0.5, "Earthquake probability that makes a window a detection (--waveforms).")
+    threshold: str = option(
+        "auto",
+        "Earthquake probability that makes a window a detection (--waveforms), in (0, 1]; auto: the one "
+        "the detecting model's evaluation chose on its validation split (0.5 if it records none).",
+    )
     max_figures: int = option(10, "Stations drawn with their detections (--waveforms).", minimum=0)
     progress: bool = option(True, "Show a progress bar on long runs.")
 
@@ -129,8 +149,19 @@ class PredictConfig:
         options.check(self)
         if self.stride <= 0:
             raise UserError(f"--stride={self.stride}: must be positive")
-        if not 0.0 < self.threshold <= 1.0:
+        self.given_threshold()  # refuses a bad value now, before any model loads
+
+    def given_threshold(self) -> float | None:
+        """--threshold as a probability; None for auto."""
+        if self.threshold == "auto":
+            return None
+        try:
+            value = float(self.threshold)
+        except ValueError:
+            raise UserError(f"--threshold={self.threshold}: give a probability in (0, 1] or auto") from None
+        if not 0.0 < value <= 1.0:
             raise UserError(f"--threshold={self.threshold}: must be in (0, 1]")
+        return value
 
 
 def _predict_all(
@@ -147,7 +178,9 @@ def _predict_all(
         text = {k: v.astype(str) if v.dtype == object else v for k, v in values.items()}
         if stations:
             text["window_start"] = inputs.iso_time(values["window_start"])
-            stations.add(text["station"], values["window_start"], answers, source.plots)
+            stations.add(
+                text["station"], values["window_start"], values["gap_filled_s"], answers, source.plots
+            )
         writer.write(text, answers)
         if bar:
             bar.add(len(waveform))
@@ -168,15 +201,22 @@ def predict(
 
 def _predict(config: PredictConfig, source: inputs.Source, strategy: tf.distribute.Strategy | None) -> dict:
     """predict's work, once it holds the output directory."""
-    # What an earlier run into this directory left: killed runs' temporaries, stations it drew.
+    # What an earlier run into this directory left: killed runs' temporaries, stations it drew, and its
+    # summary, written last, which marks a finished run (a merge refuses a shard without one).
     fileio.remove_temporaries(config.output_dir)
     fileio.rmtree(fileio.join(config.output_dir, "figures"))
+    fileio.remove(fileio.join(config.output_dir, "summary.json"))
     predictor = Predictor(list(config.models), strategy or distribute.machine_strategy(config.strategy))
     path = fileio.join(config.output_dir, "predictions.csv")
     writer = outputs.PredictionWriter(path, source.identity, predictor.columns, config.batch_size)
     stations = (
         outputs.Stations(
-            config.output_dir, predictor.detector, predictor.estimates, config.threshold, config.max_figures
+            config.output_dir,
+            predictor.detector,
+            predictor.estimates,
+            _detection_threshold(config, predictor),
+            config.max_figures,
+            predictor.catalog_entries,
         )
         if source.kind == "waveforms"
         else None
@@ -185,8 +225,8 @@ def _predict(config: PredictConfig, source: inputs.Source, strategy: tf.distribu
     started = time.perf_counter()
     try:
         _predict_all(predictor, source, writer, stations, bar)
-        if not writer.rows:
-            raise UserError(f"nothing to predict: every input was skipped ({_reasons(source.skipped)})")
+        if not writer.rows and source.shard.count == 1:  # a shard may hold nothing: its merge judges
+            raise UserError(f"nothing to predict: every input was skipped ({reasons(source.skipped)})")
         writer.close()
     except BaseException:
         writer.discard()
@@ -201,19 +241,45 @@ def _predict(config: PredictConfig, source: inputs.Source, strategy: tf.distribu
         "predictions_per_second": writer.rows / seconds,
         "skipped": dict(source.skipped),
         "predictions_csv": writer.path,
+        # What merge.py checks the shards of one job against each other with.
+        "shard": source.shard.summary(source.kind, source.units),
+        "model_ids": [sharding.model_id(path) for path in config.models],
+        "settings": {k: getattr(config, k) for k in ("stride", "fill_gaps", "threshold", "max_figures")},
     }
     if stations:
         summary.update(stations.finish(source.plots))
     fileio.write_atomic(fileio.join(config.output_dir, "summary.json"), json.dumps(summary, indent=2) + "\n")
     unit = "windows" if stations else "traces"
     detected = f", {summary['detections']} detections" if "detections" in summary else ""
+    shard = f"{source.shard.name}: " if source.shard.count > 1 else ""
     print(
-        f"predicted {writer.rows:,} {unit} with {len(predictor.models)} model"
+        f"{shard}predicted {writer.rows:,} {unit} with {len(predictor.models)} model"
         f"{'' if len(predictor.models) == 1 else 's'} in {seconds:.1f} s "
-        f"({summary['predictions_per_second']:,.0f}/s){detected}; skipped: {_reasons(source.skipped)}"
+        f"({summary['predictions_per_second']:,.0f}/s){detected}; skipped: {reasons(source.skipped)}"
     )
     return summary
 
 
-def _reasons(skipped: collections.Counter) -> str:
+def _detection_threshold(config: PredictConfig, predictor: Predictor) -> float:
+    """--threshold; for auto, the one the detecting model's export records (0.5, said in a line, if none)."""
+    given = config.given_threshold()
+    if given is not None:
+        return given
+    if not predictor.detector:  # no model detects: nothing uses the threshold
+        return DEFAULT_THRESHOLD
+    if predictor.recorded_threshold is None:
+        print(
+            f"--threshold=auto: the model of {predictor.detector} records no decision threshold (not "
+            f"evaluated after training, or exported by 0.1.0); using {DEFAULT_THRESHOLD}"
+        )
+        return DEFAULT_THRESHOLD
+    print(
+        f"--threshold=auto: {predictor.recorded_threshold:.4g}, the best F1 of {predictor.detector} "
+        "on its validation split"
+    )
+    return predictor.recorded_threshold
+
+
+def reasons(skipped: collections.Counter) -> str:
+    """Skip counts as one phrase: "2 station_missing_EN, 6 window_in_a_gap" (or "none")."""
     return ", ".join(f"{n} {reason}" for reason, n in sorted(skipped.items())) or "none"

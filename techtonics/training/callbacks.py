@@ -5,6 +5,12 @@ and the backup last, so a run killed at any moment restarts at the last
 epoch whose backup is complete and never skips an epoch's checkpoint; the
 history rows of an epoch whose backup did not complete are dropped then.
 
+Early stopping and the learning rate's reduction on a plateau of the
+validation metric (`PlateauConfig`) replay history.csv when a run resumes,
+so their counters survive a kill as the weights do (the learning rate itself
+is in the backup). history.csv is rewritten whole after every epoch; its
+`stopped` column says on the last epoch why training ended.
+
 A SIGTERM (what Slurm and other schedulers send before they preempt a job)
 does not end the run at once: on one machine the step under way finishes,
 its state is backed up (`Backup`) and the run stops with one line; the same
@@ -17,17 +23,20 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import io
 import json
 import signal
 import threading
 import time
 
+import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from techtonics.core import fileio
+from techtonics.core import fileio, options
 from techtonics.core.errors import UserError
+from techtonics.core.options import option
 from techtonics.training import tasks
 
 # The variables Keras's WorkerTrainingState saves beside the model (tf_keras 2.17).
@@ -88,10 +97,102 @@ def completed_history(model_dir: str, chief: bool) -> list[dict]:
     return kept
 
 
+def _monitored(history: list[dict], monitor: str) -> list[float]:
+    """The monitored values of the epochs already done (an epoch without one has none)."""
+    return [float(row[monitor]) for row in history if row.get(monitor)]
+
+
 def _best_so_far(history: list[dict], monitor: str, mode: str) -> float | None:
     """The best monitored value of the epochs already done, so a resumed run keeps a better best."""
-    values = [float(row[monitor]) for row in history if row.get(monitor)]
+    values = _monitored(history, monitor)
     return (max if mode == "max" else min)(values) if values else None
+
+
+@dataclasses.dataclass(frozen=True)
+class PlateauConfig:
+    """What training does when the validation metric that picks the best epoch stops improving."""
+
+    early_stopping_patience: int = option(
+        0, "Stop after this many epochs without a better validation metric; 0: train all --epochs.", minimum=0
+    )
+    reduce_lr_patience: int = option(
+        0,
+        "Multiply the learning rate by --reduce_lr_factor after this many epochs without a better "
+        "validation metric; 0: keep it.",
+        minimum=0,
+    )
+    reduce_lr_factor: float = option(0.5, "What a plateau multiplies the learning rate by, in (0, 1).")
+    min_learning_rate: float = option(1e-6, "The lowest learning rate a plateau reduces to.", minimum=0)
+
+    def __post_init__(self):
+        options.check(self)
+        if not 0.0 < self.reduce_lr_factor < 1.0:
+            raise UserError(f"--reduce_lr_factor={self.reduce_lr_factor}: must be in (0, 1)")
+
+
+class _EarlyStopping(tf_keras.callbacks.EarlyStopping):
+    """Keras's EarlyStopping, its counters replayed from the history of the epochs already done."""
+
+    def __init__(self, history: list[dict], **settings):
+        super().__init__(**settings)
+        self.history = history
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        for value in _monitored(self.history, self.monitor):  # as on_epoch_end counts
+            self.wait += 1
+            if self._is_improvement(value, self.best):
+                self.best, self.wait = value, 0
+
+    def exhausted(self) -> bool:
+        """Whether the epochs already done had stopped training: a rerun then trains nothing."""
+        self.on_train_begin()
+        return self.wait >= self.patience
+
+
+class _ReduceLearningRate(tf_keras.callbacks.ReduceLROnPlateau):
+    """Keras's ReduceLROnPlateau, its counters replayed from the history (the rate is in the backup)."""
+
+    def __init__(self, history: list[dict], **settings):
+        super().__init__(**settings)
+        self.history = history
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        for row in self.history:  # as on_epoch_end counts (no cooldown)
+            if not row.get(self.monitor):
+                continue
+            value = float(row[self.monitor])
+            if self.monitor_op(value, self.best):
+                self.best, self.wait = value, 0
+                continue
+            self.wait += 1
+            if self.wait >= self.patience and float(row.get("lr") or np.inf) > self.min_lr:
+                self.wait = 0  # the rate was reduced then
+
+
+class HistoryFile(tf_keras.callbacks.Callback):
+    """history.csv, rewritten whole after every epoch: a row an epoch, and in `stopped` on the last one why
+    training ended (early_stopping, or epochs: --epochs reached). Unlike appending (Keras's CSVLogger), a
+    column that appears later (lr, stopped) keeps the file one table."""
+
+    def __init__(self, path: str, history: list[dict]):
+        super().__init__()
+        self.path, self.rows = path, [dict(row) for row in history]
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.model.stop_training:  # set by early stopping, which runs before this
+            stopped = "early_stopping"
+        else:
+            stopped = "epochs" if epoch + 1 == self.params["epochs"] else ""
+        values = {k: float(v) for k, v in sorted((logs or {}).items())}
+        self.rows.append({"epoch": epoch, **values, "stopped": stopped})
+        names = list(dict.fromkeys(k for row in self.rows for k in row if k != "stopped")) + ["stopped"]
+        text = io.StringIO()
+        writer = csv.DictWriter(text, names, restval="", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.rows)
+        fileio.write_atomic(self.path, text.getvalue())
 
 
 class FirstStep(tf_keras.callbacks.Callback):
@@ -174,8 +275,22 @@ def stop_on_sigterm(backup: Backup, workers: int):
         )
 
 
+def early_stopping(task: tasks.Task, history: list[dict], plateau: PlateauConfig) -> _EarlyStopping | None:
+    """The early stopping callback (None when off); history: the rows of the epochs already done."""
+    if not plateau.early_stopping_patience:
+        return None
+    monitor, mode = task.monitor
+    return _EarlyStopping(history, monitor=monitor, mode=mode, patience=plateau.early_stopping_patience)
+
+
 def make_callbacks(
-    task: tasks.Task, model_dir: str, chief: bool, history: list[dict], first_step: FirstStep, backup: Backup
+    task: tasks.Task,
+    model_dir: str,
+    chief: bool,
+    history: list[dict],
+    first_step: FirstStep,
+    backup: Backup,
+    plateau: PlateauConfig,
 ) -> list[tf_keras.callbacks.Callback]:
     """history: the rows of the epochs already done (every worker must see the same ones)."""
     monitor, mode = task.monitor
@@ -194,6 +309,21 @@ def make_callbacks(
         ),
         tf_keras.callbacks.TensorBoard(fileio.join(model_dir, "logs"), profile_batch=0),
     ]
-    if chief:
-        callbacks.append(tf_keras.callbacks.CSVLogger(fileio.join(model_dir, "history.csv"), append=True))
+    stopping = early_stopping(task, history, plateau)
+    if stopping:
+        callbacks.append(stopping)
+    if plateau.reduce_lr_patience:
+        callbacks.append(
+            _ReduceLearningRate(
+                history,
+                monitor=monitor,
+                mode=mode,
+                factor=plateau.reduce_lr_factor,
+                patience=plateau.reduce_lr_patience,
+                min_lr=plateau.min_learning_rate,
+                verbose=1,
+            )
+        )
+    if chief:  # after the plateau callbacks: it records their learning rate and stop
+        callbacks.append(HistoryFile(fileio.join(model_dir, "history.csv"), history))
     return [*callbacks, backup]  # last: see the module's docstring

@@ -4,9 +4,14 @@ Runs the exported model (exactly what users deploy) over every example of
 the split, in file order, and writes into MODEL_DIR/eval/SPLIT/ the task's
 metrics (training/metrics.py) and figures (training/figures.py), the
 training curves, and a grid of input images with true and predicted labels.
+It also scores the split with every earthquake's P moved to each of
+OFFSETS_S, as training's augmentation moves it (p_offset in metrics.json, and
+a figure): STEAD puts P 4-9 s into the window, continuous data anywhere.
 The trainer hands over the model it has just exported, its task, dataset and
 input settings; trainer.evaluate_model_dir (python -m techtonics.evaluate)
-rebuilds them from a model directory.
+rebuilds them from a model directory. A task that chooses a decision
+threshold (the classifier: best F1) reads the validation split too, and the
+threshold chosen there is recorded in the export (model/export.py).
 """
 
 from __future__ import annotations
@@ -19,7 +24,10 @@ import tensorflow as tf
 
 from techtonics.core import fileio
 from techtonics.data.converted import ConvertedDataset
+from techtonics.model import export
 from techtonics.training import figures, input_pipeline, tasks
+
+OFFSETS_S = (1.0, 5.0, 15.0, 30.0, 45.0)  # where P is placed, seconds into the window
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,10 +42,20 @@ class SplitPredictions:
 
 
 def predict_split(
-    model, task: tasks.Task, converted: ConvertedDataset, split: str, config: input_pipeline.InputConfig
+    model,
+    task: tasks.Task,
+    converted: ConvertedDataset,
+    split: str,
+    config: input_pipeline.InputConfig,
+    p_at_s: float | None = None,
 ) -> SplitPredictions:
-    """The model (an export, in memory or loaded: `serve` and `spectrogram`) on every example of a split."""
-    ds, _ = input_pipeline.split_dataset(converted, split, config, task, training=False, metadata=True)
+    """The model (an export, in memory or loaded: `serve` and `spectrogram`) on every example of a split.
+
+    p_at_s: every earthquake's P moved this many seconds into the window first.
+    """
+    ds, _ = input_pipeline.split_dataset(
+        converted, split, config, task, training=False, metadata=True, p_at_s=p_at_s
+    )
     quota = task.grid_quota()
     outputs, metadata, grid_index, grid_images, seen = [], [], [], [], 0
     for waveform, _, extra in ds:
@@ -67,15 +85,39 @@ def evaluate(
     split: str,
     config: input_pipeline.InputConfig,
     model_dir: str,
+    export_path: str | None = None,
 ) -> dict:
-    """Writes MODEL_DIR/eval/SPLIT/metrics.json and figures; returns the metrics."""
+    """Writes MODEL_DIR/eval/SPLIT/metrics.json and figures; returns the metrics.
+
+    export_path: the export (of `model`) that records the decision threshold
+    chosen on the validation split; None: metrics.json alone names it.
+    """
     result = predict_split(model, task, converted, split, config)
+    validation = None
+    if task.chooses_threshold and not converted.has("validation"):
+        print(f"{converted.path}: no validation split to choose a decision threshold on; none is chosen")
+    elif task.chooses_threshold:
+        chosen_on = (
+            result if split == "validation" else predict_split(model, task, converted, "validation", config)
+        )
+        validation = (chosen_on.truth, chosen_on.predicted)
     out_dir = fileio.join(model_dir, "eval", split)
     fileio.makedirs(out_dir)
     history = fileio.join(model_dir, "history.csv")
     paths = [figures.training_curves(history, out_dir)] if fileio.exists(history) else []
-    metrics, task_figures = task.evaluate(result.truth, result.predicted, result.metadata, out_dir)
+    metrics, task_figures = task.evaluate(
+        result.truth, result.predicted, result.metadata, out_dir, validation
+    )
     paths += task_figures
+    by_offset = [
+        task.position_metrics(placed.truth, placed.predicted)
+        for placed in (predict_split(model, task, converted, split, config, p_at_s=o) for o in OFFSETS_S)
+    ]
+    metrics["p_offset"] = {
+        "offsets_s": list(OFFSETS_S),
+        **{k: [m[k] for m in by_offset] for k in by_offset[0]},
+    }
+    paths.append(figures.position_robustness(metrics["p_offset"], task.describe(), out_dir))
     shown = result.grid_index
     texts = [task.grid_text(result.truth[i], result.predicted[i]) for i in shown]
     names = [result.metadata["trace_name"][i].decode() for i in shown]
@@ -85,4 +127,6 @@ def evaluate(
     fileio.write_atomic(
         fileio.join(out_dir, "metrics.json"), json.dumps(metrics, indent=2, sort_keys=True) + "\n"
     )
+    if export_path and "threshold" in metrics:
+        export.record_threshold(export_path, {**metrics["threshold"], "records": converted.path})
     return metrics

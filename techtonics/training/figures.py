@@ -21,14 +21,20 @@ def training_curves(history_csv: str, out_dir: str) -> str:
     with fileio.open_file(history_csv, "r") as f:
         rows = {int(row["epoch"]): row for row in csv.DictReader(f)}  # a re-done epoch: its last row
     epochs = sorted(rows)
-    names = [k for k in rows[epochs[0]] if k != "epoch" and not k.startswith("val_")] if epochs else []
+    # Every column but the epoch and why training stopped; a column added later (lr) is empty before.
+    skipped = ("epoch", "stopped")
+    names = [k for k in rows[epochs[0]] if k not in skipped and not k.startswith("val_")] if epochs else []
+
+    def values(name):
+        return [float(rows[e][name] or "nan") for e in epochs]
+
     figure = Figure(figsize=(4.5 * max(len(names), 1), 3.5))
     axes = figure.subplots(1, max(len(names), 1), squeeze=False)
     for ax, name in zip(axes[0], names):
         x = [e + 1 for e in epochs]
-        ax.plot(x, [float(rows[e][name]) for e in epochs], "o-", label="train")
+        ax.plot(x, values(name), "o-", label="train")
         if f"val_{name}" in rows[epochs[0]]:
-            ax.plot(x, [float(rows[e][f"val_{name}"]) for e in epochs], "s-", label="validation")
+            ax.plot(x, values(f"val_{name}"), "s-", label="validation")
         ax.set(xlabel="epoch", title=name)
         ax.legend()
     return fileio.write_figure(figure, out_dir, "training_curves.png")
@@ -95,6 +101,18 @@ def regression_figures(truth, predicted, meta: dict, target: str, units: str, ou
     axes[0].set(ylabel=f"predicted - true ({units})")
     paths.append(fileio.write_figure(figure, out_dir, "residuals.png"))
     return paths
+
+
+def position_robustness(p_offset: dict, title: str, out_dir: str) -> str:
+    """p_offset.png: each of evaluate's position metrics against where P was placed in the window."""
+    names = [k for k in p_offset if k != "offsets_s"]
+    figure = Figure(figsize=(4.5 * len(names), 3.5))
+    for ax, name in zip(figure.subplots(1, len(names), squeeze=False)[0], names):
+        ax.axvspan(4, 9, color="0.9", label="P in STEAD")
+        ax.plot(p_offset["offsets_s"], p_offset[name], "o-")
+        ax.set(xlabel="P placed at (s into the window)", title=f"{title}: {name}")
+        ax.legend()
+    return fileio.write_figure(figure, out_dir, "p_offset.png")
 
 
 def example_grid(

@@ -9,8 +9,9 @@ is one pass that tf.distribute shards with the same policy.
 
 Labels are the task's (training/tasks.py): the class index, or a target
 normalised with the training split's statistics from the manifest (the
-export undoes it). The spectrogram is not made here but in the model, on the
-accelerator.
+export undoes it). Training batches may be augmented first (augmentation.py),
+so that labels follow the augmented waveforms; other splits never are. The
+spectrogram is not made here but in the model, on the accelerator.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from techtonics.core.errors import UserError
 from techtonics.core.options import option
 from techtonics.data import records
 from techtonics.data.converted import ConvertedDataset
+from techtonics.training import augmentation
 from techtonics.training.tasks import Task
 
 METADATA_FIELDS = ("snr_db", "source_distance_km", "trace_name")
@@ -58,15 +60,29 @@ class InputConfig:
             raise UserError(f"--data_service_address={self.data_service}: use grpc://HOST:PORT")
 
 
-def _parse(task: Task, encoding: str, normalization: tuple[float, float], metadata: bool):
+def _parse(
+    task: Task,
+    encoding: str,
+    normalization: tuple[float, float],
+    metadata: bool,
+    augment: augmentation.AugmentConfig | None,
+    class_weights: tuple[float, ...] | None,
+):
     """A batch of serialized records -> (waveform, label[, metadata]), only the examples the task keeps.
 
     Labelling parsed batches (then `rebatch`) costs nothing beside parsing,
-    where filtering single records parsed each of them twice.
+    where filtering single records parsed each of them twice. augment: the
+    batch (then given with its seed) is augmented before it is labelled.
+    class_weights: a third element, each example's weight in the loss (Keras's sample_weight).
     """
 
-    def parse(serialized):
-        features, label = task.labels(records.parse_batch(serialized, encoding), normalization)
+    def parse(serialized, seed=None):
+        features = records.parse_batch(serialized, encoding)
+        if augment:
+            features = augmentation.augment(features, seed, augment)
+        features, label = task.labels(features, normalization)
+        if class_weights:
+            return features["waveform"], label, tf.gather(tf.constant(class_weights, tf.float32), label)
         if not metadata:
             return features["waveform"], label
         fields = dict.fromkeys((*METADATA_FIELDS, "label", task.truth_field))
@@ -109,6 +125,9 @@ def dataset(
     metadata: bool = False,
     input_context: tf.distribute.InputContext | None = None,
     input_pipelines: int = 1,
+    augment: augmentation.AugmentConfig | None = None,
+    class_weights: tuple[float, ...] | None = None,
+    p_at_s: float | None = None,
 ) -> tf.data.Dataset:
     """Batches of (waveform (B, 6000, 3), label) of one split, as the task labels them.
 
@@ -121,6 +140,10 @@ def dataset(
     input_pipelines: the job's (one per worker), when tf.distribute shards
     this dataset itself.
     config.data_service (training only): the batches come from the service.
+    augment (training only): how batches are augmented. class_weights
+    (training only): each class's weight, given with every example. p_at_s:
+    every earthquake's P placed this many seconds into the window, as the
+    augmentation's shift places it (evaluation against P's position).
     """
     files = converted.files(split)
     context = input_context or tf.distribute.InputContext()
@@ -133,6 +156,10 @@ def dataset(
     deterministic = config.deterministic or not training or policy == DATA
     parallel = {"num_parallel_calls": tf.data.AUTOTUNE, "deterministic": deterministic}
     sharded = pipelines > 1
+    augment = augment if training and augment and augment.enabled else None
+    if p_at_s is not None:
+        augment = augmentation.AugmentConfig(shift=1.0, shift_min_s=p_at_s, shift_max_s=p_at_s)
+    class_weights = class_weights if training else None
 
     ds = tf.data.Dataset.from_tensor_slices(files)
     if training:  # a new file order every epoch, the same on every worker (one seed)
@@ -152,12 +179,18 @@ def dataset(
         ds = ds.shuffle(config.shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
     # Full training batches keep steps equal on every replica; a task that drops examples re-batches below.
     ds = ds.batch(batch_size, drop_remainder=training and not task.filters_examples)
-    ds = ds.map(_parse(task, converted.encoding, task.normalization(converted), metadata), **parallel)
+    if augment:  # a seed for each batch: the same batches for one seed, new ones every epoch
+        draws = tf.data.Dataset.random(seed=seed * 7919 + context.input_pipeline_id).batch(2)
+        ds = tf.data.Dataset.zip((ds, draws))
+    parse = _parse(task, converted.encoding, task.normalization(converted), metadata, augment, class_weights)
+    ds = ds.map(parse, **parallel)
     if task.filters_examples:  # batches of the kept examples, full again
         ds = ds.rebatch(batch_size, drop_remainder=training)
     ds = ds.with_options(_tf_options(deterministic, input_context, len(files), input_pipelines))
     if service:  # batches made by the tf.data service's workers
-        ds = _service(ds, service, repr((files, config, task.describe(), seed, batch_size)))
+        ds = _service(
+            ds, service, repr((files, config, task.describe(), seed, batch_size, augment, class_weights))
+        )
     return ds.prefetch(tf.data.AUTOTUNE)  # the next batches ready while the model steps
 
 
@@ -190,7 +223,14 @@ def split_dataset(converted: ConvertedDataset, split: str, config: InputConfig, 
     )
 
 
-def training_input(converted: ConvertedDataset, config: InputConfig, task: Task, seed: int):
+def training_input(
+    converted: ConvertedDataset,
+    config: InputConfig,
+    task: Task,
+    seed: int,
+    augment: augmentation.AugmentConfig | None = None,
+    class_weights: tuple[float, ...] | None = None,
+):
     """(DatasetCreator, steps per epoch) of the training split for Model.fit under any strategy.
 
     Every input pipeline builds its own dataset of its own share (FILE or DATA
@@ -204,7 +244,15 @@ def training_input(converted: ConvertedDataset, config: InputConfig, task: Task,
 
     def dataset_fn(input_context: tf.distribute.InputContext) -> tf.data.Dataset:
         return dataset(
-            converted, "train", config, task, training=True, seed=seed, input_context=input_context
+            converted,
+            "train",
+            config,
+            task,
+            training=True,
+            seed=seed,
+            input_context=input_context,
+            augment=augment,
+            class_weights=class_weights,
         )
 
     return tf_keras.utils.experimental.DatasetCreator(dataset_fn), batches

@@ -37,6 +37,7 @@ class Task(abc.ABC):
     truth_field: str  # the parsed record field evaluation compares predictions with
     output_name: str  # what the export calls its answer
     filters_examples: bool  # keeps only some records of a batch (then batches are re-formed)
+    chooses_threshold = False  # evaluate also reads the validation split, to choose a decision threshold
 
     def __init__(self, target: str):
         self.target = target
@@ -89,8 +90,19 @@ class Task(abc.ABC):
         return metadata[self.truth_field]
 
     @abc.abstractmethod
-    def evaluate(self, truth, predicted, metadata: dict, out_dir: str) -> tuple[dict, list[str]]:
-        """(metrics.json's task metrics, the figures written into out_dir)."""
+    def evaluate(
+        self, truth, predicted, metadata: dict, out_dir: str, validation: tuple | None = None
+    ) -> tuple[dict, list[str]]:
+        """(metrics.json's task metrics, the figures written into out_dir).
+
+        validation: (truth, predicted) of the validation split, for a task
+        that chooses_threshold; its metrics then hold `threshold`
+        (metrics.decision_threshold), which the export records.
+        """
+
+    @abc.abstractmethod
+    def position_metrics(self, truth, predicted) -> dict[str, float]:
+        """The metrics that evaluation reports against where P sits in the window (evaluation.OFFSETS_S)."""
 
     @abc.abstractmethod
     def grid_quota(self) -> dict[int, int]:
@@ -116,6 +128,34 @@ class Task(abc.ABC):
         """The column whose windows above the threshold are detections; None if the task detects nothing."""
         return None
 
+    def catalog_entry(self) -> str | None:
+        """What a detection's estimate by this task is in a QuakeML catalog: "magnitude", or the phase of
+        an arrival ("P", "S"); None: a value the catalog notes as a comment."""
+        return None
+
+    def class_weights(self, converted: ConvertedDataset, spec: str) -> tuple[float, ...] | None:
+        """Each class's weight in the training loss for --class_weight=spec; None: every example weighs 1."""
+        if spec != "none":
+            raise UserError(f"--class_weight={spec}: {self.describe()} learns no classes to weigh")
+        return None
+
+
+def parse_class_weight(spec: str) -> tuple[float, ...] | None:
+    """--class_weight's explicit weights (one per class, in stead.CLASS_NAMES' order); None for none or
+    balanced; a one-line error for anything else."""
+    if spec in ("none", "balanced"):
+        return None
+    try:
+        weights = tuple(float(w) for w in spec.split(","))
+    except ValueError:
+        weights = ()
+    if len(weights) != len(stead.CLASS_NAMES) or not all(w > 0 for w in weights):
+        raise UserError(
+            f"--class_weight={spec}: give none, balanced, or {len(stead.CLASS_NAMES)} positive weights "
+            f"({','.join(stead.CLASS_NAMES)}), such as 1,0.4"
+        )
+    return weights
+
 
 GRID_EXAMPLES = 16
 
@@ -129,6 +169,20 @@ class Classification(Task):
     truth_field = "label"
     output_name = "probabilities"
     filters_examples = False
+    chooses_threshold = True
+
+    def class_weights(self, converted, spec):
+        # balanced: n / (classes x n_c), so that every class adds the same to an epoch's loss.
+        if spec == "none":
+            return None
+        if spec != "balanced":
+            return parse_class_weight(spec)
+        counts = [converted.class_counts("train")[name] for name in stead.CLASS_NAMES]
+        if not all(counts):
+            raise UserError(
+                f"--class_weight=balanced: {converted.path}'s train split lacks a class ({counts})"
+            )
+        return tuple(sum(counts) / (len(counts) * n) for n in counts)
 
     def example_count(self, converted, split):
         return converted.count(split)
@@ -160,9 +214,24 @@ class Classification(Task):
     def serving(self, info):
         return lambda output: {self.output_name: output}
 
-    def evaluate(self, truth, predicted, metadata, out_dir):
+    def evaluate(self, truth, predicted, metadata, out_dir, validation=None):
         task_metrics, curves = metrics.classification_metrics(truth, predicted)
+        threshold = metrics.decision_threshold(*validation) if validation else None
+        if threshold:
+            positive = truth == stead.EARTHQUAKE_CLASS
+            task_metrics["threshold"] = threshold
+            task_metrics["at_threshold"] = metrics.at_threshold(
+                positive, predicted[:, stead.EARTHQUAKE_CLASS], threshold["value"]
+            )
         return task_metrics, figures.classification_figures(curves, out_dir)
+
+    def position_metrics(self, truth, predicted):
+        # Only earthquakes have a P to place; noise is what it was.
+        p_earthquake = predicted[truth == stead.EARTHQUAKE_CLASS, stead.EARTHQUAKE_CLASS]
+        return {
+            "recall": float(np.mean(p_earthquake >= 0.5)),
+            "mean_p_earthquake": float(p_earthquake.mean()),
+        }
 
     def grid_quota(self):
         classes = len(stead.CLASS_NAMES)
@@ -173,7 +242,14 @@ class Classification(Task):
 
     def summary(self, task_metrics):
         names = ("accuracy", "precision", "recall", "f1", "roc_auc")
-        return ", ".join(f"{n} {task_metrics[n]:.3f}" for n in names)
+        line = ", ".join(f"{n} {task_metrics[n]:.3f}" for n in names)
+        if "threshold" not in task_metrics:  # none chosen, or a metrics.json of an earlier release
+            return line
+        at = task_metrics["at_threshold"]
+        return (
+            f"{line}; at threshold {task_metrics['threshold']['value']:.3f} (best F1 on validation): "
+            f"precision {at['precision']:.3f}, recall {at['recall']:.3f}, f1 {at['f1']:.3f}"
+        )
 
     def prediction_columns(self, model_name):
         return [f"{model_name}.p_{c}" for c in stead.CLASS_NAMES]
@@ -184,6 +260,10 @@ class Classification(Task):
 
     def detection_column(self, model_name):
         return f"{model_name}.p_{stead.CLASS_NAMES[stead.EARTHQUAKE_CLASS]}"
+
+
+# What each target's estimate is in a QuakeML catalog of detections (Regression.catalog_entry).
+CATALOG_ENTRIES = {"source_magnitude": "magnitude", "p_arrival_sample": "P", "s_arrival_sample": "S"}
 
 
 class Regression(Task):
@@ -251,7 +331,7 @@ class Regression(Task):
     def truth(self, metadata):
         return metadata[self.target].astype(np.float64)
 
-    def evaluate(self, truth, predicted, metadata, out_dir):
+    def evaluate(self, truth, predicted, metadata, out_dir, validation=None):
         task_metrics = {
             **metrics.regression_metrics(truth, predicted),
             "target": self.target,
@@ -260,6 +340,10 @@ class Regression(Task):
         return task_metrics, figures.regression_figures(
             truth, predicted, metadata, self.target, self.units, out_dir
         )
+
+    def position_metrics(self, truth, predicted):
+        error = predicted.astype(np.float64) - truth
+        return {"mae": float(np.abs(error).mean()), "rmse": float(np.sqrt((error**2).mean()))}
 
     def grid_quota(self):
         return {stead.EARTHQUAKE_CLASS: GRID_EXAMPLES}
@@ -279,6 +363,9 @@ class Regression(Task):
 
     def prediction_values(self, model_name, answer):
         return {f"{model_name}.{self.target}": answer[self.output_name]}
+
+    def catalog_entry(self):
+        return CATALOG_ENTRIES.get(self.target)
 
 
 TASKS = {task.name: task for task in (Classification, Regression)}

@@ -4,7 +4,7 @@
 `python -m techtonics.train`. What it leaves in the model directory:
 
     flags.txt, config.json   how the directory was made (the same command resumes it)
-    dataset.json             the converted datasets trained on, and from which epoch
+    recipe.json              the datasets, augmentation and class weights trained with, from which epoch
     backup/                  BackupAndRestore state, saved at the end of every epoch
     checkpoints/epoch-NNN.*  the weights after every epoch
     best/                    the weights with the best validation metric so far
@@ -15,9 +15,11 @@
 
 A rerun of the same command resumes (callbacks.py: how a kill or a SIGTERM
 at any moment resumes). A rerun may train more epochs, never fewer: config.json
-keeps the most epochs asked for. dataset.json records the converted datasets
-trained on by their content (ConvertedDataset.identity); a resume on another
-one is refused unless --allow_other_records, since its splits may overlap.
+keeps the most epochs asked for. recipe.json records the converted datasets
+trained on by their content (ConvertedDataset.identity), the augmentation and
+the class weights; a resume on another dataset is refused unless
+--allow_recipe_change, since its splits may overlap, and so is a change of
+augmentation or class weights.
 
 Under MultiWorkerMirroredStrategy every worker runs this same function on the
 same model_dir; only the chief (distribute.is_chief) writes there, the others'
@@ -43,7 +45,7 @@ from techtonics.core.options import option
 from techtonics.data import records, splits
 from techtonics.data.converted import ConvertedDataset
 from techtonics.model import cnn, export
-from techtonics.training import callbacks, evaluation, input_pipeline, tasks
+from techtonics.training import augmentation, callbacks, evaluation, input_pipeline, tasks
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
@@ -61,7 +63,11 @@ class TrainConfig:
     target: str = option("source_magnitude", "Regression target (task=regression).", choices=records.TARGETS)
     model: cnn.ModelConfig = options.nested(cnn.ModelConfig)
     input: input_pipeline.InputConfig = options.nested(input_pipeline.InputConfig)
-    epochs: int = option(10, "Epochs in all (a resumed run trains only the rest).", minimum=1)
+    augment: augmentation.AugmentConfig = options.nested(augmentation.AugmentConfig)
+    plateau: callbacks.PlateauConfig = options.nested(callbacks.PlateauConfig)
+    epochs: int = option(
+        10, "Epochs in all, at most with early stopping (a resumed run trains only the rest).", minimum=1
+    )
     steps_per_epoch: int = option(0, "Cap on steps per epoch; 0: a full pass.", minimum=0)
     learning_rate: float = option(1e-3, "Adam's learning rate.")
     seed: int = option(0, "Seed of weights, dropout and shuffling.")
@@ -77,14 +83,22 @@ class TrainConfig:
     evaluate_split: str = option(
         "test", "Split evaluated with the exported model at the end.", choices=(*splits.SPLITS, "none")
     )
-    allow_other_records: bool = option(
-        False, "Resume on a converted dataset other than the one the model directory was trained on."
+    class_weight: str = option(
+        "none",
+        "Weights of the classes in the training loss: none, balanced (each class adds the same to an "
+        "epoch's loss) or one per class (noise,earthquake), such as 1,0.4 (classification).",
+    )
+    allow_recipe_change: bool = option(
+        False,
+        "Resume although the converted dataset, augmentation or class weights differ from the model "
+        "directory's.",
     )
 
     def __post_init__(self):
         options.check(self)
         if self.learning_rate <= 0:
             raise UserError(f"--learning_rate={self.learning_rate}: must be positive")
+        tasks.parse_class_weight(self.class_weight)
 
     def make_task(self) -> tasks.Task:
         """The task object of --task (and --target)."""
@@ -121,7 +135,7 @@ class TrainingResult:
 CONFIG_FILE = "config.json"
 
 
-DATASET_FILE = "dataset.json"
+RECIPE_FILE = "recipe.json"
 
 
 def _read_json(path: str):
@@ -144,13 +158,29 @@ def _check_resumable(config: TrainConfig, model_dir: str, converted: ConvertedDa
             f"{model_dir} holds a model with different {', '.join(changed)} "
             f"({', '.join(f'{k}={before.get(k)}' for k in changed)}); use a new --model_dir"
         )
-    datasets = _read_json(fileio.join(model_dir, DATASET_FILE))  # none before release 0.2.0
-    last = datasets[-1] if datasets else None
-    if last and last["identity"] != converted.identity and not config.allow_other_records:
+    if config.allow_recipe_change:
+        return
+    recipes = _read_json(fileio.join(model_dir, RECIPE_FILE))  # none before release 0.2.0
+    last = recipes[-1] if recipes else None
+    if last and last["identity"] != converted.identity:
         raise TrainingError(
             f"{model_dir} was trained on {last['records']}; --records={config.records} holds other "
-            "shards, whose splits may overlap its: use a new --model_dir, or --allow_other_records"
+            "shards, whose splits may overlap its: use a new --model_dir, or --allow_recipe_change"
         )
+    default = _training_recipe(TrainConfig(records=""))
+    recipe = {k: before.get(k, v) for k, v in default.items()}  # older directories: the defaults
+    changed = [k for k, v in _training_recipe(config).items() if recipe[k] != v]
+    if changed:
+        raise TrainingError(
+            f"{model_dir} was trained with other augmentation or class weights "
+            f"({', '.join(f'{k}={recipe[k]}' for k in changed)}); use a new --model_dir, "
+            "or --allow_recipe_change"
+        )
+
+
+def _training_recipe(config: TrainConfig) -> dict:
+    """What a resumed run keeps unless allowed, besides its data: augmentation and class weights."""
+    return {**options.flat(config.augment), "class_weight": config.class_weight}
 
 
 def compile_model(model: tf_keras.Model, config: TrainConfig, task: tasks.Task) -> None:
@@ -180,7 +210,7 @@ def _export(config: TrainConfig, task: tasks.Task, converted: ConvertedDataset, 
 
 
 def _record_job(config: TrainConfig, model_dir: str, flags_text: str | None, converted: ConvertedDataset):
-    """config.json, flags.txt and dataset.json: how the directory was made (the same command resumes it).
+    """config.json, flags.txt and recipe.json: how the directory was made (the same command resumes it).
 
     A rerun asking for fewer epochs than recorded trains nothing and leaves
     the record as it was. Also removes the `*_temp` directories in which
@@ -197,11 +227,16 @@ def _record_job(config: TrainConfig, model_dir: str, flags_text: str | None, con
         fileio.write_atomic(fileio.join(model_dir, CONFIG_FILE), recorded.to_json())
         if flags_text is not None:
             fileio.write_atomic(fileio.join(model_dir, "flags.txt"), flags_text)
-    datasets = _read_json(fileio.join(model_dir, DATASET_FILE)) or []
-    if not datasets or datasets[-1]["identity"] != converted.identity:
-        first_epoch = callbacks.completed_epochs(model_dir)
-        entry = {"records": config.records, "identity": converted.identity, "first_epoch": first_epoch}
-        fileio.write_atomic(fileio.join(model_dir, DATASET_FILE), json.dumps([*datasets, entry], indent=2))
+    recipes = _read_json(fileio.join(model_dir, RECIPE_FILE)) or []
+    recipe = {
+        "records": config.records,
+        "identity": converted.identity,
+        "recipe": _training_recipe(config),
+    }
+    what = ("identity", "recipe")  # another path to the same shards is the same recipe
+    if not recipes or [recipes[-1][k] for k in what] != [recipe[k] for k in what]:
+        entry = {"first_epoch": callbacks.completed_epochs(model_dir), **recipe}
+        fileio.write_atomic(fileio.join(model_dir, RECIPE_FILE), json.dumps([*recipes, entry], indent=2))
 
 
 def _fit(model: tf_keras.Model, inputs: dict, callback_list: list, converted: ConvertedDataset, **epochs):
@@ -226,7 +261,10 @@ def _fit(model: tf_keras.Model, inputs: dict, callback_list: list, converted: Co
 
 def _inputs(config: TrainConfig, task: tasks.Task, converted: ConvertedDataset, workers: int) -> dict:
     """Model.fit's data arguments: the training stream and one validation pass."""
-    train, steps = input_pipeline.training_input(converted, config.input, task, config.seed)
+    weights = task.class_weights(converted, config.class_weight)
+    train, steps = input_pipeline.training_input(
+        converted, config.input, task, config.seed, config.augment, weights
+    )
     validation, validation_steps = input_pipeline.split_dataset(
         converted, "validation", config.input, task, training=False, input_pipelines=workers
     )
@@ -292,9 +330,12 @@ def _train(
         compile_model(model, config, task)
     first_step, backup = callbacks.FirstStep(started), callbacks.Backup(model_dir)
     done = callbacks.completed_history(model_dir, chief)
-    callback_list = callbacks.make_callbacks(task, model_dir, chief, done, first_step, backup)
+    callback_list = callbacks.make_callbacks(task, model_dir, chief, done, first_step, backup, config.plateau)
     initial_epoch = callbacks.completed_epochs(model_dir)
-    if initial_epoch >= config.epochs:  # complete: fit would only restore, and warn of it
+    stopping = callbacks.early_stopping(task, done, config.plateau)
+    if initial_epoch >= config.epochs or (
+        stopping and stopping.exhausted()
+    ):  # complete: fit would only restore, and warn of it
         model.load_weights(tf.train.latest_checkpoint(fileio.join(model_dir, "checkpoints"))).expect_partial()
         epochs, history = [], {}
     else:
