@@ -10,6 +10,7 @@ from conftest import REPO
 
 from techtonics.bench import measurements, pipeline, report, scale, training
 from techtonics.data import stead
+from techtonics.training import augmentation
 
 PNG = b"\x89PNG\r\n\x1a\n"
 FIGURES = {
@@ -29,6 +30,7 @@ FIGURES = {
     "pipeline.regression",
     "pipeline.raw",
     "pipeline.rate",
+    "pipeline.augmented",
     "pipeline.int16",
     "pipeline.generator",
     "pipeline.vs_generator",
@@ -42,6 +44,7 @@ FIGURES = {
         for xla in ("", ".xla")
         for feed in ("memory", "fed")
     ),
+    *(f"training.{task}.augmented" for task in ("classification", "regression")),
     *(
         f"prediction.{kind}.{what}"
         for kind in ("stead", "continuous")
@@ -71,8 +74,9 @@ def test_pipeline_and_training_measurements_run_on_tiny_records(tiny_stead, tiny
     pairs = stead.find_pairs(str(tiny_stead))
     rates = pipeline.pipeline_rates(pairs, str(tiny_records), batch_size=8)
     assert set(rates) == {"raw", "pipeline", "generator"} and all(r > 0 for r in rates.values())
-    fed, memory = training.training_rates(str(tiny_records), "classification", False, batch_size=8, steps=2)
-    assert fed > 0 and memory > 0
+    rates = training.training_rates(str(tiny_records), "classification", False, 8, steps=2, augmented=True)
+    assert set(rates) == {"fed", "augmented", "memory"} and all(r > 0 for r in rates.values())
+    assert pipeline.pipeline_rate(str(tiny_records), 8, augment=augmentation.RECOMMENDED) > 0
 
 
 def test_a_measurement_writes_its_result_file_and_runs_in_a_process_of_its_own(

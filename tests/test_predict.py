@@ -25,7 +25,7 @@ from techtonics.prediction import continuous, inputs, predictor
 from techtonics.synthetic import generator, stream
 from techtonics.testing import faults
 from techtonics.testing.exports import export_untrained
-from techtonics.training import evaluation, input_pipeline, tasks, trainer
+from techtonics.training import augmentation, evaluation, input_pipeline, tasks, trainer
 
 OBSPY_DATA = os.path.join(os.path.dirname(obspy.__file__), "signal", "tests", "data")
 
@@ -280,18 +280,17 @@ def test_the_command_line_names_what_is_wrong_in_one_line(exports, tmp_path):
     assert done.stderr.strip().splitlines()[-1] == "error: give --stead_dir or --csv/--hdf5, not both"
 
 
-@pytest.fixture(scope="module")
-def detector(tmp_path_factory) -> str:
-    """A classifier trained here on synthetic STEAD: enough to find clear earthquakes in a stream."""
-    root = tmp_path_factory.mktemp("detector")
-    generator.write_synthetic_stead(str(root / "stead"), earthquakes=500, noise=500, seed=11, processes=2)
-    convert_config = plan.ConvertConfig(
-        pairs=tuple(stead.find_pairs(str(root / "stead"))),
-        output_dir=str(root / "records"),
-        split=splits.SplitConfig(validation_fraction=0.1, test_fraction=0.1, seed=0),
-        processes=2,
-    )
-    converter.convert(convert_config, progress=False)
+def _train_detector(root, **recipe) -> str:
+    """A classifier trained on a synthetic STEAD at root: enough to find clear earthquakes in a stream."""
+    if not (root / "records").exists():
+        generator.write_synthetic_stead(str(root / "stead"), earthquakes=500, noise=500, seed=11, processes=2)
+        convert_config = plan.ConvertConfig(
+            pairs=tuple(stead.find_pairs(str(root / "stead"))),
+            output_dir=str(root / "records"),
+            split=splits.SplitConfig(validation_fraction=0.1, test_fraction=0.1, seed=0),
+            processes=2,
+        )
+        converter.convert(convert_config, progress=False)
     values = {
         "image_channels": "ENZ",
         "epochs": 6,
@@ -299,10 +298,41 @@ def detector(tmp_path_factory) -> str:
         "shuffle_buffer": 1000,
         "cache": "memory",
         "evaluate_split": "none",
+        **recipe,
     }
-    config = options.build(trainer.TrainConfig, values, records=str(root / "records"))
-    trainer.train_and_evaluate(config, str(root / "model"))
-    return str(root / "model" / "export")
+    model_dir = root / ("augmented" if recipe else "model")
+    trainer.train_and_evaluate(
+        options.build(trainer.TrainConfig, values, records=str(root / "records")), str(model_dir)
+    )
+    return str(model_dir / "export")
+
+
+@pytest.fixture(scope="module")
+def detector_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("detector")
+
+
+@pytest.fixture(scope="module")
+def detector(detector_root) -> str:
+    """A classifier trained here on synthetic STEAD with today's recipe: P where STEAD puts it."""
+    return _train_detector(detector_root)
+
+
+@pytest.mark.slow
+def test_an_augmented_detector_finds_an_earthquake_30_s_into_the_window_that_the_plain_one_misses(
+    detector, detector_root
+):
+    # Issue 20: trained on STEAD's placement alone, a detector calls P at 30 s noise.
+    recipe = {f"augment_{k}": v for k, v in options.flat(augmentation.RECOMMENDED).items()}
+    augmented = _train_detector(detector_root, epochs=12, **recipe)
+    converted, task = ConvertedDataset(str(detector_root / "records")), tasks.get("classification")
+    config = input_pipeline.InputConfig(batch_size=64)
+    mean_p = {}
+    for name, path in (("plain", detector), ("augmented", augmented)):
+        model, _ = export.load_exported(path)
+        placed = evaluation.predict_split(model, task, converted, "test", config, p_at_s=30.0)
+        mean_p[name] = placed.predicted[placed.truth == 1, 1].mean()
+    assert mean_p["plain"] < 0.5 < 0.8 < mean_p["augmented"], mean_p
 
 
 @pytest.mark.slow

@@ -163,8 +163,12 @@ def test_a_slurm_array_task_is_its_place_in_the_array():
         errors.UserError, match=r"^Slurm array task 5: the array's 4 task ids \(1 to 7, step 1\)"
     ):
         sharding.slurm_shard({**array, "SLURM_ARRAY_TASK_ID": "5"})  # --array=1,2,5,7: not a range
-    config = options.build(sharding.ShardConfig, {})
+    config = options.build(sharding.ShardConfig, {"slurm_shards": True})
     assert config.shard({**stepped, "SLURM_ARRAY_TASK_ID": "1"}) == sharding.Shard(0, 4)
+    # Only when asked: an array whose tasks each predict everything is not cut into shards.
+    assert options.build(sharding.ShardConfig, {}).shard(stepped) == sharding.WHOLE
+    with pytest.raises(errors.UserError, match="--slurm_shards: not in a Slurm array task"):
+        config.shard({})
     assert options.build(sharding.ShardConfig, {"num_shards": 2, "shard_index": 1}).shard(
         stepped
     ) == sharding.Shard(1, 2)

@@ -22,7 +22,7 @@ from techtonics.core import errors, fileio, options
 from techtonics.data import splits, stead
 from techtonics.data.converted import ConvertedDataset
 from techtonics.model import export
-from techtonics.training import callbacks, tasks, trainer
+from techtonics.training import augmentation, callbacks, tasks, trainer
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -236,7 +236,7 @@ for path in sys.argv[1:]:
     flags.FLAGS.unparse_flags()
     flags.FLAGS(["train", f"--flagfile={path}", "--records=r", "--model_dir=m"])
     config = options.from_flags(trainer.TrainConfig, records="r")
-    print(path, config.task, config.target, config.epochs)
+    print(path, config.task, config.target, config.epochs, *options.to_flags(config.augment))
 """
 
 
@@ -257,6 +257,11 @@ def test_every_training_config_parses_into_a_valid_config():
         "regression",
         "p_arrival_sample",
     ]
+    augmented = [c for c in training if c.endswith("augmented.flags")]  # the recipe, and each job with it
+    assert len(augmented) == 6 and all(
+        parsed[c][3:] == options.to_flags(augmentation.RECOMMENDED) for c in augmented
+    )
+    assert all(parsed[c][3:] == [] for c in training if c not in augmented)
 
 
 def test_a_second_job_on_a_held_model_dir_is_refused(tiny_records, tmp_path):

@@ -169,6 +169,25 @@ def from_dict(config_class: type, values: dict, **given: Any) -> Any:
     return config_class(**{**fields, **given})
 
 
+def to_flags(config: Any) -> list[str]:
+    """The command-line flags (`--name=value`) that give config's options where they differ from defaults."""
+    return [
+        f"--{o.flag}={getattr(owner, o.field.name)}"
+        for owner, o in _owned_options(config)
+        if getattr(owner, o.field.name) != o.field.default
+    ]
+
+
+def _owned_options(config: Any) -> Iterator[tuple[Any, _Option]]:
+    """Every option of config and the configs it nests, with the config object that holds its value."""
+    for field, kind in _walk(type(config)):
+        value = getattr(config, field.name)
+        if dataclasses.is_dataclass(kind):
+            yield from _owned_options(value)
+        elif "help" in field.metadata:
+            yield config, _Option(_flag(field), field, kind)
+
+
 def flat(config: Any) -> dict:
     """Every field of config and the configs it nests, by field name (what a changed model is checked on)."""
     return flatten(dataclasses.asdict(config))

@@ -265,9 +265,12 @@ def load_chunk(chunk: Chunk, on_bad_trace: str = "skip", labelled: bool = True) 
     for column in arrivals:
         meta[column] = meta[column].to_numpy(np.float64) * stretch
     start = _window_starts(meta.trace_name, meta.p_arrival_sample.to_numpy(), samples)
+    # A time the window leaves out is unknown: before its start, or, for a trace that is cut, after its end
+    # (an uncut 60 s trace keeps what its catalog says, as STEAD's own files do).
+    cut = samples > stead.TRACE_SAMPLES
     for column in arrivals:
         moved = meta[column].to_numpy() - start
-        meta[column] = np.where(moved < 0, np.nan, moved)
+        meta[column] = np.where((moved < 0) | (cut & (moved >= stead.TRACE_SAMPLES)), np.nan, moved)
     meta[waveforms.NAME], meta[waveforms.ORDER] = raw.trace_name.to_numpy(), order.to_numpy()
     meta[waveforms.SAMPLES], meta[waveforms.START], meta[waveforms.FILE_ORDER] = samples, start, file_order
     skipped = [[name, reason] for name, reason in zip(meta.trace_name[bad], np.array(reasons, object)[bad])]

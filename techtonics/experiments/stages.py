@@ -62,3 +62,17 @@ def train(records_dir: str, model_dir: str, job_flags: tuple[str, ...]) -> dict:
 def describe(metrics: dict) -> str:
     """One line of the headline test metrics of an evaluation's metrics.json."""
     return tasks.from_info(metrics).summary(metrics)
+
+
+def describe_p_offset(metrics: dict) -> str:
+    """One line of an evaluation's metrics against where P was placed (metrics.json's p_offset)."""
+    by_offset = metrics["p_offset"]
+    places = "/".join(f"{o:g}" for o in by_offset["offsets_s"])
+    return (
+        "; ".join(
+            f"{name} " + " ".join(f"{v:.2f}" for v in values)
+            for name, values in by_offset.items()
+            if name != "offsets_s"
+        )
+        + f" (P at {places} s)"
+    )

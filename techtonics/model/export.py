@@ -75,7 +75,8 @@ def export_model(
     return module
 
 
-def _read_info(path: str) -> dict:
+def read_info(path: str) -> dict:
+    """The techtonics.json of the export at path."""
     with fileio.open_file(fileio.join(path, EXPORT_INFO), "rb") as f:
         return json.loads(f.read())
 
@@ -83,7 +84,7 @@ def _read_info(path: str) -> dict:
 def record_threshold(path: str, threshold: dict) -> None:
     """Adds the decision threshold evaluation chose ({"value": earthquake probability, ...}) to the
     techtonics.json of the export at path, atomically."""
-    info = {**_read_info(path), THRESHOLD: threshold}
+    info = {**read_info(path), THRESHOLD: threshold}
     fileio.write_atomic(fileio.join(path, EXPORT_INFO), json.dumps(info, indent=2, sort_keys=True) + "\n")
 
 
@@ -103,7 +104,7 @@ def load_exported(path: str):
         raise UserError(
             f"{path}: not a TECHTONICS export (no {EXPORT_INFO}); give a model directory's export/"
         )
-    info = _read_info(path)
+    info = read_info(path)
     version = info.get("export_version", 1)
     if version != EXPORT_VERSION:
         raise UserError(

@@ -145,8 +145,7 @@ def write(
 ) -> dict:
     """Writes detections.xml, and picks.csv when an estimate is an arrival, atomically into output_dir.
 
-    Arguments as `quakeml`'s. An earlier run's picks.csv goes when no model
-    estimates arrivals now. Returns what the run's summary adds: the paths.
+    Arguments as `quakeml`'s. Returns what the run's summary adds: the paths.
     """
     written = {"detections_xml": fileio.join(output_dir, "detections.xml")}
     fileio.write_atomic(written["detections_xml"], quakeml(detections, entries, detector, threshold))
@@ -154,6 +153,4 @@ def write(
     if any(phase in PHASES for phase in entries.values()):
         fileio.write_atomic(picks, picks_csv(detections, entries))
         written["picks_csv"] = picks
-    else:
-        fileio.remove(picks)
     return written

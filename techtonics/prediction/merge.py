@@ -25,7 +25,7 @@ from techtonics.core.errors import UserError
 from techtonics.prediction import predictor, sharding
 
 SUMMARY = "summary.json"
-JOINED = (".csv", ".xml")  # the files of a shard that merge joins; figures/ and summary.json apart
+_JOINED_KEYS = ("_csv", "_xml")  # the summary keys naming the files merge joins; figures/ and summary apart
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,8 +174,13 @@ def _merge(shards: list[Finished], output_dir: str) -> dict:
 
 
 def _joined_files(shards: list[Finished]) -> list[str]:
-    """The CSV and QuakeML files every shard wrote; one line when the shards wrote different ones."""
-    names = [{n for n in map(_basename, fileio.listdir(s.directory)) if n.endswith(JOINED)} for s in shards]
+    """The CSV and QuakeML files every shard's summary names; one line when the shards wrote different ones.
+
+    Only what a summary names: another file in a shard's directory is not its run's.
+    """
+    names = [
+        {_basename(path) for key, path in s.summary.items() if key.endswith(_JOINED_KEYS)} for s in shards
+    ]
     for shard, wrote in zip(shards[1:], names[1:]):
         if wrote != names[0]:
             different = sorted(wrote ^ names[0])

@@ -22,6 +22,10 @@ from techtonics.core import errors, fileio
 from techtonics.core.errors import UserError
 from techtonics.prediction import catalog, continuous, figures, inputs
 
+# What a run on continuous input may write beside predictions.csv: a run that writes less leaves none of
+# an earlier run's (predictor.predict removes them first).
+DETECTION_FILES = ("detections.csv", "detections.xml", "picks.csv")
+
 
 class PredictionWriter:
     """predictions.csv, one row per trace or window, streamed to a temporary file and renamed on close."""

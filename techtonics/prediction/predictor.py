@@ -201,11 +201,13 @@ def predict(
 
 def _predict(config: PredictConfig, source: inputs.Source, strategy: tf.distribute.Strategy | None) -> dict:
     """predict's work, once it holds the output directory."""
-    # What an earlier run into this directory left: killed runs' temporaries, stations it drew, and its
-    # summary, written last, which marks a finished run (a merge refuses a shard without one).
+    # What an earlier run into this directory left: killed runs' temporaries, stations it drew, detections
+    # this run may not write, and its summary, written last, which marks a finished run (a merge refuses a
+    # shard without one).
     fileio.remove_temporaries(config.output_dir)
     fileio.rmtree(fileio.join(config.output_dir, "figures"))
-    fileio.remove(fileio.join(config.output_dir, "summary.json"))
+    for name in (*outputs.DETECTION_FILES, "summary.json"):
+        fileio.remove(fileio.join(config.output_dir, name))
     predictor = Predictor(list(config.models), strategy or distribute.machine_strategy(config.strategy))
     path = fileio.join(config.output_dir, "predictions.csv")
     writer = outputs.PredictionWriter(path, source.identity, predictor.columns, config.batch_size)

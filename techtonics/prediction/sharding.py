@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -114,12 +115,15 @@ class ShardConfig:
 
     num_shards: int | None = option(
         None,
-        "Split the input into this many contiguous shards, one per machine (default: the Slurm array's "
-        "task count, else 1); shard I writes OUTPUT_DIR/shard-IIIII-of-NNNNN/.",
+        "Split the input into this many contiguous shards, one per machine (default 1); shard I writes "
+        "OUTPUT_DIR/shard-IIIII-of-NNNNN/.",
         minimum=1,
     )
-    shard_index: int | None = option(
-        None, "The shard this machine predicts, 0 to --num_shards - 1 (default: its Slurm array task's)."
+    shard_index: int | None = option(None, "The shard this machine predicts, 0 to --num_shards - 1.")
+    # Asked for, never assumed: a job array whose tasks each predict everything (one model a task) must not
+    # be cut into shards because it runs in an array.
+    slurm_shards: bool = option(
+        False, "Take --num_shards and --shard_index from this Slurm array task's place in its array."
     )
     merge: tuple[str, ...] = option(
         (),
@@ -130,7 +134,9 @@ class ShardConfig:
     def __post_init__(self):
         options.check(self)
         if (self.num_shards is None) != (self.shard_index is None):
-            raise UserError("give --num_shards and --shard_index together (or neither, in a Slurm array)")
+            raise UserError("give --num_shards and --shard_index together")
+        if self.slurm_shards and self.num_shards is not None:
+            raise UserError("give --slurm_shards or --num_shards and --shard_index, not both")
         if self.num_shards is not None:
             Shard(self.shard_index, self.num_shards)  # its checks, in one line, before any work
             if self.merge:
@@ -139,9 +145,13 @@ class ShardConfig:
                 )
 
     def shard(self, environ: Mapping[str, str] = os.environ) -> Shard:
-        """The flags' shard, else the Slurm array task's, else WHOLE."""
+        """The flags' shard, or the Slurm array task's (--slurm_shards), else WHOLE."""
         if self.num_shards is not None:
             return Shard(self.shard_index, self.num_shards)
+        if not self.slurm_shards:
+            return WHOLE
+        if "SLURM_ARRAY_TASK_ID" not in environ:
+            raise UserError("--slurm_shards: not in a Slurm array task (no SLURM_ARRAY_TASK_ID)")
         return slurm_shard(environ)
 
     def check_job(self, source_config, models: Sequence[str]) -> None:
@@ -169,10 +179,14 @@ def model_id(path: str) -> dict:
 
     The fingerprint (fingerprint.pb, beside saved_model.pb) holds hashes of
     the graph and of the weights' checkpoint; an export without one (older
-    TensorFlow) is identified by saved_model.pb itself.
+    TensorFlow) is identified by saved_model.pb itself. The decision
+    threshold is left out: an evaluation records it again without changing
+    the model, and the threshold a shard used is in its summary's settings.
     """
     graph = fileio.join(path, "fingerprint.pb")
     if not fileio.exists(graph):
         graph = fileio.join(path, "saved_model.pb")
-    parts = [fileio.sha256(fileio.join(path, export.EXPORT_INFO)), fileio.sha256(graph)]
+    info = export.read_info(path)
+    described = json.dumps({k: v for k, v in info.items() if k != export.THRESHOLD}, sort_keys=True)
+    parts = [hashlib.sha256(described.encode()).hexdigest(), fileio.sha256(graph)]
     return {"path": path, "digest": hashlib.sha256(" ".join(parts).encode()).hexdigest()[:32]}

@@ -110,7 +110,7 @@ def evaluate(
     )
     paths += task_figures
     by_offset = [
-        task.position_metrics(placed.truth, placed.predicted)
+        task.position_metrics(placed.truth, placed.predicted, metrics)
         for placed in (predict_split(model, task, converted, split, config, p_at_s=o) for o in OFFSETS_S)
     ]
     metrics["p_offset"] = {

@@ -39,8 +39,9 @@ class Task(abc.ABC):
     filters_examples: bool  # keeps only some records of a batch (then batches are re-formed)
     chooses_threshold = False  # evaluate also reads the validation split, to choose a decision threshold
 
-    def __init__(self, target: str):
-        self.target = target
+    def __init__(self, target: str, arrivals_anywhere: bool = False):
+        """arrivals_anywhere: training moves P anywhere in the window (augmentation's shift)."""
+        self.target, self.arrivals_anywhere = target, arrivals_anywhere
 
     def describe(self) -> str:
         """What the model learns, in a few words for log lines."""
@@ -101,8 +102,9 @@ class Task(abc.ABC):
         """
 
     @abc.abstractmethod
-    def position_metrics(self, truth, predicted) -> dict[str, float]:
-        """The metrics that evaluation reports against where P sits in the window (evaluation.OFFSETS_S)."""
+    def position_metrics(self, truth, predicted, task_metrics: dict) -> dict[str, float]:
+        """The metrics that evaluation reports against where P sits in the window (evaluation.OFFSETS_S);
+        task_metrics: `evaluate`'s on the split as it is (its chosen threshold)."""
 
     @abc.abstractmethod
     def grid_quota(self) -> dict[int, int]:
@@ -225,11 +227,13 @@ class Classification(Task):
             )
         return task_metrics, figures.classification_figures(curves, out_dir)
 
-    def position_metrics(self, truth, predicted):
-        # Only earthquakes have a P to place; noise is what it was.
+    def position_metrics(self, truth, predicted, task_metrics):
+        # Only earthquakes have a P to place; noise is what it was. Recall at the threshold that predict
+        # detects at (--threshold=auto), or 0.5 where none was chosen.
+        threshold = task_metrics["threshold"]["value"] if "threshold" in task_metrics else 0.5
         p_earthquake = predicted[truth == stead.EARTHQUAKE_CLASS, stead.EARTHQUAKE_CLASS]
         return {
-            "recall": float(np.mean(p_earthquake >= 0.5)),
+            "recall": float(np.mean(p_earthquake >= threshold)),
             "mean_p_earthquake": float(p_earthquake.mean()),
         }
 
@@ -293,6 +297,10 @@ class Regression(Task):
         return converted.target_count(split, self.target)
 
     def normalization(self, converted):
+        # A target in samples that the shift moves spans the window, not STEAD's 4-9 s of P: labels scaled
+        # by the training split's statistics would reach 25 standard deviations, so the window's are used.
+        if self.arrivals_anywhere and self.units == "samples":
+            return stead.TRACE_SAMPLES / 2, stead.TRACE_SAMPLES / 4
         return converted.normalization(self.target)
 
     def labels(self, features, normalization):
@@ -341,7 +349,7 @@ class Regression(Task):
             truth, predicted, metadata, self.target, self.units, out_dir
         )
 
-    def position_metrics(self, truth, predicted):
+    def position_metrics(self, truth, predicted, task_metrics):
         error = predicted.astype(np.float64) - truth
         return {"mae": float(np.abs(error).mean()), "rmse": float(np.sqrt((error**2).mean()))}
 
@@ -371,11 +379,12 @@ class Regression(Task):
 TASKS = {task.name: task for task in (Classification, Regression)}
 
 
-def get(name: str, target: str = "source_magnitude") -> Task:
-    """The task called `name` (one of TASKS), learning `target` where it has one."""
+def get(name: str, target: str = "source_magnitude", arrivals_anywhere: bool = False) -> Task:
+    """The task called `name` (one of TASKS), learning `target` where it has one; arrivals_anywhere: its
+    training moves P anywhere in the window."""
     if name not in TASKS:
         raise UserError(f"unknown task {name!r}; use one of {', '.join(TASKS)}")
-    return TASKS[name](target)
+    return TASKS[name](target, arrivals_anywhere)
 
 
 def from_info(info: dict) -> Task:

@@ -102,7 +102,7 @@ class TrainConfig:
 
     def make_task(self) -> tasks.Task:
         """The task object of --task (and --target)."""
-        return tasks.get(self.task, self.target)
+        return tasks.get(self.task, self.target, arrivals_anywhere=self.augment.shift > 0)
 
     def defining(self) -> dict:
         """What a resumed run must keep: everything that shapes the model and what it learns."""
