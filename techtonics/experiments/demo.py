@@ -64,8 +64,9 @@ JOBS = {
         "--cache=memory",
     ),
     # P arrivals, with the magnitude's settings but not augmented: the picks of the detections (picks.csv,
-    # QuakeML's Picks). Shifted, its target spans 0-50 s while the labels are normalised with the
-    # unshifted training split's statistics (P 4-9 s), and it stopped early at R^2 -4.4 here.
+    # QuakeML's Picks). Augmented, this CNN had not learned where P is after 15-20 epochs (MAE 5-11 s),
+    # so its picks are right only from windows with P 4-9 s in, and a detection's median over its
+    # windows is early by up to half a minute (docs/POSITION.md).
     "regression_p_arrival": (
         "--task=regression",
         "--target=p_arrival_sample",
@@ -134,7 +135,7 @@ def run(output_dir: str, earthquakes: int, noise: int, seed: int = 0) -> None:
     print(f"  continuous recording, {STREAM_SECONDS / 3600:g} h with P arrivals at {inserted}:")
     print(f"    {detected['detections']} detections: {detected['detections_csv']}")
     print(f"    as QuakeML:      {detected['detections_xml']}")
-    print(f"    P picks:         {detected['picks_csv']}")
+    print(f"    P picks:         {detected['picks_csv']} (not position-robust yet: docs/POSITION.md)")
     print(f"    threshold:       {detected['threshold']:g} (given; docs/POSITION.md says why)")
     print(f"    predictions:     {detected['predictions_csv']}")
     print(f"    figure:          {', '.join(detected['figures'])}")

@@ -27,6 +27,7 @@ written in block order. Memory is bounded by a few blocks, whatever N is.
 from __future__ import annotations
 
 import datetime
+import errno
 import functools
 import math
 import os
@@ -353,7 +354,12 @@ def write_synthetic_stead(
         raise UserError(f"unknown profile {profile!r}; choose one of {sorted(reference.PROFILES)}")
     if earthquakes < 0 or noise < 0 or earthquakes + noise == 0:
         raise UserError(f"need a positive number of traces, got earthquakes={earthquakes}, noise={noise}")
-    fileio.check_writable(output_dir, "the synthetic STEAD")
+    try:  # a local directory, in STEAD's layout: no write-check file is left in it
+        os.makedirs(output_dir, exist_ok=True)
+        if not os.access(output_dir, os.W_OK):
+            raise PermissionError(errno.EACCES, "permission denied")
+    except OSError as e:
+        raise UserError(f"{output_dir}: cannot write the synthetic STEAD there ({e.strerror})") from None
     noise_tasks = _blocks(stead.NOISE_CATEGORY, noise, seed, profile)
     quake_tasks = _blocks(stead.EARTHQUAKE_CATEGORY, earthquakes, seed, profile)
     if merged:

@@ -141,12 +141,12 @@ def _pick(seed, candidates, count):
     Where the only candidate is the example itself, or there is none, the
     answer is the example itself (or 0), which the caller does not apply.
     """
-    indices = tf.cast(tf.where(candidates)[:, 0], tf.int32)
-    n = tf.maximum(tf.size(indices), 1)
-    padded = tf.concat([indices, [0]], 0)
-    draw = tf.random.stateless_uniform([count], seed, maxval=n, dtype=tf.int32)
-    chosen = tf.gather(padded, draw)
-    return tf.where(chosen == tf.range(count), tf.gather(padded, tf.math.floormod(draw + 1, n)), chosen)
+    # A random score for every (example, other) pair, kept where the other is a candidate and not the
+    # example: the best-scored is a uniform draw among them, with no shape that depends on the data.
+    allowed = candidates[tf.newaxis, :] & ~tf.eye(count, dtype=tf.bool)
+    scores = tf.where(allowed, tf.random.stateless_uniform([count, count], seed), -1.0)
+    chosen = tf.argmax(scores, axis=1, output_type=tf.int32)
+    return tf.where(tf.reduce_any(allowed, axis=1), chosen, tf.range(count))
 
 
 def _rms(waveform, length):
@@ -204,7 +204,7 @@ def _gap(features, apply, seeds, config) -> dict:
     start = tf.cast(_uniform(seeds[1], [count]) * tf.cast(SAMPLES - length[:, 0], tf.float32), tf.int32)
     t = tf.range(SAMPLES)[tf.newaxis, :]
     hole = (t >= start[:, tf.newaxis]) & (t < start[:, tf.newaxis] + length) & apply[:, tf.newaxis]
-    return {**features, "waveform": tf.where(hole[..., tf.newaxis], 0.0, waveform)}
+    return {**features, "waveform": waveform * tf.cast(~hole, waveform.dtype)[..., tf.newaxis]}
 
 
 def _channel_dropout(features, apply, seeds, config) -> dict:
