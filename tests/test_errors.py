@@ -27,6 +27,10 @@ def main(argv):
         raise KeyboardInterrupt
     if kind == "disk_full":
         raise tf.errors.ResourceExhaustedError(None, None, "m/ckpt_temp/part-0; No space left on device")
+    if kind == "sigterm":
+        import os, signal, time
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
     if kind == "os_disk_full":
         raise OSError(28, "No space left on device", "/out/summary.json")
     return 0
@@ -151,3 +155,12 @@ def test_a_full_disk_outside_tensorflow_is_one_line_naming_the_file():
     done = _run("os_disk_full")
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1] == f"error: /out/summary.json: {errors.NO_SPACE}"
+
+
+def test_a_sigterm_is_one_line_and_exit_143():
+    done = _run("sigterm")
+    assert done.returncode == 143 and "Traceback" not in done.stderr
+    assert (
+        done.stderr.strip().splitlines()[-1]
+        == "error: stopped by SIGTERM; run the same command again to resume"
+    )

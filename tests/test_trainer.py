@@ -33,6 +33,8 @@ def _config(records, **overrides) -> trainer.TrainConfig:
 
 
 def _history_epochs(model_dir) -> list[int]:
+    if not (model_dir / "history.csv").exists():  # no epoch has ended yet
+        return []
     with open(model_dir / "history.csv") as f:
         return [int(row["epoch"]) for row in csv.DictReader(f)]
 
@@ -377,24 +379,40 @@ def _sigterm_at(epoch: int, step: int):
     return on_train_batch_end
 
 
-def test_sigterm_backs_up_the_step_and_the_same_command_resumes_after_it(tiny_records, tmp_path, monkeypatch):
+def _steps_run(monkeypatch) -> list[int]:
+    """The steps the next training runs (0-based within their epoch), recorded by FirstStep."""
+    steps = []
+    monkeypatch.setattr(
+        callbacks.FirstStep, "on_train_batch_end", lambda self, batch, logs=None: steps.append(batch)
+    )
+    return steps
+
+
+@pytest.mark.parametrize("epoch", [0, 1], ids=["first-epoch-of-a-new-run", "a-later-epoch"])
+def test_sigterm_backs_up_the_step_and_the_same_command_resumes_after_it(
+    tiny_records, tmp_path, monkeypatch, epoch
+):
     # Issue 22, item 12: SIGTERM ended training at once, with no message, and lost the partial epoch.
     config = _config(tiny_records, epochs=2, steps_per_epoch=6, evaluate_split="none")
-    monkeypatch.setattr(callbacks.FirstStep, "on_train_batch_end", _sigterm_at(epoch=1, step=2))
+    monkeypatch.setattr(callbacks.FirstStep, "on_train_batch_end", _sigterm_at(epoch=epoch, step=2))
     with pytest.raises(
-        callbacks.Preempted, match=r"SIGTERM in epoch 2 after step 3 of 6; .* resume at step 4"
+        callbacks.Preempted, match=rf"SIGTERM in epoch {epoch + 1} after step 3 of 6; .* resume at step 4"
     ):
         trainer.train_and_evaluate(config, str(tmp_path))
     assert callbacks.Preempted.exit_code == 143 and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
-    assert _history_epochs(tmp_path) == [0] and callbacks.completed_epochs(str(tmp_path)) == 1
-    monkeypatch.undo()
-    counter = []
-    monkeypatch.setattr(
-        callbacks.FirstStep, "on_train_batch_end", lambda self, batch, logs=None: counter.append(batch)
+    assert (
+        _history_epochs(tmp_path) == list(range(epoch)) and callbacks.completed_epochs(str(tmp_path)) == epoch
     )
+    monkeypatch.undo()
+    # Stopped again inside the resumed epoch: its step (a numpy integer after a restore) is backed up too.
+    monkeypatch.setattr(callbacks.FirstStep, "on_train_batch_end", _sigterm_at(epoch=epoch, step=4))
+    with pytest.raises(callbacks.Preempted, match=rf"in epoch {epoch + 1} after step 5 of 6"):
+        trainer.train_and_evaluate(config, str(tmp_path))
+    monkeypatch.undo()
+    steps = _steps_run(monkeypatch)
     result = trainer.train_and_evaluate(config, str(tmp_path))
-    assert counter == [3, 4, 5]  # the rest of epoch 2, and nothing else
-    assert len(result.history["loss"]) == 1 and _history_epochs(tmp_path) == [0, 1]
+    assert steps == [5] + [0, 1, 2, 3, 4, 5] * (1 - epoch)  # the rest of the epoch, then any epoch after it
+    assert len(result.history["loss"]) == 2 - epoch and _history_epochs(tmp_path) == [0, 1]
     assert callbacks.completed_epochs(str(tmp_path)) == 2
 
 
@@ -489,3 +507,10 @@ def test_a_plateau_lowers_the_learning_rate_and_a_resumed_run_goes_on_as_an_unin
         rates = [float(row["lr"]) for row in _history(tmp_path / run)]
         assert rates == pytest.approx([1e-9, 1e-9, 5e-10, 2.5e-10], rel=1e-5), run
     assert [row["stopped"] for row in _history(tmp_path / "resumed")] == ["", "epochs", "", "epochs"]
+
+
+def test_class_weights_for_a_regressor_are_refused_before_the_directory_is_written(tiny_records, tmp_path):
+    config = _config(tiny_records, task="regression", class_weight="balanced")
+    with pytest.raises(errors.UserError, match="--class_weight=balanced: regression of source_magnitude"):
+        trainer.train_and_evaluate(config, str(tmp_path))
+    assert not {"config.json", "recipe.json", "flags.txt"} & {p.name for p in tmp_path.iterdir()}

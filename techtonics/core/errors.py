@@ -14,6 +14,7 @@ from __future__ import annotations
 import atexit
 import errno
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable
@@ -30,6 +31,16 @@ class UserError(ValueError):
     """
 
     exit_code = 1  # what the command returns
+
+
+class Terminated(UserError):
+    """The command was stopped by SIGTERM (a scheduler's preemption or time limit, `kill`)."""
+
+    exit_code = 128 + signal.SIGTERM  # what a process killed by SIGTERM returns; schedulers requeue on it
+
+
+def _terminated(signum, frame):
+    raise Terminated("stopped by SIGTERM; run the same command again to resume")
 
 
 def _explanation(error: BaseException) -> str | None:
@@ -100,6 +111,9 @@ def run(main: Callable[[list[str]], int | None], arguments: bool = False) -> Non
                 raise
         return _exit(code)
 
+    # A SIGTERM ends the command as Ctrl-C does, in one line, with what it wrote so far resumable;
+    # training narrows it to the end of the step under way (training/callbacks.py).
+    signal.signal(signal.SIGTERM, _terminated)
     app.run(guarded, flags_parser=_parse_flags)
 
 

@@ -34,7 +34,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from techtonics.core import fileio, options
+from techtonics.core import errors, fileio, options
 from techtonics.core.errors import UserError
 from techtonics.core.options import option
 from techtonics.training import tasks
@@ -49,10 +49,8 @@ _EPOCH_END = -1  # the saved step of a backup made at an epoch's end
 _STEP_BACKUP = "step-backup.json"
 
 
-class Preempted(UserError):
-    """The job was stopped by SIGTERM; the message says where it will resume."""
-
-    exit_code = 128 + signal.SIGTERM  # what a process killed by SIGTERM returns; schedulers requeue on it
+class Preempted(errors.Terminated):
+    """Training was stopped by SIGTERM; the message says where it will resume."""
 
 
 def _resume_point(model_dir: str) -> tuple[int, int | None]:
@@ -235,7 +233,8 @@ class Backup(tf_keras.callbacks.BackupAndRestore):
         # next epoch's first step stops the run.
         if self.terminated and batch < self.params["steps"] - 1:
             epoch = self._current_epoch
-            marker = {"epoch": epoch, "step": batch}
+            marker = {"epoch": int(epoch), "step": int(batch)}  # after a resume, numpy integers
+            fileio.makedirs(self.backup_dir)  # in a run's first epoch, no backup has made it yet
             fileio.write_atomic(fileio.join(self.backup_dir, _STEP_BACKUP), json.dumps(marker))
             self._backup(epoch=epoch, batch=batch)
             raise Preempted(

@@ -259,9 +259,10 @@ def _fit(model: tf_keras.Model, inputs: dict, callback_list: list, converted: Co
         ) from None
 
 
-def _inputs(config: TrainConfig, task: tasks.Task, converted: ConvertedDataset, workers: int) -> dict:
-    """Model.fit's data arguments: the training stream and one validation pass."""
-    weights = task.class_weights(converted, config.class_weight)
+def _inputs(
+    config: TrainConfig, task: tasks.Task, converted: ConvertedDataset, workers: int, weights: tuple | None
+) -> dict:
+    """Model.fit's data arguments: the training stream (weights: each class's) and one validation pass."""
     train, steps = input_pipeline.training_input(
         converted, config.input, task, config.seed, config.augment, weights
     )
@@ -307,6 +308,7 @@ def _train(
 ) -> TrainingResult:
     """train_and_evaluate's work, once the chief holds the directory; started: the job's start."""
     task, converted = config.make_task(), ConvertedDataset(config.records)
+    weights = task.class_weights(converted, config.class_weight)  # refused before anything is written
     _check_resumable(config, model_dir, converted)
     if chief:
         _record_job(config, model_dir, flags_text, converted)
@@ -314,7 +316,7 @@ def _train(
     if config.input.deterministic:
         tf.config.experimental.enable_op_determinism()
     tf_keras.mixed_precision.set_global_policy(config.precision)
-    inputs = _inputs(config, task, converted, distribute.num_workers(strategy))
+    inputs = _inputs(config, task, converted, distribute.num_workers(strategy), weights)
     if config.evaluate_split != "none":  # a missing shard is refused now, not after the last epoch
         converted.files(config.evaluate_split)
     replicas, batch_size = strategy.num_replicas_in_sync, config.input.batch_size
