@@ -10,6 +10,7 @@ import contextlib
 import fcntl
 import hashlib
 import io
+import json
 import os
 import re
 import shutil
@@ -207,6 +208,14 @@ def sha256(path: str) -> str:
         while block := f.read(8 << 20):
             digest.update(block)
     return digest.hexdigest()
+
+
+def read_json(path: str):
+    """A JSON file's content; None when there is no such file."""
+    if not exists(path):
+        return None
+    with open_file(path, "rb") as f:
+        return json.loads(f.read())
 
 
 def write_atomic(path: str, data: str | bytes) -> None:

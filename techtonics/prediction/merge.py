@@ -75,8 +75,7 @@ def shard_directories(directories: list[str]) -> list[str]:
 
 
 def _read(directory: str) -> Finished:
-    with fileio.open_file(fileio.join(directory, SUMMARY), "r") as f:
-        summary = json.load(f)
+    summary = fileio.read_json(fileio.join(directory, SUMMARY))
     if "shard" not in summary:
         raise UserError(
             f"{directory}/{SUMMARY}: names no shard (predicted by an older TECHTONICS); predict again"

@@ -62,11 +62,11 @@ def _resume_point(model_dir: str) -> tuple[int, int | None]:
         return 0, None
     reader = tf.train.load_checkpoint(latest)
     epoch, step = int(reader.get_tensor(_SAVED_EPOCH)), int(reader.get_tensor(_SAVED_STEP))
-    marker = fileio.join(backup, _STEP_BACKUP)
-    if step != _EPOCH_END and fileio.exists(marker):
-        with fileio.open_file(marker, "r") as f:
-            if json.load(f) == {"epoch": epoch, "step": step}:
-                return epoch, step
+    if step != _EPOCH_END and fileio.read_json(fileio.join(backup, _STEP_BACKUP)) == {
+        "epoch": epoch,
+        "step": step,
+    }:
+        return epoch, step
     return epoch + 1, None
 
 

@@ -115,11 +115,10 @@ class TrainConfig:
     @classmethod
     def load(cls, model_dir: str, **given) -> TrainConfig:
         """The config a model directory was trained with (config.json of any release); `given` overrides."""
-        path = fileio.join(model_dir, CONFIG_FILE)
-        if not fileio.exists(path):
+        recorded = fileio.read_json(fileio.join(model_dir, CONFIG_FILE))
+        if recorded is None:
             raise UserError(f"{model_dir}: not a model directory (no {CONFIG_FILE})")
-        with fileio.open_file(path, "rb") as f:
-            return options.from_dict(cls, json.loads(f.read()), **given)
+        return options.from_dict(cls, recorded, **given)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,17 +137,9 @@ CONFIG_FILE = "config.json"
 RECIPE_FILE = "recipe.json"
 
 
-def _read_json(path: str):
-    """A JSON file's content; None when there is no such file."""
-    if not fileio.exists(path):
-        return None
-    with fileio.open_file(path, "rb") as f:
-        return json.loads(f.read())
-
-
 def _check_resumable(config: TrainConfig, model_dir: str, converted: ConvertedDataset) -> None:
     """Refuses a model directory made by another model or task, or (unless allowed) on other data."""
-    before = _read_json(fileio.join(model_dir, CONFIG_FILE))
+    before = fileio.read_json(fileio.join(model_dir, CONFIG_FILE))
     if before is None:
         return
     before, now = options.flatten(before), config.defining()
@@ -160,7 +151,7 @@ def _check_resumable(config: TrainConfig, model_dir: str, converted: ConvertedDa
         )
     if config.allow_recipe_change:
         return
-    recipes = _read_json(fileio.join(model_dir, RECIPE_FILE))  # none before release 0.2.0
+    recipes = fileio.read_json(fileio.join(model_dir, RECIPE_FILE))  # none before release 0.2.0
     last = recipes[-1] if recipes else None
     if last and last["identity"] != converted.identity:
         raise TrainingError(
@@ -221,13 +212,13 @@ def _record_job(config: TrainConfig, model_dir: str, flags_text: str | None, con
     for saved in ("checkpoints", "best", fileio.join("backup", "chief")):
         for debris in tf.io.gfile.glob(fileio.join(model_dir, saved, "*_temp")):
             fileio.rmtree(debris)
-    before = _read_json(fileio.join(model_dir, CONFIG_FILE)) or {}
+    before = fileio.read_json(fileio.join(model_dir, CONFIG_FILE)) or {}
     recorded = dataclasses.replace(config, epochs=max(config.epochs, before.get("epochs", 0)))
     if dataclasses.asdict(recorded) != before:
         fileio.write_atomic(fileio.join(model_dir, CONFIG_FILE), recorded.to_json())
         if flags_text is not None:
             fileio.write_atomic(fileio.join(model_dir, "flags.txt"), flags_text)
-    recipes = _read_json(fileio.join(model_dir, RECIPE_FILE)) or []
+    recipes = fileio.read_json(fileio.join(model_dir, RECIPE_FILE)) or []
     recipe = {
         "records": config.records,
         "identity": converted.identity,
