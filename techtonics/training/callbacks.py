@@ -62,10 +62,8 @@ def _resume_point(model_dir: str) -> tuple[int, int | None]:
         return 0, None
     reader = tf.train.load_checkpoint(latest)
     epoch, step = int(reader.get_tensor(_SAVED_EPOCH)), int(reader.get_tensor(_SAVED_STEP))
-    if step != _EPOCH_END and fileio.read_json(fileio.join(backup, _STEP_BACKUP)) == {
-        "epoch": epoch,
-        "step": step,
-    }:
+    marker = fileio.read_json(fileio.join(backup, _STEP_BACKUP))
+    if step != _EPOCH_END and marker == {"epoch": epoch, "step": step}:
         return epoch, step
     return epoch + 1, None
 
