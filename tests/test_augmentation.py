@@ -196,14 +196,3 @@ def test_a_trace_with_too_little_noise_before_p_is_not_moved():
     assert shifted["p_arrival_sample"][0] == 120.0
     np.testing.assert_array_equal(shifted["waveform"][0], features["waveform"].numpy()[0])
     assert np.all(shifted["p_arrival_sample"][1:6] != P)
-
-
-def test_arrivals_moved_anywhere_are_scaled_by_the_window_not_by_steads_p(tiny_records):
-    converted = ConvertedDataset(str(tiny_records))
-    anywhere = tasks.get("regression", "p_arrival_sample", arrivals_anywhere=True)
-    assert anywhere.normalization(converted) == (SAMPLES / 2, SAMPLES / 4)
-    assert tasks.get("regression", "p_arrival_sample").normalization(converted) == converted.normalization(
-        "p_arrival_sample"
-    )
-    magnitude = tasks.get("regression", "source_magnitude", arrivals_anywhere=True)
-    assert magnitude.normalization(converted) == converted.normalization("source_magnitude")

@@ -11,15 +11,26 @@ from techtonics.experiments import reproduction
 from techtonics.synthetic import generator
 
 
-def _metrics(run: str) -> dict:
+OFFSETS_S = [1.0, 5.0, 15.0, 30.0, 45.0]
+
+
+def _metrics(run: str, mse: float = 12345.6) -> dict:
     if run.startswith("classifier"):
         names = ("accuracy", "precision", "recall", "f1", "roc_auc")
         return {
             "task": "classification",
             "examples": 1000,
             **dict(zip(names, (0.97, 0.96, 0.95, 0.955, 0.99))),
+            "p_offset": {"offsets_s": OFFSETS_S, "recall": [0.5, 0.9, 0.8, 0.0625, 0.01]},
         }
-    return {"task": "regression", "mse": 12345.6, "rmse": 111.1, "units": "samples", "target_std": 170.0}
+    return {
+        "task": "regression",
+        "mse": mse,
+        "rmse": 111.1,
+        "units": "samples",
+        "target_std": 170.0,
+        "p_offset": {"offsets_s": OFFSETS_S, "mae": [1.0, 2.0, 3.0, 4321.0, 5.0]},
+    }
 
 
 def test_every_row_the_original_reported_is_in_the_table():
@@ -31,7 +42,15 @@ def test_every_row_the_original_reported_is_in_the_table():
     for _, figure in rows:
         assert figure.split(" ")[0] in table, figure
     assert "12,346" in table and "0.9700" in table  # MSE in samples^2 as a whole number; accuracy to 4 places
-    assert len(table.splitlines()) == 2 + len(reproduction.ROWS)
+    assert len(table.splitlines()) == 2 + len(reproduction.ROWS) + 1  # and the magnitude seeds' spread
+    assert "| 0.0625 |" in table and "| 4,321 |" in table  # rows of P placed 30 s into the window
+
+
+def test_the_seed_row_gives_the_median_range_and_farthest_seed():
+    seeds = ["magnitude", *(f"magnitude_seed_{s}" for s in range(1, reproduction.MAGNITUDE_SEEDS))]
+    results = {run: _metrics(run, mse) for run, mse in zip(seeds, (0.10, 0.12, 0.13, 0.14, 0.16))}
+    row = reproduction.seed_spread(results)
+    assert "| 0.1300 (0.1000-0.1600) |" in row and "every seed within 23% of the median" in row
 
 
 def test_results_page_holds_the_table_the_figures_and_says_the_data_is_synthetic(tmp_path):

@@ -466,6 +466,20 @@ def test_augmented_training_runs_and_a_change_of_augmentation_is_refused_on_resu
     assert [(r["first_epoch"], r["recipe"]["shift"]) for r in recipes] == [(0, 0.9), (1, 0.0)]
 
 
+def test_an_arrival_moved_anywhere_trains_the_arrival_head_which_a_resume_cannot_switch(
+    tiny_records, tmp_path
+):
+    arrival = {"task": "regression", "target": "p_arrival_sample", "evaluate_split": "test"}
+    moved = _config(tiny_records, epochs=1, augment_shift=0.9, **arrival)
+    assert isinstance(moved.make_task(), tasks.ArrivalRegression)
+    result = trainer.train_and_evaluate(moved, str(tmp_path))
+    assert np.isfinite(result.history["loss"]).all()
+    assert result.metrics["units"] == "samples" and np.isfinite(result.metrics["mae"])
+    plain = _config(tiny_records, epochs=2, allow_recipe_change=True, **arrival)
+    with pytest.raises(trainer.TrainingError, match=r"holds a model with different head \(head=arrival\)"):
+        trainer.train_and_evaluate(plain, str(tmp_path))
+
+
 def _history(model_dir) -> list[dict]:
     with open(model_dir / "history.csv") as f:
         return list(csv.DictReader(f))

@@ -10,7 +10,10 @@ detect as users do, then compares with the truth:
 - detections: the share of events found, and detections that hold no P;
 - each found event's magnitude as the detection reports it, against the
   error of reporting one magnitude for every event: the training split's
-  mean, or (harder to beat) the mean of these very events.
+  mean, or (harder to beat) the mean of these very events;
+- with a P-arrival regressor: each window's P error grouped by where P
+  sits, and each found event's P pick (the detection's median) against its
+  true P.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import os
 import numpy as np
 import pandas as pd
 
+from techtonics.data import stead
 from techtonics.model import export
 from techtonics.prediction import inputs, predictor
 from techtonics.synthetic import stream
@@ -59,14 +63,19 @@ def _seconds(times: pd.Series) -> np.ndarray:
 
 
 def score(
-    output_dir: str, classifier: str, magnitude: str | None, recording: Recording = Recording()
+    output_dir: str,
+    classifier: str,
+    magnitude: str | None,
+    recording: Recording = Recording(),
+    p_arrival: str | None = None,
 ) -> dict:
-    """The figures above for a classifier's and (optionally) a magnitude regressor's exports."""
+    """The figures above for a classifier's and (optionally) a magnitude and a P-arrival regressor's
+    exports."""
     events = recording.draw()
     path = stream.write_stream(
         os.path.join(output_dir, "recording.mseed"), recording.hours * 3600, events, seed=recording.seed
     )
-    models = [classifier, *([magnitude] if magnitude else [])]
+    models = [classifier, *(m for m in (magnitude, p_arrival) if m)]
     names = [predictor.model_name(m) for m in models]
     p_times = np.array([e.p_time_s for e in events])
 
@@ -80,6 +89,11 @@ def score(
     quiet = ~((offsets >= -_QUIET_S[1]) & (offsets < _QUIET_S[0])).any(axis=1)
     bins = list(zip(OFFSET_BINS_S[:-1], OFFSET_BINS_S[1:]))
     by_offset = {f"{lo}-{hi} s": float(probability[(offset >= lo) & (offset < hi)].mean()) for lo, hi in bins}
+    if p_arrival:
+        p_error = windows[f"{names[-1]}.p_arrival_sample"].to_numpy() / stead.SAMPLING_RATE_HZ - offset
+        p_error_by_offset = {
+            f"{lo}-{hi} s": float(np.abs(p_error[(offset >= lo) & (offset < hi)]).mean()) for lo, hi in bins
+        }
 
     _predict(models, path, os.path.join(output_dir, "stride-10s"), 10.0)
     detections = pd.read_csv(os.path.join(output_dir, "stride-10s", "detections.csv"))
@@ -102,4 +116,11 @@ def score(
         result["magnitude_mae_of_training_mean"] = float(np.abs(info["mean"] - truth).mean())
         # A harder baseline: these events' own mean magnitude, which no model can know.
         result["magnitude_mae_of_events_mean"] = float(np.abs(truth.mean() - truth).mean())
+    if p_arrival:
+        found = holds.any(axis=0)
+        picks = _seconds(detections[f"{names[-1]}.p_arrival_time"])[holds.argmax(axis=0)[found]]
+        pick_error = np.abs(picks - p_times[found])
+        result["p_arrival_mae_s_by_p_offset"] = p_error_by_offset
+        result["p_pick_mae_s"] = float(pick_error.mean())
+        result["p_pick_median_abs_error_s"] = float(np.median(pick_error))
     return result

@@ -26,8 +26,8 @@ from techtonics.training import augmentation
 
 # Every model learns an earthquake anywhere in the window (augmentation.RECOMMENDED), since the demo
 # ends on a continuous recording, and trains until its validation metric stops improving (the epochs
-# are caps). On this data that costs the classifier about 0.01 of test accuracy with P where STEAD puts
-# it, and takes P at 30 s from a mean probability of 0.02 to 0.96 (docs/POSITION.md).
+# are caps). On this data that cost the classifier 0.005 of test accuracy with P where STEAD puts it,
+# and took P at 30 s into the window from a mean probability of 0.02 to 0.93 (docs/POSITION.md).
 _RECIPE = (
     *options.to_flags(augmentation.RECOMMENDED),
     "--early_stopping_patience=3",
@@ -45,6 +45,7 @@ JOBS = {
         "--task=classification",
         "--epochs=12",
         *_RECIPE,
+        "--class_weight=2,1",  # as configs/classification_augmented.flags: quiet windows stay quiet
         "--batch_size=32",
         "--learning_rate=1e-3",
         "--shuffle_buffer=4000",
@@ -63,22 +64,21 @@ JOBS = {
         "--shuffle_buffer=4000",
         "--cache=memory",
     ),
-    # P arrivals, with the magnitude's settings but not augmented: the picks of the detections (picks.csv,
-    # QuakeML's Picks). Augmented, this CNN had not learned where P is after 15-20 epochs (MAE 5-11 s),
-    # so its picks are right only from windows with P 4-9 s in, and a detection's median over its
-    # windows is early by up to half a minute (docs/POSITION.md).
-    "regression_p_arrival": (
+    # P arrivals anywhere in the window, with the magnitude's settings: the picks of the detections
+    # (picks.csv, QuakeML's Picks). Augmented, an arrival regressor gets the arrival head, which reads the
+    # image's time axis (tasks.ArrivalRegression): MAE 0.3 s with P where STEAD puts it, 0.2-0.9 s with
+    # P at 5-45 s (docs/POSITION.md).
+    "regression_p_arrival_augmented": (
         "--task=regression",
         "--target=p_arrival_sample",
-        "--epochs=10",
+        "--epochs=15",
+        *_RECIPE,
         "--batch_size=32",
-        "--learning_rate=3e-4",
+        "--learning_rate=1e-3",
         "--shuffle_buffer=4000",
         "--cache=memory",
     ),
 }
-
-DETECTION_THRESHOLD = 0.8
 
 # The continuous recording the trained models are applied to: two hours of one station's noise,
 # with earthquakes whose P waves arrive at these seconds (none in the second hour).
@@ -102,9 +102,7 @@ def detect(output_dir: str, model_dirs: list[str], seed: int = 0) -> dict:
     predictions = os.path.join(output_dir, "predictions")
     models = [f"--model={os.path.join(d, 'export')}" for d in model_dirs]
     command = [sys.executable, "-m", "techtonics.predict", *models, f"--waveforms={recording}"]
-    # An explicit threshold: the automatic one is chosen on STEAD's mix of 60 s traces, and on hours of
-    # noise the augmented classifier lets a few windows of 0.3-0.55 through (docs/POSITION.md).
-    command += [f"--output_dir={predictions}", f"--threshold={DETECTION_THRESHOLD}"]
+    command += [f"--output_dir={predictions}"]  # at --threshold=auto, the classifier's own (README)
     print(f"\npredicting: {' '.join(command[1:])}", flush=True)
     if subprocess.run([*command, "--noprogress"], check=False).returncode != 0:
         raise errors.UserError(f"predicting over {recording} failed (its error is above)")
@@ -135,7 +133,7 @@ def run(output_dir: str, earthquakes: int, noise: int, seed: int = 0) -> None:
     print(f"  continuous recording, {STREAM_SECONDS / 3600:g} h with P arrivals at {inserted}:")
     print(f"    {detected['detections']} detections: {detected['detections_csv']}")
     print(f"    as QuakeML:      {detected['detections_xml']}")
-    print(f"    P picks:         {detected['picks_csv']} (not position-robust yet: docs/POSITION.md)")
-    print(f"    threshold:       {detected['threshold']:g} (given; docs/POSITION.md says why)")
+    print(f"    P picks:         {detected['picks_csv']}")
+    print(f"    threshold:       {detected['threshold']:.3f} (the classifier's best F1 on validation)")
     print(f"    predictions:     {detected['predictions_csv']}")
     print(f"    figure:          {', '.join(detected['figures'])}")

@@ -110,8 +110,10 @@ def position_robustness(p_offset: dict, title: str, out_dir: str) -> str:
     for ax, name in zip(figure.subplots(1, len(names), squeeze=False)[0], names):
         ax.axvspan(4, 9, color="0.9", label="P in STEAD")
         ax.plot(p_offset["offsets_s"], p_offset[name], "o-")
-        ax.set(xlabel="P placed at (s into the window)", title=f"{title}: {name}", ylim=(0, None))
+        ax.set(xlabel="P placed at (s into the window)", title=name, ylim=(0, None))
         ax.legend()
+    figure.suptitle(title)
+    figure.tight_layout()
     return fileio.write_figure(figure, out_dir, "p_offset.png")
 
 

@@ -25,6 +25,7 @@ from techtonics.core.errors import UserError
 from techtonics.data import stead
 from techtonics.data.converted import ConvertedDataset
 from techtonics.model import cnn
+from techtonics.model.spectrogram import SpectrogramConfig
 from techtonics.training import figures, metrics
 
 
@@ -39,9 +40,8 @@ class Task(abc.ABC):
     filters_examples: bool  # keeps only some records of a batch (then batches are re-formed)
     chooses_threshold = False  # evaluate also reads the validation split, to choose a decision threshold
 
-    def __init__(self, target: str, arrivals_anywhere: bool = False):
-        """arrivals_anywhere: training moves P anywhere in the window (augmentation's shift)."""
-        self.target, self.arrivals_anywhere = target, arrivals_anywhere
+    def __init__(self, target: str):
+        self.target = target
 
     def describe(self) -> str:
         """What the model learns, in a few words for log lines."""
@@ -297,10 +297,6 @@ class Regression(Task):
         return converted.target_count(split, self.target)
 
     def normalization(self, converted):
-        # A target in samples that the shift moves spans the window, not STEAD's 4-9 s of P: labels scaled
-        # by the training split's statistics would reach 25 standard deviations, so the window's are used.
-        if self.arrivals_anywhere and self.units == "samples":
-            return stead.TRACE_SAMPLES / 2, stead.TRACE_SAMPLES / 4
         return converted.normalization(self.target)
 
     def labels(self, features, normalization):
@@ -376,15 +372,115 @@ class Regression(Task):
         return CATALOG_ENTRIES.get(self.target)
 
 
+# The width, in columns of the arrival head's output, of the Gaussian that an arrival's label is spread
+# over (about 0.8 s at the default image).
+ARRIVAL_SIGMA_COLUMNS = 1.0
+# The arrival answered is the probability-weighted mean of the columns this near the most likely one:
+# the mean over all columns would be pulled towards the window's middle by the far tail.
+PEAK_COLUMNS = 3
+
+
+def _expected_column(probabilities: tf.Tensor) -> tf.Tensor:
+    """(batch, columns) probabilities -> (batch, 1) column of the arrival: the mean around the peak."""
+    columns = tf.range(tf.shape(probabilities)[-1], dtype=probabilities.dtype)
+    peak = tf.cast(tf.argmax(probabilities, axis=-1), probabilities.dtype)
+    near = tf.cast(tf.abs(columns - peak[:, tf.newaxis]) <= PEAK_COLUMNS, probabilities.dtype) * probabilities
+    return tf.reduce_sum(near * columns, axis=-1, keepdims=True) / tf.reduce_sum(near, axis=-1, keepdims=True)
+
+
+class ArrivalCrossEntropy(tf_keras.losses.Loss):
+    """Cross-entropy between the head's distribution over columns and the label's: a Gaussian of
+    ARRIVAL_SIGMA_COLUMNS around the true column, as PhaseNet trains its picks. A mean squared error of the
+    expected column cannot make a spread distribution sharp, and its picks stay seconds wide."""
+
+    def call(self, y_true, y_pred):
+        columns = tf.range(tf.shape(y_pred)[-1], dtype=y_pred.dtype)
+        target = tf.exp(-0.5 * tf.square((columns - tf.cast(y_true, y_pred.dtype)) / ARRIVAL_SIGMA_COLUMNS))
+        target = target / tf.reduce_sum(target, axis=-1, keepdims=True)
+        return -tf.reduce_sum(target * tf.math.log(tf.maximum(y_pred, 1e-7)), axis=-1)
+
+
+class _ExpectedMAE(tf_keras.metrics.MeanAbsoluteError):
+    """Mean absolute error of the answered column (_expected_column)."""
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        return super().update_state(y_true, _expected_column(y_pred), sample_weight)
+
+
+class _ExpectedRMSE(tf_keras.metrics.RootMeanSquaredError):
+    """Root mean squared error of the answered column (_expected_column)."""
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        return super().update_state(y_true, _expected_column(y_pred), sample_weight)
+
+
+class ArrivalRegression(Regression):
+    """An arrival (a target in samples) anywhere in the window, as training's shift moves it: the model says
+    how likely the arrival is at each column of its image (cnn.build_arrival) and answers the expected one.
+
+    Labels are the arrival in columns of the head's output (normalization maps samples to columns), so
+    the loss and the logged mae and rmse are in columns (about 0.8 s each at the default image).
+    """
+
+    def __init__(self, target: str, image: SpectrogramConfig | None = None):
+        super().__init__(target)
+        self.image = image or SpectrogramConfig()
+        self.columns = cnn.column_samples(self.image)  # the waveform sample of each output column
+
+    def describe(self):
+        return f"regression of {self.target} anywhere in the window"
+
+    def defining(self):
+        # Another model than the same target's Regression: a resume must not switch between them.
+        return {**super().defining(), "head": "arrival"}
+
+    def normalization(self, converted):
+        return float(self.columns[0]), float(self.columns[1] - self.columns[0])
+
+    def build_model(self, config):
+        if config.image != self.image:  # labels are in this image's columns
+            raise ValueError(f"the task was made for image {self.image}, the model asks for {config.image}")
+        return cnn.build_arrival(
+            config,
+            filters=64,
+            default_dropout=self.default_dropout,
+            width=32,
+            output_name="column_probabilities",
+            name="techtonics_arrival",
+        )
+
+    def build_losses(self):
+        return ArrivalCrossEntropy()
+
+    def build_metrics(self):
+        return [_ExpectedMAE("mae"), _ExpectedRMSE("rmse")]
+
+    def serving(self, info):
+        mean, std = info["mean"], info["std"]
+        return lambda output: {self.output_name: _expected_column(output)[:, 0] * std + mean}
+
+
 TASKS = {task.name: task for task in (Classification, Regression)}
 
 
-def get(name: str, target: str = "source_magnitude", arrivals_anywhere: bool = False) -> Task:
-    """The task called `name` (one of TASKS), learning `target` where it has one; arrivals_anywhere: its
-    training moves P anywhere in the window."""
+def get(
+    name: str,
+    target: str = "source_magnitude",
+    arrivals_anywhere: bool = False,
+    image: SpectrogramConfig | None = None,
+) -> Task:
+    """The task called `name` (one of TASKS), learning `target` where it has one.
+
+    arrivals_anywhere: training moves P anywhere in the window, and a regression of an arrival then
+    reads the image's time axis (ArrivalRegression, whose columns follow `image`, by default the
+    original's).
+    """
     if name not in TASKS:
         raise UserError(f"unknown task {name!r}; use one of {', '.join(TASKS)}")
-    return TASKS[name](target, arrivals_anywhere)
+    task = TASKS[name]
+    if task is Regression and arrivals_anywhere and stead.REGRESSION_TARGETS.get(target) == "samples":
+        return ArrivalRegression(target, image=image)
+    return task(target)
 
 
 def from_info(info: dict) -> Task:

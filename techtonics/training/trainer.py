@@ -102,7 +102,7 @@ class TrainConfig:
 
     def make_task(self) -> tasks.Task:
         """The task object of --task (and --target)."""
-        return tasks.get(self.task, self.target, arrivals_anywhere=self.augment.shift > 0)
+        return tasks.get(self.task, self.target, self.augment.shift > 0, self.model.image)
 
     def defining(self) -> dict:
         """What a resumed run must keep: everything that shapes the model and what it learns."""
@@ -139,11 +139,12 @@ RECIPE_FILE = "recipe.json"
 
 def _check_resumable(config: TrainConfig, model_dir: str, converted: ConvertedDataset) -> None:
     """Refuses a model directory made by another model or task, or (unless allowed) on other data."""
-    before = fileio.read_json(fileio.join(model_dir, CONFIG_FILE))
-    if before is None:
+    recorded = fileio.read_json(fileio.join(model_dir, CONFIG_FILE))
+    if recorded is None:
         return
-    before, now = options.flatten(before), config.defining()
-    changed = [k for k in now if before.get(k) != now[k]]
+    # Both sides through the same code, so that what the task adds (an arrival head) is compared too.
+    before, now = options.from_dict(TrainConfig, recorded).defining(), config.defining()
+    changed = [k for k in {**now, **before} if before.get(k) != now.get(k)]
     if changed:
         raise TrainingError(
             f"{model_dir} holds a model with different {', '.join(changed)} "
@@ -159,7 +160,8 @@ def _check_resumable(config: TrainConfig, model_dir: str, converted: ConvertedDa
             "shards, whose splits may overlap its: use a new --model_dir, or --allow_recipe_change"
         )
     default = _training_recipe(TrainConfig(records=""))
-    recipe = {k: before.get(k, v) for k, v in default.items()}  # older directories: the defaults
+    flat = options.flatten(recorded)
+    recipe = {k: flat.get(k, v) for k, v in default.items()}  # older directories: the defaults
     changed = [k for k, v in _training_recipe(config).items() if recipe[k] != v]
     if changed:
         raise TrainingError(
