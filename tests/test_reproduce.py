@@ -10,7 +10,6 @@ from techtonics.data import stead
 from techtonics.experiments import reproduction
 from techtonics.synthetic import generator
 
-
 OFFSETS_S = [1.0, 5.0, 15.0, 30.0, 45.0]
 
 

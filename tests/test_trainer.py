@@ -185,6 +185,8 @@ def test_command_line_errors_are_one_line(tiny_records, tmp_path, extra, message
     assert result.returncode != 0
     assert any(line.startswith(message) or message in line for line in result.stderr.splitlines())
     assert "Traceback" not in result.stderr
+    if "no such manifest" in message:  # refused before the model directory (and its lock) is made
+        assert not (tmp_path / "m").exists()
 
 
 def _wait_for(path, process, timeout=120.0):

@@ -285,14 +285,18 @@ def train_and_evaluate(
     a second job on it is refused in one line.
     """
     started = time.monotonic()
+    converted = ConvertedDataset(
+        config.records
+    )  # records without a manifest: refused before model_dir exists
     strategy = strategy or distribute.make_strategy(config.strategy, config.collective)
     chief = distribute.is_chief(strategy)
     with fileio.directory_lock(model_dir, "a training job") if chief else contextlib.nullcontext():
-        return _train(config, model_dir, flags_text, strategy, chief, started)
+        return _train(config, converted, model_dir, flags_text, strategy, chief, started)
 
 
 def _train(
     config: TrainConfig,
+    converted: ConvertedDataset,
     model_dir: str,
     flags_text: str | None,
     strategy: tf.distribute.Strategy,
@@ -300,7 +304,7 @@ def _train(
     started: float,
 ) -> TrainingResult:
     """train_and_evaluate's work, once the chief holds the directory; started: the job's start."""
-    task, converted = config.make_task(), ConvertedDataset(config.records)
+    task = config.make_task()
     weights = task.class_weights(converted, config.class_weight)  # refused before anything is written
     _check_resumable(config, model_dir, converted)
     if chief:
