@@ -20,7 +20,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 demo: $(VENV)/.installed
 	$(BIN)/python -m techtonics.demo --output_dir=$(WORKDIR)
 
-# The original's experiments on a synthetic STEAD (docs/RESULTS.md); about 25 minutes on 2 cores.
+# The original's experiments on a synthetic STEAD (docs/RESULTS.md); about two hours on 2 cores.
 reproduce: $(VENV)/.installed
 	$(BIN)/python -m techtonics.reproduce --output_dir=workdir/reproduce \
 		--real_metadata=$(wildcard ../shared/data/stead_metadata_100_real.csv)

@@ -1,6 +1,6 @@
 """The original project's experiments, reproduced on the synthetic STEAD, with one command.
 
-    python -m techtonics.reproduce --output_dir=workdir/reproduce      # or: make reproduce; ~25 min, 2 cores
+    python -m techtonics.reproduce --output_dir=workdir/reproduce      # or: make reproduce; ~2 hours, 2 cores
     python -m techtonics.reproduce --output_dir=workdir/full --traces=267822   # the original's whole subset
 
 Generates, converts, trains the original's classifier and regressors, and

@@ -4,9 +4,13 @@ The CPU is split into two logical devices before TensorFlow starts, so
 MirroredStrategy has two replicas to mirror across in tests.
 """
 
+import json
 import os
 import pathlib
+import subprocess
+import sys
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -52,3 +56,29 @@ def tiny_records(tiny_stead, tmp_path_factory) -> pathlib.Path:
     )
     converter.convert(config, progress=False)
     return directory
+
+
+_RELOAD = """
+import json, sys
+sys.modules["techtonics"] = None  # the export must not need this package
+import numpy as np, tensorflow as tf
+loaded = tf.saved_model.load(sys.argv[1])
+waveform = tf.constant(np.load(sys.argv[2]))
+outputs = {k: v.numpy().tolist() for k, v in loaded.signatures["serving_default"](waveform=waveform).items()}
+image = loaded.signatures["spectrogram"](waveform=waveform)["image"]
+print(json.dumps({"outputs": outputs, "image_shape": image.shape.as_list()}))
+"""
+
+
+def reload_export(export_dir: pathlib.Path, waveforms: np.ndarray, tmp_path: pathlib.Path) -> dict:
+    """An export loaded in a fresh process without this package, and applied to waveforms:
+    {"outputs": {name: values}, "image_shape": its spectrogram signature's shape}."""
+    np.save(tmp_path / "waveforms.npy", waveforms)
+    result = subprocess.run(
+        [sys.executable, "-c", _RELOAD, str(export_dir), str(tmp_path / "waveforms.npy")],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])

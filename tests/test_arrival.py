@@ -1,14 +1,10 @@
 """A regression of an arrival anywhere in the window (tasks.ArrivalRegression, cnn.build_arrival): where its
 columns sit in the waveform, its loss and its answer, and the export reloaded without this package."""
 
-import json
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import tensorflow as tf
-from test_models import _RELOAD
+from conftest import reload_export
 
 from techtonics.data import stead
 from techtonics.data.converted import ConvertedDataset
@@ -18,19 +14,25 @@ from techtonics.training import tasks
 
 
 @pytest.mark.parametrize("width", [150, 96])
-@pytest.mark.parametrize("burst_at", [700, 3000, 5400])
-def test_each_column_is_centred_where_the_model_sees_it(width, burst_at):
-    # A 1 s burst in silence: the brightest image column, placed by column_samples' own rule, is the burst.
+@pytest.mark.parametrize("frame", [5, 23, 42])
+def test_each_column_is_centred_where_the_model_sees_it(width, frame):
+    # A short burst in silence, centred on an STFT frame: the brightest image column, placed by
+    # column_samples' rule (pooled column m is image column 2m + 2.5), is the burst, to a third of a frame.
+    image_config = SpectrogramConfig(width=width)
+    burst_at = frame * image_config.hop + image_config.nfft // 2
     waveform = np.zeros((1, *stead.WAVEFORM_SHAPE), np.float32)
     t = np.arange(-50, 50)
     waveform[0, burst_at + t, :] = 1000 * np.sin(2 * np.pi * 10 * t / stead.SAMPLING_RATE_HZ)[:, None]
-    image_config = SpectrogramConfig(width=width)
     image = SpectrogramImage(image_config)(waveform).numpy()[0, ..., 0]
     brightest = float(np.argmax(image.mean(axis=0)))
     samples = cnn.column_samples(image_config)
-    assert len(samples) == (width - 4) // 2 and np.all(np.diff(samples) > 0)
+    assert len(samples) == (width - 4) // 2 and np.allclose(np.diff(samples), samples[1] - samples[0])
     pooled_centres = 2 * np.arange(len(samples)) + 2.5  # image columns of the trunk's columns
-    assert abs(np.interp(brightest, pooled_centres, samples) - burst_at) <= image_config.hop
+    assert abs(np.interp(brightest, pooled_centres, samples) - burst_at) <= image_config.hop / 3
+    model = cnn.build_arrival(
+        cnn.ModelConfig(image_config), filters=2, default_dropout=0.0, width=4, output_name="p", name="m"
+    )
+    assert model.output_shape == (None, len(samples))  # one answer per column that column_samples places
 
 
 def test_only_an_arrival_moved_anywhere_gets_the_arrival_head(tiny_records):
@@ -84,15 +86,7 @@ def test_the_exported_arrival_model_answers_samples_without_this_package(tmp_pat
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
     info = task.export_info((float(task.columns[0]), float(task.columns[1] - task.columns[0])))
     export.export_model(model, str(tmp_path / "export"), info, task.serving(info))
-    np.save(tmp_path / "waveforms.npy", waveforms)
-    result = subprocess.run(
-        [sys.executable, "-c", _RELOAD, str(tmp_path / "export"), str(tmp_path / "waveforms.npy")],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=tmp_path,
-    )
-    answer = np.array(json.loads(result.stdout.strip().splitlines()[-1])["outputs"]["p_arrival_sample"])
+    answer = np.array(reload_export(tmp_path / "export", waveforms, tmp_path)["outputs"]["p_arrival_sample"])
     assert answer.shape == (3,) and np.all((answer >= task.columns[0]) & (answer <= task.columns[-1]))
     peak = probabilities.argmax(axis=1)
     assert np.all(

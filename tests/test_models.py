@@ -2,12 +2,11 @@
 reloaded without this package."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tf_keras
+from conftest import reload_export
 
 from techtonics.data import stead
 from techtonics.model import cnn, export
@@ -61,33 +60,13 @@ def test_bad_model_config():
         cnn.ModelConfig(dropout=1.0)
 
 
-_RELOAD = """
-import json, sys
-sys.modules["techtonics"] = None  # the export must not need this package
-import numpy as np, tensorflow as tf
-loaded = tf.saved_model.load(sys.argv[1])
-waveform = tf.constant(np.load(sys.argv[2]))
-outputs = {k: v.numpy().tolist() for k, v in loaded.signatures["serving_default"](waveform=waveform).items()}
-image = loaded.signatures["spectrogram"](waveform=waveform)["image"]
-print(json.dumps({"outputs": outputs, "image_shape": image.shape.as_list()}))
-"""
-
-
 @pytest.mark.parametrize("task", list(tasks.TASKS))
 def test_export_reloaded_in_a_fresh_process_gives_the_same_outputs(task, waveforms, tmp_path):
     problem = tasks.get(task, "source_distance_km")
     model = problem.build_model(cnn.ModelConfig())
     info = problem.export_info((60.0, 25.0))
     exported = export.export_model(model, str(tmp_path / "export"), info, problem.serving(info))
-    np.save(tmp_path / "waveforms.npy", waveforms)
-    result = subprocess.run(
-        [sys.executable, "-c", _RELOAD, str(tmp_path / "export"), str(tmp_path / "waveforms.npy")],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=tmp_path,
-    )
-    reloaded = json.loads(result.stdout.strip().splitlines()[-1])
+    reloaded = reload_export(tmp_path / "export", waveforms, tmp_path)
     in_process = model(waveforms, training=False).numpy()
     if task == "classification":
         np.testing.assert_allclose(reloaded["outputs"]["probabilities"], in_process, atol=1e-6)

@@ -240,7 +240,8 @@ for path in sys.argv[1:]:
     flags.FLAGS.unparse_flags()
     flags.FLAGS(["train", f"--flagfile={path}", "--records=r", "--model_dir=m"])
     config = options.from_flags(trainer.TrainConfig, records="r")
-    print(path, config.task, config.target, config.epochs, *options.to_flags(config.augment))
+    augment = options.to_flags(config.augment)
+    print(path, config.task, config.target, config.epochs, config.class_weight, *augment)
 """
 
 
@@ -263,9 +264,13 @@ def test_every_training_config_parses_into_a_valid_config():
     ]
     augmented = [c for c in training if c.endswith("augmented.flags")]  # the recipe, and each job with it
     assert len(augmented) == 6 and all(
-        parsed[c][3:] == options.to_flags(augmentation.RECOMMENDED) for c in augmented
+        parsed[c][4:] == options.to_flags(augmentation.RECOMMENDED) for c in augmented
     )
-    assert all(parsed[c][3:] == [] for c in training if c not in augmented)
+    assert all(parsed[c][4:] == [] for c in training if c not in augmented)
+    weights = {c: parsed[c][3] for c in training}  # only the detector's classifier weighs its classes
+    classifier = next(c for c in augmented if c.endswith("/classification_augmented.flags"))
+    assert weights.pop(classifier) == augmentation.RECOMMENDED_CLASS_WEIGHT
+    assert set(weights.values()) == {"none"}
 
 
 def test_a_second_job_on_a_held_model_dir_is_refused(tiny_records, tmp_path):

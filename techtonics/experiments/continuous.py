@@ -90,7 +90,10 @@ def score(
     bins = list(zip(OFFSET_BINS_S[:-1], OFFSET_BINS_S[1:]))
     by_offset = {f"{lo}-{hi} s": float(probability[(offset >= lo) & (offset < hi)].mean()) for lo, hi in bins}
     if p_arrival:
-        p_error = windows[f"{names[-1]}.p_arrival_sample"].to_numpy() / stead.SAMPLING_RATE_HZ - offset
+        p_error = (
+            windows[f"{names[models.index(p_arrival)]}.p_arrival_sample"].to_numpy() / stead.SAMPLING_RATE_HZ
+            - offset
+        )
         p_error_by_offset = {
             f"{lo}-{hi} s": float(np.abs(p_error[(offset >= lo) & (offset < hi)]).mean()) for lo, hi in bins
         }
@@ -118,7 +121,9 @@ def score(
         result["magnitude_mae_of_events_mean"] = float(np.abs(truth.mean() - truth).mean())
     if p_arrival:
         found = holds.any(axis=0)
-        picks = _seconds(detections[f"{names[-1]}.p_arrival_time"])[holds.argmax(axis=0)[found]]
+        picks = _seconds(detections[f"{names[models.index(p_arrival)]}.p_arrival_time"])[
+            holds.argmax(axis=0)[found]
+        ]
         pick_error = np.abs(picks - p_times[found])
         result["p_arrival_mae_s_by_p_offset"] = p_error_by_offset
         result["p_pick_mae_s"] = float(pick_error.mean())

@@ -97,6 +97,10 @@ class AugmentConfig:
 # more on a continuous recording (docs/POSITION.md). Channel dropout is off: the original image is the
 # Z channel alone, and a dropped Z leaves no signal.
 RECOMMENDED = AugmentConfig(shift=0.5, second_event=0.2, noise=0.3, gap=0.1, gain=0.5)
+# A detector's classifier trains with RECOMMENDED and these class weights (--class_weight; noise,
+# earthquake): continuous data is mostly noise, and with the shift alone the classifier gave a
+# recording's quiet windows a mean probability of 0.058, weighted 0.017-0.033 (docs/POSITION.md).
+RECOMMENDED_CLASS_WEIGHT = "2,1"
 
 
 def _uniform(seed, shape, low=0.0, high=1.0):

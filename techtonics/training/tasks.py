@@ -39,6 +39,7 @@ class Task(abc.ABC):
     output_name: str  # what the export calls its answer
     filters_examples: bool  # keeps only some records of a batch (then batches are re-formed)
     chooses_threshold = False  # evaluate also reads the validation split, to choose a decision threshold
+    head = "dense"  # the model's head: the original's dense layers, or "arrival" (ArrivalRegression)
 
     def __init__(self, target: str):
         self.target = target
@@ -49,7 +50,7 @@ class Task(abc.ABC):
 
     def defining(self) -> dict:
         """What a resumed model directory must keep of the task."""
-        return {"task": self.name, "target": self.target}
+        return {"task": self.name, "target": self.target, "head": self.head}
 
     @abc.abstractmethod
     def example_count(self, converted: ConvertedDataset, split: str) -> int:
@@ -395,23 +396,26 @@ class ArrivalCrossEntropy(tf_keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         columns = tf.range(tf.shape(y_pred)[-1], dtype=y_pred.dtype)
-        target = tf.exp(-0.5 * tf.square((columns - tf.cast(y_true, y_pred.dtype)) / ARRIVAL_SIGMA_COLUMNS))
-        target = target / tf.reduce_sum(target, axis=-1, keepdims=True)
+        # The Gaussian as a softmax: normalised without underflow, however far outside the columns a label is.
+        target = tf.nn.softmax(
+            -0.5 * tf.square((columns - tf.cast(y_true, y_pred.dtype)) / ARRIVAL_SIGMA_COLUMNS)
+        )
         return -tf.reduce_sum(target * tf.math.log(tf.maximum(y_pred, 1e-7)), axis=-1)
 
 
-class _ExpectedMAE(tf_keras.metrics.MeanAbsoluteError):
-    """Mean absolute error of the answered column (_expected_column)."""
+class _OfAnsweredColumn:
+    """Makes a Keras metric score the answered column (_expected_column) instead of the distribution."""
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         return super().update_state(y_true, _expected_column(y_pred), sample_weight)
 
 
-class _ExpectedRMSE(tf_keras.metrics.RootMeanSquaredError):
-    """Root mean squared error of the answered column (_expected_column)."""
+class _ColumnMAE(_OfAnsweredColumn, tf_keras.metrics.MeanAbsoluteError):
+    """Mean absolute error of the answered column."""
 
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        return super().update_state(y_true, _expected_column(y_pred), sample_weight)
+
+class _ColumnRMSE(_OfAnsweredColumn, tf_keras.metrics.RootMeanSquaredError):
+    """Root mean squared error of the answered column."""
 
 
 class ArrivalRegression(Regression):
@@ -422,17 +426,17 @@ class ArrivalRegression(Regression):
     the loss and the logged mae and rmse are in columns (about 0.8 s each at the default image).
     """
 
+    head = "arrival"
+
     def __init__(self, target: str, image: SpectrogramConfig | None = None):
         super().__init__(target)
         self.image = image or SpectrogramConfig()
         self.columns = cnn.column_samples(self.image)  # the waveform sample of each output column
+        if len(self.columns) < 2:
+            raise UserError(f"--image_width={self.image.width}: the arrival head needs at least 8 columns")
 
     def describe(self):
         return f"regression of {self.target} anywhere in the window"
-
-    def defining(self):
-        # Another model than the same target's Regression: a resume must not switch between them.
-        return {**super().defining(), "head": "arrival"}
 
     def normalization(self, converted):
         return float(self.columns[0]), float(self.columns[1] - self.columns[0])
@@ -453,7 +457,7 @@ class ArrivalRegression(Regression):
         return ArrivalCrossEntropy()
 
     def build_metrics(self):
-        return [_ExpectedMAE("mae"), _ExpectedRMSE("rmse")]
+        return [_ColumnMAE("mae"), _ColumnRMSE("rmse")]
 
     def serving(self, info):
         mean, std = info["mean"], info["std"]

@@ -109,8 +109,9 @@ class TrainConfig:
         return {**self.make_task().defining(), **options.flat(self.model), "precision": self.precision}
 
     def to_json(self) -> str:
-        """config.json: every field, nested as the configs nest."""
-        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"
+        """config.json: every field, nested as the configs nest, and the model's head (the task's choice)."""
+        recorded = {**dataclasses.asdict(self), "head": self.make_task().head}
+        return json.dumps(recorded, indent=2, sort_keys=True) + "\n"
 
     @classmethod
     def load(cls, model_dir: str, **given) -> TrainConfig:
@@ -142,8 +143,10 @@ def _check_resumable(config: TrainConfig, model_dir: str, converted: ConvertedDa
     recorded = fileio.read_json(fileio.join(model_dir, CONFIG_FILE))
     if recorded is None:
         return
-    # Both sides through the same code, so that what the task adds (an arrival head) is compared too.
-    before, now = options.from_dict(TrainConfig, recorded).defining(), config.defining()
+    # The head as recorded: the task's rules for choosing it change between releases, and every release
+    # before the arrival head recorded none and had the dense one.
+    before = {**options.from_dict(TrainConfig, recorded).defining(), "head": recorded.get("head", "dense")}
+    now = config.defining()
     changed = [k for k in {**now, **before} if before.get(k) != now.get(k)]
     if changed:
         raise TrainingError(
@@ -216,7 +219,10 @@ def _record_job(config: TrainConfig, model_dir: str, flags_text: str | None, con
             fileio.rmtree(debris)
     before = fileio.read_json(fileio.join(model_dir, CONFIG_FILE)) or {}
     recorded = dataclasses.replace(config, epochs=max(config.epochs, before.get("epochs", 0)))
-    if dataclasses.asdict(recorded) != before:
+    now = json.loads(recorded.to_json())
+    if before and "head" not in before:  # an earlier release's record (a dense head, checked): kept as is
+        del now["head"]
+    if now != before:
         fileio.write_atomic(fileio.join(model_dir, CONFIG_FILE), recorded.to_json())
         if flags_text is not None:
             fileio.write_atomic(fileio.join(model_dir, "flags.txt"), flags_text)
@@ -285,9 +291,8 @@ def train_and_evaluate(
     a second job on it is refused in one line.
     """
     started = time.monotonic()
-    converted = ConvertedDataset(
-        config.records
-    )  # records without a manifest: refused before model_dir exists
+    # Records without a manifest are refused before model_dir (and its lock) is made.
+    converted = ConvertedDataset(config.records)
     strategy = strategy or distribute.make_strategy(config.strategy, config.collective)
     chief = distribute.is_chief(strategy)
     with fileio.directory_lock(model_dir, "a training job") if chief else contextlib.nullcontext():
