@@ -433,7 +433,8 @@ class ArrivalRegression(Regression):
         self.image = image or SpectrogramConfig()
         self.columns = cnn.column_samples(self.image)  # the waveform sample of each output column
         if len(self.columns) < 2:
-            raise UserError(f"--image_width={self.image.width}: the arrival head needs at least 8 (2 after pooling)")
+            width = self.image.width
+            raise UserError(f"--image_width={width}: the arrival head needs 8 or more (2 after pooling)")
 
     def describe(self):
         return f"regression of {self.target} anywhere in the window"
