@@ -77,6 +77,7 @@ def score(
     )
     models = [classifier, *(m for m in (magnitude, p_arrival) if m)]
     names = [predictor.model_name(m) for m in models]
+    p_name = names[models.index(p_arrival)] if p_arrival else None
     p_times = np.array([e.p_time_s for e in events])
 
     _predict(models, path, os.path.join(output_dir, "stride-1s"), 1.0)
@@ -90,10 +91,7 @@ def score(
     bins = list(zip(OFFSET_BINS_S[:-1], OFFSET_BINS_S[1:]))
     by_offset = {f"{lo}-{hi} s": float(probability[(offset >= lo) & (offset < hi)].mean()) for lo, hi in bins}
     if p_arrival:
-        p_error = (
-            windows[f"{names[models.index(p_arrival)]}.p_arrival_sample"].to_numpy() / stead.SAMPLING_RATE_HZ
-            - offset
-        )
+        p_error = windows[f"{p_name}.p_arrival_sample"].to_numpy() / stead.SAMPLING_RATE_HZ - offset
         p_error_by_offset = {
             f"{lo}-{hi} s": float(np.abs(p_error[(offset >= lo) & (offset < hi)]).mean()) for lo, hi in bins
         }
@@ -121,9 +119,7 @@ def score(
         result["magnitude_mae_of_events_mean"] = float(np.abs(truth.mean() - truth).mean())
     if p_arrival:
         found = holds.any(axis=0)
-        picks = _seconds(detections[f"{names[models.index(p_arrival)]}.p_arrival_time"])[
-            holds.argmax(axis=0)[found]
-        ]
+        picks = _seconds(detections[f"{p_name}.p_arrival_time"])[holds.argmax(axis=0)[found]]
         pick_error = np.abs(picks - p_times[found])
         result["p_arrival_mae_s_by_p_offset"] = p_error_by_offset
         result["p_pick_mae_s"] = float(pick_error.mean())

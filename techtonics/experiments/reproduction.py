@@ -56,6 +56,7 @@ _REGRESSIONS = {  # run: (what it learns, --target)
 # The magnitude regressor is trained with this many weight seeds (0 and the magnitude_seed_<n> runs):
 # how far one run can land from another.
 MAGNITUDE_SEEDS = 5
+MAGNITUDE_SEED_RUNS = ("magnitude", *(f"magnitude_seed_{seed}" for seed in range(1, MAGNITUDE_SEEDS)))
 RUNS = {
     "classifier_z": Run(
         "classifier, Z channel (the original's)", (*_CLASSIFIER, "--image_channels=Z"), _CLASSIFIER_CONTEXT
@@ -134,12 +135,7 @@ def _value(metrics: dict, metric: str) -> str:
 
 def seed_spread(results: dict[str, dict]) -> str:
     """The table row of the magnitude regressor's test MSE over its MAGNITUDE_SEEDS weight seeds."""
-    mse = np.array(
-        [
-            results[run]["mse"]
-            for run in ["magnitude", *(f"magnitude_seed_{s}" for s in range(1, MAGNITUDE_SEEDS))]
-        ]
-    )
+    mse = np.array([results[run]["mse"] for run in MAGNITUDE_SEED_RUNS])
     median = float(np.median(mse))
     farthest = float(np.max(np.abs(mse - median)) / median)
     return (
