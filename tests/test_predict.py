@@ -332,7 +332,8 @@ def test_an_augmented_detector_finds_an_earthquake_30_s_into_the_window_that_the
         model, _ = export.load_exported(path)
         placed = evaluation.predict_split(model, task, converted, "test", config, p_at_s=30.0)
         mean_p[name] = placed.predicted[placed.truth == 1, 1].mean()
-    assert mean_p["plain"] < 0.5 < 0.8 < mean_p["augmented"], mean_p
+    # Margins, not the measured 0.01 and 0.8-0.9: training on another CPU draws other batches' floats.
+    assert mean_p["plain"] < 0.2 and mean_p["augmented"] > 0.6, mean_p
 
 
 @pytest.mark.slow
