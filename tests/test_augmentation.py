@@ -9,7 +9,7 @@ from techtonics.core import options
 from techtonics.core.errors import UserError
 from techtonics.data import stead
 from techtonics.data.converted import ConvertedDataset
-from techtonics.training import augmentation, input_pipeline, tasks
+from techtonics.training import augmentation, input_pipeline, step, tasks
 
 SAMPLES = stead.TRACE_SAMPLES
 P, S = 600, 1500
@@ -25,6 +25,7 @@ def _batch(count=8, noise_traces=2, seed=0) -> dict:
     known = np.arange(count) < quakes
     return {
         "waveform": tf.constant(waveform),
+        "noise": tf.constant(rng.normal(0, 1.0, (augmentation.NOISE_TRACES, SAMPLES, 3)), tf.float32),
         "label": tf.constant(np.where(known, stead.EARTHQUAKE_CLASS, 0), tf.int64),
         "p_arrival_sample": tf.constant(np.where(known, P, np.nan), tf.float32),
         "s_arrival_sample": tf.constant(np.where(known, S, np.nan), tf.float32),
@@ -111,12 +112,14 @@ AUGMENTED = {"augment_shift": 1.0, "augment_gain": 0.5, "augment_noise": 0.5}
 
 
 def _first_batches(records, split, training, augment, count=3):
+    """(waveform, label) of the first batches, as the training step sees them."""
     config = options.build(input_pipeline.InputConfig, {"batch_size": 8, "deterministic": True})
-    task = tasks.get("regression", "p_arrival_sample")
-    ds = input_pipeline.dataset(
-        ConvertedDataset(str(records)), split, config, task, training=training, seed=5, augment=augment
-    )
-    return [(w.numpy(), y.numpy()) for w, y in ds.take(count)]
+    converted, task = ConvertedDataset(str(records)), tasks.get("regression", "p_arrival_sample")
+    ds = input_pipeline.dataset(converted, split, config, task, training=training, seed=5, augment=augment)
+    if training and augment:  # the pipeline brings the records' fields; the step augments and labels them
+        made = (step.training_batch(b, augment, task, task.normalization(converted)) for b in ds)
+        ds = ((w, y) for w, y, _ in made)
+    return [(w.numpy(), y.numpy()) for (w, y), _ in zip(ds, range(count))]
 
 
 def test_deterministic_training_batches_repeat_and_other_splits_are_never_augmented(tiny_records):
@@ -196,3 +199,31 @@ def test_a_trace_with_too_little_noise_before_p_is_not_moved():
     assert shifted["p_arrival_sample"][0] == 120.0
     np.testing.assert_array_equal(shifted["waveform"][0], features["waveform"].numpy()[0])
     assert np.all(shifted["p_arrival_sample"][1:6] != P)
+
+
+def test_the_step_augments_labels_and_weighs_out_a_target_the_shift_pushed_out_of_the_window():
+    task, augment = tasks.get("regression", "s_arrival_sample"), augmentation.AugmentConfig(1.0, 45.0, 55.0)
+    records = {name: value for name, value in _batch(count=20).items() if name != "noise"}
+    kept = {**task.kept(records), "seed": tf.constant([7, 8], tf.int64)}  # the pipeline's: quakes with S
+    waveform, label, weight = (t.numpy() for t in step.training_batch(kept, augment, task, (100.0, 10.0)))
+    moved = augmentation.augment(kept, kept["seed"], augment)["s_arrival_sample"].numpy()
+    inside = np.isfinite(moved)
+    assert 0 < inside.sum() < len(moved)  # P 45-55 s in pushes some S (9 s later) out
+    np.testing.assert_allclose(label[inside, 0], (moved[inside] - 100.0) / 10.0)
+    # The loss stays the mean over the examples with a label: their weights sum to the batch's size.
+    np.testing.assert_allclose(weight, inside * len(moved) / inside.sum(), rtol=1e-6)
+    assert np.all(label[~inside] == 0) and np.isfinite(waveform).all()
+
+
+def test_the_augmented_step_weighs_classes_as_the_plain_pipeline_does(tiny_records):
+    config = options.build(input_pipeline.InputConfig, {"batch_size": 16, "deterministic": True})
+    converted, task = ConvertedDataset(str(tiny_records)), tasks.get("classification")
+    reading = {"training": True, "seed": 5, "class_weights": (2.0, 0.5)}
+    plain = input_pipeline.dataset(converted, "train", config, task, **reading)
+    augment = augmentation.AugmentConfig(gain=1.0)
+    augmented = input_pipeline.dataset(converted, "train", config, task, augment=augment, **reading)
+    for (_, plain_label, plain_weight), batch in zip(plain.take(2), augmented):
+        _, label, weight = step.training_batch(batch, augment, task, (0.0, 1.0))
+        np.testing.assert_array_equal(label.numpy(), plain_label.numpy())  # the same examples, in order
+        np.testing.assert_array_equal(weight.numpy(), plain_weight.numpy())
+        np.testing.assert_array_equal(weight.numpy(), np.where(label.numpy() == 1, 0.5, 2.0))

@@ -44,7 +44,11 @@ FIGURES = {
         for xla in ("", ".xla")
         for feed in ("memory", "fed")
     ),
-    *(f"training.{task}.augmented" for task in ("classification", "regression")),
+    *(
+        f"training.{task}.{feed}"
+        for task in ("classification", "regression")
+        for feed in ("augmented", "augmented_memory")
+    ),
     *(
         f"prediction.{kind}.{what}"
         for kind in ("stead", "continuous")
@@ -75,7 +79,8 @@ def test_pipeline_and_training_measurements_run_on_tiny_records(tiny_stead, tiny
     rates = pipeline.pipeline_rates(pairs, str(tiny_records), batch_size=8)
     assert set(rates) == {"raw", "pipeline", "generator"} and all(r > 0 for r in rates.values())
     rates = training.training_rates(str(tiny_records), "classification", False, 8, steps=2, augmented=True)
-    assert set(rates) == {"fed", "augmented", "memory"} and all(r > 0 for r in rates.values())
+    assert set(rates) == {"fed", "memory", "augmented", "augmented_memory"}
+    assert all(r > 0 for r in rates.values())
     assert pipeline.pipeline_rate(str(tiny_records), 8, augment=augmentation.RECOMMENDED) > 0
 
 

@@ -106,7 +106,7 @@ def test_training_in_a_bucket_resumes_after_sigkill_and_predicts_from_it(s3, s3_
     keys = s3.keys("runs/classification/")
     expected = [
         "checkpoints/epoch-003.index",
-        "best/weights.index",
+        "best/checkpoint",
         "history.csv",
         "flags.txt",
         "export/techtonics.json",

@@ -22,6 +22,7 @@ from techtonics.core import errors, fileio, options
 from techtonics.data import splits, stead
 from techtonics.data.converted import ConvertedDataset
 from techtonics.model import export
+from techtonics.synthetic import generator
 from techtonics.training import augmentation, callbacks, tasks, trainer
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -64,7 +65,7 @@ def test_trains_exports_and_evaluates(tiny_records, tmp_path, task, strategy):
         "epoch-001.index",
         "epoch-002.index",
     ]
-    assert (tmp_path / "best" / "weights.index").exists() and (tmp_path / "backup").is_dir()
+    assert callbacks.best_weights(str(tmp_path)) and (tmp_path / "backup").is_dir()
     assert _history_epochs(tmp_path) == [0, 1]
     assert (tmp_path / "flags.txt").read_text() == "--flag=1\n"
     assert json.loads((tmp_path / "config.json").read_text())["task"] == task
@@ -149,6 +150,7 @@ def test_a_batch_that_does_not_split_over_the_replicas_is_refused(tiny_records, 
         ({"data_service_address": "dispatcher"}, "--data_service_address=dispatcher: use grpc://HOST:PORT"),
         ({"shuffle_buffer": 0}, "--shuffle_buffer=0: must be at least 1"),
         ({"no_such_option": 1}, "TrainConfig has no option no_such_option"),
+        ({"deterministic": True, "jit_compile": True}, "--deterministic with --jit_compile: XLA has no"),
     ],
 )
 def test_bad_config_values(tiny_records, change, message):
@@ -281,6 +283,19 @@ def test_a_second_job_on_a_held_model_dir_is_refused(tiny_records, tmp_path):
         ):
             trainer.train_and_evaluate(_config(tiny_records, evaluate_split="none"), str(tmp_path))
     assert not (tmp_path / "config.json").exists()  # refused before writing anything
+
+
+def test_best_weights_are_never_overwritten_in_place_and_a_write_cut_short_is_cleared(tiny_records, tmp_path):
+    # A kill between TensorFlow's renames of best/weights' data and index files left them unreadable.
+    trainer.train_and_evaluate(_config(tiny_records, epochs=1, evaluate_split="none"), str(tmp_path))
+    assert callbacks.best_weights(str(tmp_path)) == str(tmp_path / "best" / "weights-001")
+    cut = tmp_path / "best" / "weights-009.data-00000-of-00001"  # what such a kill leaves of a write
+    cut.write_bytes(b"part of a checkpoint")
+    assert callbacks.best_weights(str(tmp_path)).endswith("weights-001")  # the complete one is read
+    result = trainer.train_and_evaluate(_config(tiny_records, epochs=3, evaluate_split="none"), str(tmp_path))
+    best = pathlib.Path(callbacks.best_weights(str(tmp_path)))
+    assert {p.name.split(".")[0] for p in best.parent.iterdir() if p.name != "checkpoint"} == {best.name}
+    assert result.export and not cut.exists()
 
 
 @pytest.mark.slow
@@ -471,6 +486,57 @@ def test_augmented_training_runs_and_a_change_of_augmentation_is_refused_on_resu
     assert len(trainer.train_and_evaluate(allowed, str(tmp_path)).history["loss"]) == 1
     recipes = json.loads((tmp_path / trainer.RECIPE_FILE).read_text())
     assert [(r["first_epoch"], r["recipe"]["shift"]) for r in recipes] == [(0, 0.9), (1, 0.0)]
+
+
+RECOMMENDED_FLAGS = {f"augment_{k}": v for k, v in options.flat(augmentation.RECOMMENDED).items()}
+
+
+@pytest.mark.parametrize(
+    "job",
+    [
+        {"task": "classification"},
+        {"task": "regression", "precision": "mixed_bfloat16"},
+        {"task": "regression", "target": "s_arrival_sample"},  # labels moved, some out of the window
+    ],
+)
+def test_training_augmented_in_the_step_compiles_with_xla_and_its_weights_are_the_plain_models(
+    tiny_records, tmp_path, job
+):
+    config = _config(
+        tiny_records, epochs=1, jit_compile=True, evaluate_split="test", **job, **RECOMMENDED_FLAGS
+    )
+    result = trainer.train_and_evaluate(config, str(tmp_path))
+    assert np.isfinite(result.history["loss"]).all() and result.metrics["examples"] > 0
+    # Every weight of the plain model the export is built from is in the checkpoint the training wrote.
+    plain = config.make_task().build_model(config.model)
+    plain.load_weights(str(tmp_path / "checkpoints" / "epoch-001")).assert_existing_objects_matched()
+
+
+def test_deterministic_training_augmented_in_the_step_repeats_weight_for_weight_on_two_replicas(
+    tiny_records, tmp_path
+):
+    config = _config(tiny_records, epochs=1, deterministic=True, evaluate_split="none", **RECOMMENDED_FLAGS)
+    for run in "ab":
+        trainer.train_and_evaluate(config, str(tmp_path / run), strategy=_mirrored())
+    weights = [tf.train.load_checkpoint(str(tmp_path / run / "checkpoints" / "epoch-001")) for run in "ab"]
+    names = [n for n in weights[0].get_variable_to_shape_map() if "layer_with_weights" in n]
+    assert names and all(np.array_equal(weights[0].get_tensor(n), weights[1].get_tensor(n)) for n in names)
+
+
+def test_noise_added_from_a_training_split_without_noise_is_a_one_line_error(tmp_path):
+    generator.write_synthetic_stead(str(tmp_path / "stead"), earthquakes=40, noise=0, seed=1, processes=1)
+    convert = plan.ConvertConfig(
+        pairs=tuple(stead.find_pairs(str(tmp_path / "stead"))),
+        output_dir=str(tmp_path / "records"),
+        processes=1,
+    )
+    converter.convert(convert, progress=False)
+    config = _config(tmp_path / "records", epochs=1, evaluate_split="none", augment_noise=0.3)
+    with pytest.raises(
+        errors.UserError, match=r"--augment_noise=0.3: .*records's train split has no noise traces"
+    ):
+        trainer.train_and_evaluate(config, str(tmp_path / "model"))
+    assert not (tmp_path / "model" / "config.json").exists()  # refused before anything is written
 
 
 def test_an_arrival_moved_anywhere_trains_the_arrival_head_which_a_resume_cannot_switch(

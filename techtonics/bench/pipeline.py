@@ -26,7 +26,8 @@ def examples_per_second(ds: tf.data.Dataset, batches: int, passes: int = 3) -> f
         next(iterator)
     start, examples = time.perf_counter(), 0
     for _ in range(passes * batches):
-        examples += int(tf.shape(next(iterator)[0])[0])
+        batch = next(iterator)  # (waveform, label), or the augmented step's dict
+        examples += int(tf.shape(batch["waveform"] if isinstance(batch, dict) else batch[0])[0])
     return examples / (time.perf_counter() - start)
 
 
@@ -45,7 +46,8 @@ def pipeline_rate(
     task: str = "classification",
     augment: augmentation.AugmentConfig | None = None,
 ) -> float:
-    """Steady records/s that the training input pipeline reads from converted records (augmented so).
+    """Steady records/s that the training input pipeline reads from converted records (augment: the one
+    that feeds a step augmenting so).
 
     For regression, which keeps only earthquakes with the target, that is
     its examples/s times the records read per example kept.
@@ -132,7 +134,7 @@ def run(workdir: str, traces: int, batch_size: int, processes: int, png_traces: 
         ),
         Row(
             "pipeline.augmented",
-            "input pipeline, augmented (augmentation.RECOMMENDED)",
+            "input pipeline of the augmented step (augmentation.RECOMMENDED's seeds and noise traces)",
             augmented,
             "examples/s",
             "input pipeline",

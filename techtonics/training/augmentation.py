@@ -4,8 +4,10 @@ Every STEAD trace puts P 4-9 s into the window, so a model trained on them
 alone learns "P in the first seconds"; on continuous data P can be anywhere.
 Each augmentation is drawn per example with its own probability
 (`AugmentConfig`), from stateless random ops seeded per batch, so a seed
-gives the same batches and every epoch draws new ones. They run on parsed
-records before the task labels them, in this order:
+gives the same batches and every epoch draws new ones. They run inside the
+training step, on the accelerator, before the task labels the batch
+(training/step.py); the input pipeline only brings FIELDS, a seed and
+NOISE_TRACES noise traces with every batch. In this order:
 
 - shift: P moves to a uniform place in [shift_min_s, shift_max_s]; the stretch
   the shift exposes is the trace's own pre-P noise (a stretch of zeros is a
@@ -14,16 +16,18 @@ records before the task labels them, in this order:
   sample. A trace with less than 1 s of noise before P is not moved;
 - second_event: another earthquake of the batch, at 10-100% of the
   amplitude, added with its P after this one's;
-- noise: a noise trace of the batch added at 0.5-3x the trace's pre-P noise;
+- noise: one of the batch's noise traces (`noise`, drawn from a pool of the
+  training split's) added at 0.5-3x the trace's pre-P noise;
 - gap: 1-10 s of every channel set to zero, as telemetry gaps in STEAD;
 - channel_dropout: one or two channels, never all three, set to zero;
 - gain: the amplitude scaled by 10^u, u uniform in [-1, 1] (two decades).
 
 Labels follow the waveform: every target counted in samples (stead.REGRESSION_
 TARGETS, P, S and coda end) moves by the shift, and one the shift pushes out
-of the window becomes unknown (NaN), so a regressor of it skips the example.
+of the window becomes unknown (NaN), so a regressor of it gives the example
+no weight (training/step.py).
 Magnitude, distance and the class do not change. Noise traces are never
-shifted; a batch without noise traces adds no noise.
+shifted.
 """
 
 from __future__ import annotations
@@ -42,6 +46,13 @@ SAMPLE_TARGETS = tuple(name for name, unit in stead.REGRESSION_TARGETS.items() i
 _PRE_P_MARGIN = 50  # samples before P left out of the trace's noise: the onset must not leak into it
 _MIN_PRE_P = _PRE_P_MARGIN + 100  # a trace with less noise before P is not moved: too little to mirror
 _WINDOW_S = SAMPLES / stead.SAMPLING_RATE_HZ
+# What the augmentation reads of a parsed batch, besides the task's truth field and, with noise on, `noise`.
+FIELDS = ("waveform", "label", *SAMPLE_TARGETS)
+# Noise traces that come with every batch (the noise step draws one of them per example), from a pool of the
+# training split's first NOISE_POOL ones kept in memory (74 MB): 16 per batch cost the input pipeline a
+# copy of 1.2 MB, where reading them as records would cost as much as the batch's own.
+NOISE_TRACES = 16
+NOISE_POOL = 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,7 +74,9 @@ class AugmentConfig:
         0.0, "Probability of adding a second earthquake after an earthquake's P.", flag="augment_second_event"
     )
     noise: float = option(
-        0.0, "Probability of adding a noise trace of the batch at a random level.", flag="augment_noise"
+        0.0,
+        "Probability of adding a noise trace (of a pool of the training split's) at a random level.",
+        flag="augment_noise",
     )
     gap: float = option(0.0, "Probability of a 1-10 s gap (zeros) on every channel.", flag="augment_gap")
     channel_dropout: float = option(
@@ -192,12 +205,11 @@ def _second_event(features, apply, seeds, config) -> dict:
 
 
 def _add_noise(features, apply, seeds, config) -> dict:
-    """Adds a noise trace of the batch at 0.5-3x the trace's own pre-P noise level."""
+    """Adds one of the batch's noise traces (`noise`) at 0.5-3x the trace's own pre-P noise level."""
     waveform, count = features["waveform"], tf.shape(features["waveform"])[0]
-    noise = features["label"] != stead.EARTHQUAKE_CLASS
-    other = _pick(seeds[0], noise, count)
-    apply = apply & tf.reduce_any(noise) & (other != tf.range(count))
-    added = tf.gather(waveform, other)
+    noise = features["noise"]
+    other = tf.random.stateless_uniform([count], seeds[0], maxval=tf.shape(noise)[0], dtype=tf.int32)
+    added = tf.gather(noise, other)
     level = _uniform(seeds[1], [count], 0.5, 3.0) * _rms(waveform, _pre_p_length(features))
     level = level / _rms(added, tf.fill([count], SAMPLES))
     return {**features, "waveform": waveform + tf.where(apply, level, 0.0)[:, tf.newaxis, tf.newaxis] * added}

@@ -280,6 +280,35 @@ def early_stopping(task: tasks.Task, history: list[dict], plateau: PlateauConfig
     return _EarlyStopping(history, monitor=monitor, mode=mode, patience=plateau.early_stopping_patience)
 
 
+class _BestWeights(tf_keras.callbacks.ModelCheckpoint):
+    """The weights of the best epoch so far, each best under a name of its own (best/weights-NNN).
+
+    TensorFlow writes a checkpoint's data file and then its index, each
+    renamed into place: weights overwritten under one name were corrupt when
+    a kill fell between the two renames, and the export then failed. The
+    directory's `checkpoint` file, replaced after both, names the complete
+    one (`best_weights`); the chief then removes the others.
+    """
+
+    def __init__(self, model_dir: str, chief: bool, **kwargs):
+        self.model_dir, self.chief = model_dir, chief
+        path = fileio.join(model_dir, "best", "weights-{epoch:03d}")
+        super().__init__(path, save_best_only=True, save_weights_only=True, **kwargs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        latest = best_weights(self.model_dir)
+        if self.chief and latest:  # the others: superseded, or a write that a kill cut short
+            for path in tf.io.gfile.glob(fileio.join(self.model_dir, "best", "weights*")):
+                if not path.startswith(latest + "."):
+                    fileio.remove(path)
+
+
+def best_weights(model_dir: str) -> str | None:
+    """The checkpoint of the best epoch's weights that a model directory holds complete; None: none yet."""
+    return tf.train.latest_checkpoint(fileio.join(model_dir, "best"))
+
+
 def make_callbacks(
     task: tasks.Task,
     model_dir: str,
@@ -296,12 +325,11 @@ def make_callbacks(
         tf_keras.callbacks.ModelCheckpoint(
             fileio.join(model_dir, "checkpoints", "epoch-{epoch:03d}"), save_weights_only=True
         ),
-        tf_keras.callbacks.ModelCheckpoint(
-            fileio.join(model_dir, "best", "weights"),
+        _BestWeights(
+            model_dir,
+            chief,
             monitor=monitor,
             mode=mode,
-            save_best_only=True,
-            save_weights_only=True,
             initial_value_threshold=_best_so_far(history, monitor, mode),
         ),
         tf_keras.callbacks.TensorBoard(fileio.join(model_dir, "logs"), profile_batch=0),

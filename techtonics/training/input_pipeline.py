@@ -9,9 +9,10 @@ is one pass that tf.distribute shards with the same policy.
 
 Labels are the task's (training/tasks.py): the class index, or a target
 normalised with the training split's statistics from the manifest (the
-export undoes it). Training batches may be augmented first (augmentation.py),
-so that labels follow the augmented waveforms; other splits never are. The
-spectrogram is not made here but in the model, on the accelerator.
+export undoes it). Augmented training batches are neither augmented nor
+labelled here but in the training step, on the accelerator (training/step.py):
+they bring the fields it reads, a seed and noise traces. Other splits are
+never augmented. The spectrogram is not made here but in the model, too.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import hashlib
 import math
 import re
 
+import numpy as np
 import tensorflow as tf
 import tf_keras
 from absl import logging
@@ -28,7 +30,7 @@ from absl import logging
 from techtonics.core import options
 from techtonics.core.errors import UserError
 from techtonics.core.options import option
-from techtonics.data import records
+from techtonics.data import records, stead
 from techtonics.data.converted import ConvertedDataset
 from techtonics.training import augmentation
 from techtonics.training.tasks import Task
@@ -65,30 +67,87 @@ def _parse(
     encoding: str,
     normalization: tuple[float, float],
     metadata: bool,
-    augment: augmentation.AugmentConfig | None,
+    augmented_step: bool,
     class_weights: tuple[float, ...] | None,
+    p_at_s: float | None,
 ):
     """A batch of serialized records -> (waveform, label[, metadata]), only the examples the task keeps.
 
     Labelling parsed batches (then `rebatch`) costs nothing beside parsing,
-    where filtering single records parsed each of them twice. augment: the
-    batch (then given with its seed) is augmented before it is labelled.
-    class_weights: a third element, each example's weight in the loss (Keras's sample_weight).
+    where filtering single records parsed each of them twice.
+    augmented_step: a dict of the kept examples' fields that the step augments and labels instead
+    (step.training_batch). class_weights: each example's weight in the loss (Keras's sample_weight),
+    a third element (or the dict's `weight`).
+    p_at_s: every earthquake's P moved this far into the window first, as the shift moves it.
     """
+    placement = (
+        None
+        if p_at_s is None
+        else augmentation.AugmentConfig(shift=1.0, shift_min_s=p_at_s, shift_max_s=p_at_s)
+    )
 
-    def parse(serialized, seed=None):
+    def weighed(features):  # each example's class weight
+        return tf.gather(tf.constant(class_weights, tf.float32), features["label"])
+
+    def parse(serialized):
         features = records.parse_batch(serialized, encoding)
-        if augment:
-            features = augmentation.augment(features, seed, augment)
+        if augmented_step:
+            kept = task.kept({name: features[name] for name in {*augmentation.FIELDS, task.truth_field}})
+            return {**kept, "weight": weighed(kept)} if class_weights else kept
+        if placement:  # the place is fixed, so the seed draws nothing that matters
+            features = augmentation.augment(features, tf.constant([0, 0], tf.int64), placement)
         features, label = task.labels(features, normalization)
         if class_weights:
-            return features["waveform"], label, tf.gather(tf.constant(class_weights, tf.float32), label)
+            return features["waveform"], label, weighed(features)
         if not metadata:
             return features["waveform"], label
         fields = dict.fromkeys((*METADATA_FIELDS, "label", task.truth_field))
         return features["waveform"], label, {name: features[name] for name in fields}
 
     return parse
+
+
+def check_augmentation(converted: ConvertedDataset, augment: augmentation.AugmentConfig) -> None:
+    """Refuses in one line what the training split cannot give: noise added from a split without noise."""
+    if augment.enabled and augment.noise and not converted.class_counts("train")["noise"]:
+        raise UserError(
+            f"--augment_noise={augment.noise}: {converted.path}'s train split has no noise traces"
+        )
+
+
+def _step_draws(
+    converted: ConvertedDataset, augment: augmentation.AugmentConfig, seed: int, batch_size: int
+) -> tf.data.Dataset:
+    """Endless {"seed": (2,) int64[, "noise": noise waveforms]} for the augmented step.
+
+    The noise traces, NOISE_TRACES (or batch_size, if fewer) a batch, come
+    from a pool of the training split's first NOISE_POOL noise records in a
+    file order drawn from the seed (so each seed and worker has its own),
+    read once and kept in memory.
+    """
+    check_augmentation(converted, augment)
+    seeds = tf.data.Dataset.random(seed=seed).batch(2, drop_remainder=True)  # a stateless seed a batch
+    if not augment.noise:
+        return seeds.map(lambda s: {"seed": s})
+
+    def noise_only(serialized):
+        features = records.parse_batch(serialized, converted.encoding)
+        return tf.boolean_mask(features["waveform"], features["label"] != stead.EARTHQUAKE_CLASS)
+
+    files = list(np.random.default_rng(seed).permutation(converted.files("train")))
+    pool = min(augmentation.NOISE_POOL, converted.class_counts("train")["noise"])
+    noise = (
+        tf.data.TFRecordDataset(files, compression_type=converted.compression)
+        .batch(256)
+        .map(noise_only)
+        .unbatch()
+        .take(pool)
+        .cache()  # the pool: read once
+        .shuffle(pool, seed=seed, reshuffle_each_iteration=True)
+        .repeat()
+        .batch(min(augmentation.NOISE_TRACES, batch_size), drop_remainder=True)
+    )
+    return tf.data.Dataset.zip((seeds, noise)).map(lambda s, n: {"seed": s, "noise": n})
 
 
 def shard_policy(shards: int, workers: int) -> tf.data.experimental.AutoShardPolicy:
@@ -140,7 +199,8 @@ def dataset(
     input_pipelines: the job's (one per worker), when tf.distribute shards
     this dataset itself.
     config.data_service (training only): the batches come from the service.
-    augment (training only): how batches are augmented. class_weights
+    augment (training only): how the training step augments the batches, which
+    are then dicts of what it reads (step.training_batch). class_weights
     (training only): each class's weight, given with every example. p_at_s:
     every earthquake's P placed this many seconds into the window, as the
     augmentation's shift places it (evaluation against P's position).
@@ -157,8 +217,6 @@ def dataset(
     parallel = {"num_parallel_calls": tf.data.AUTOTUNE, "deterministic": deterministic}
     sharded = pipelines > 1
     augment = augment if training and augment and augment.enabled else None
-    if p_at_s is not None:
-        augment = augmentation.AugmentConfig(shift=1.0, shift_min_s=p_at_s, shift_max_s=p_at_s)
     class_weights = class_weights if training else None
 
     ds = tf.data.Dataset.from_tensor_slices(files)
@@ -179,13 +237,16 @@ def dataset(
         ds = ds.shuffle(config.shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
     # Full training batches keep steps equal on every replica; a task that drops examples re-batches below.
     ds = ds.batch(batch_size, drop_remainder=training and not task.filters_examples)
-    if augment:  # a seed for each batch: the same batches for one seed, new ones every epoch
-        draws = tf.data.Dataset.random(seed=seed * 7919 + context.input_pipeline_id).batch(2)
-        ds = tf.data.Dataset.zip((ds, draws))
-    parse = _parse(task, converted.encoding, task.normalization(converted), metadata, augment, class_weights)
-    ds = ds.map(parse, **parallel)
+    normalization = task.normalization(converted)
+    ds = ds.map(
+        _parse(task, converted.encoding, normalization, metadata, bool(augment), class_weights, p_at_s),
+        **parallel,
+    )
     if task.filters_examples:  # batches of the kept examples, full again
         ds = ds.rebatch(batch_size, drop_remainder=training)
+    if augment:  # what the step's augmentation draws from: new every batch, the same for one seed
+        draws = _step_draws(converted, augment, seed * 7919 + context.input_pipeline_id, batch_size)
+        ds = tf.data.Dataset.zip((ds, draws)).map(lambda batch, drawn: {**batch, **drawn})
     ds = ds.with_options(_tf_options(deterministic, input_context, len(files), input_pipelines))
     if service:  # batches made by the tf.data service's workers
         ds = _service(

@@ -60,9 +60,23 @@ class Task(abc.ABC):
         """(mean, std) that labels are scaled by; the export undoes it."""
         return 0.0, 1.0
 
+    def kept_mask(self, features: dict) -> tf.Tensor | None:
+        """Which examples of a parsed batch of records the task reads, in graph; None: every one."""
+        return None
+
     @abc.abstractmethod
+    def label(self, features: dict, normalization: tuple[float, float]) -> tf.Tensor:
+        """Each example's label, in graph: from its truth_field, the task's only field; NaN where unknown."""
+
+    def kept(self, features: dict) -> dict:
+        """The examples of a parsed batch of records that the task reads (`kept_mask`), in graph."""
+        keep = self.kept_mask(features)
+        return features if keep is None else {name: tf.boolean_mask(v, keep) for name, v in features.items()}
+
     def labels(self, features: dict, normalization: tuple[float, float]) -> tuple[dict, tf.Tensor]:
         """(the batch's kept features, their labels) for a parsed batch of records, in graph."""
+        features = self.kept(features)
+        return features, self.label(features, normalization)
 
     @abc.abstractmethod
     def build_model(self, config: cnn.ModelConfig) -> tf_keras.Model:
@@ -190,8 +204,8 @@ class Classification(Task):
     def example_count(self, converted, split):
         return converted.count(split)
 
-    def labels(self, features, normalization):
-        return features, features["label"]
+    def label(self, features, normalization):
+        return features["label"]
 
     def build_model(self, config):
         return cnn.build(
@@ -300,12 +314,14 @@ class Regression(Task):
     def normalization(self, converted):
         return converted.normalization(self.target)
 
-    def labels(self, features, normalization):
+    def kept_mask(self, features):
+        return tf.logical_and(
+            tf.equal(features["label"], stead.EARTHQUAKE_CLASS), tf.math.is_finite(features[self.target])
+        )
+
+    def label(self, features, normalization):
         mean, std = normalization
-        target = features[self.target]
-        keep = tf.logical_and(tf.equal(features["label"], stead.EARTHQUAKE_CLASS), tf.math.is_finite(target))
-        kept = {name: tf.boolean_mask(value, keep) for name, value in features.items()}
-        return kept, (kept[self.target][:, tf.newaxis] - mean) / std
+        return (features[self.target][:, tf.newaxis] - mean) / std
 
     def build_model(self, config):
         return cnn.build(

@@ -7,7 +7,7 @@
     recipe.json              the datasets, augmentation and class weights trained with, from which epoch
     backup/                  BackupAndRestore state, saved at the end of every epoch
     checkpoints/epoch-NNN.*  the weights after every epoch
-    best/                    the weights with the best validation metric so far
+    best/weights-NNN         the weights with the best validation metric so far (its epoch's)
     history.csv, logs/       one row per epoch; TensorBoard
     export/                  SavedModel of the best weights: raw waveforms -> probabilities
                              or the target in its own units (model/export.py)
@@ -45,7 +45,7 @@ from techtonics.core.options import option
 from techtonics.data import records, splits
 from techtonics.data.converted import ConvertedDataset
 from techtonics.model import cnn, export
-from techtonics.training import augmentation, callbacks, evaluation, input_pipeline, tasks
+from techtonics.training import augmentation, callbacks, evaluation, input_pipeline, step, tasks
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
@@ -99,6 +99,11 @@ class TrainConfig:
         if self.learning_rate <= 0:
             raise UserError(f"--learning_rate={self.learning_rate}: must be positive")
         tasks.parse_class_weight(self.class_weight)
+        if self.input.deterministic and self.jit_compile:  # TensorFlow fails at the first step, not here
+            raise UserError(
+                "--deterministic with --jit_compile: XLA has no deterministic max-pool gradient, "
+                "which both CNNs need; drop one of them"
+            )
 
     def make_task(self) -> tasks.Task:
         """The task object of --task (and --target)."""
@@ -197,9 +202,10 @@ def _export(config: TrainConfig, task: tasks.Task, converted: ConvertedDataset, 
     """
     tf_keras.mixed_precision.set_global_policy("float32")
     model = task.build_model(config.model)
-    best = fileio.join(model_dir, "best", "weights")
-    last = tf.train.latest_checkpoint(fileio.join(model_dir, "checkpoints"))
-    model.load_weights(best if fileio.exists(best + ".index") else last).expect_partial()
+    best = callbacks.best_weights(model_dir)
+    model.load_weights(
+        best or tf.train.latest_checkpoint(fileio.join(model_dir, "checkpoints"))
+    ).expect_partial()
     info = {**task.export_info(task.normalization(converted)), "image_channels": config.model.image.channels}
     path = fileio.join(model_dir, "export")
     return path, export.export_model(model, path, info, task.serving(info))
@@ -311,6 +317,7 @@ def _train(
     """train_and_evaluate's work, once the chief holds the directory; started: the job's start."""
     task = config.make_task()
     weights = task.class_weights(converted, config.class_weight)  # refused before anything is written
+    input_pipeline.check_augmentation(converted, config.augment)
     _check_resumable(config, model_dir, converted)
     if chief:
         _record_job(config, model_dir, flags_text, converted)
@@ -331,6 +338,8 @@ def _train(
     )
     with strategy.scope():
         model = task.build_model(config.model)
+        if config.augment.enabled:  # on the accelerator, in the step (training/step.py)
+            model = step.with_augmentation(model, config.augment, task, task.normalization(converted))
         compile_model(model, config, task)
     first_step, backup = callbacks.FirstStep(started), callbacks.Backup(model_dir)
     done = callbacks.completed_history(model_dir, chief)
