@@ -297,8 +297,8 @@ class _BestWeights(tf_keras.callbacks.ModelCheckpoint):
 
     def on_epoch_end(self, epoch, logs=None):
         super().on_epoch_end(epoch, logs)
-        latest = best_weights(self.model_dir)
-        if self.chief and latest:  # the others: superseded, or a write that a kill cut short
+        latest = self.chief and best_weights(self.model_dir)  # other workers never touch model_dir
+        if latest:  # the others: superseded, or a write that a kill cut short
             for path in tf.io.gfile.glob(fileio.join(self.model_dir, "best", "weights*")):
                 if not path.startswith(latest + "."):
                     fileio.remove(path)

@@ -109,7 +109,7 @@ def _parse(
 
 def check_augmentation(converted: ConvertedDataset, augment: augmentation.AugmentConfig) -> None:
     """Refuses in one line what the training split cannot give: noise added from a split without noise."""
-    if augment.enabled and augment.noise and not converted.class_counts("train")["noise"]:
+    if augment.noise and not converted.class_counts("train")["noise"]:
         raise UserError(
             f"--augment_noise={augment.noise}: {converted.path}'s train split has no noise traces"
         )
