@@ -9,7 +9,14 @@ import tensorflow as tf
 import tf_keras
 
 from techtonics.data import stead
-from techtonics.model.spectrogram import SpectrogramConfig, SpectrogramImage, power_db, unit_image
+from techtonics.model.spectrogram import (
+    MAGNITUDE_IMAGE,
+    SpectrogramConfig,
+    SpectrogramImage,
+    power_db,
+    unit_image,
+)
+from techtonics.synthetic import generator, seismograms
 
 
 @pytest.fixture(scope="module")
@@ -100,3 +107,25 @@ def test_layer_config_round_trips():
 def test_bad_parameters_name_what_is_wrong(change, message):
     with pytest.raises(ValueError, match=message):
         dataclasses.replace(SpectrogramConfig(), **change)
+
+
+def test_the_magnitude_image_holds_the_amplitude_the_original_image_clips():
+    # Issue 20: a magnitude regressor on the original's image saturated at about M 3, since an S wave's
+    # power passes its 25 dB top from about M 1 up. The synthetic STEAD's S wave at 30 km, by magnitude:
+    def peak_db(magnitude):
+        hypocentral = np.hypot(30.0, 10.0)
+        signal, _, _ = seismograms.event_signal(
+            np.random.default_rng(0),
+            magnitude,
+            hypocentral,
+            45.0,
+            600,
+            generator.s_peak_counts(magnitude, hypocentral),
+            8.0,
+        )
+        return float(power_db(tf.constant(signal[np.newaxis], tf.float32), SpectrogramConfig()).numpy().max())
+
+    peaks = [peak_db(m) for m in (0.5, 1.5, 2.5, 3.5)]
+    assert np.all(np.diff(peaks) > 15)  # about 20 dB a magnitude unit: the amplitude tells the magnitude
+    assert peaks[1] > SpectrogramConfig().db_max  # the original's image is white from M 1.5 on
+    assert peaks[0] > MAGNITUDE_IMAGE.db_min and peaks[-1] < MAGNITUDE_IMAGE.db_max  # M 0.5-3.5 all shown

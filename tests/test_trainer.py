@@ -242,8 +242,9 @@ for path in sys.argv[1:]:
     flags.FLAGS.unparse_flags()
     flags.FLAGS(["train", f"--flagfile={path}", "--records=r", "--model_dir=m"])
     config = options.from_flags(trainer.TrainConfig, records="r")
-    augment = options.to_flags(config.augment)
-    print(path, config.task, config.target, config.epochs, config.class_weight, *augment)
+    weights = [f"--class_weight={config.class_weight}"] if config.class_weight != "none" else []
+    recipe = [*options.to_flags(config.augment), *options.to_flags(config.model.image), *weights]
+    print(path, config.task, config.target, config.epochs, *recipe)
 """
 
 
@@ -264,15 +265,13 @@ def test_every_training_config_parses_into_a_valid_config():
         "regression",
         "p_arrival_sample",
     ]
-    augmented = [c for c in training if c.endswith("augmented.flags")]  # the recipe, and each job with it
-    assert len(augmented) == 6 and all(
-        parsed[c][4:] == options.to_flags(augmentation.RECOMMENDED) for c in augmented
+    recipe = {c: parsed[c][3:] for c in training}  # what a config changes of the original's recipe
+    assert recipe.pop(next(c for c in training if c.endswith("/augmented.flags"))) == options.to_flags(
+        augmentation.RECOMMENDED
     )
-    assert all(parsed[c][4:] == [] for c in training if c not in augmented)
-    weights = {c: parsed[c][3] for c in training}  # only the detector's classifier weighs its classes
-    classifier = next(c for c in augmented if c.endswith("/classification_augmented.flags"))
-    assert weights.pop(classifier) == augmentation.RECOMMENDED_CLASS_WEIGHT
-    assert set(weights.values()) == {"none"}
+    jobs = [c for c in recipe if c.endswith("_augmented.flags")]  # each job, position-robust
+    assert len(jobs) == 5 and all(recipe[c] == augmentation.recommended_flags(*parsed[c][:2]) for c in jobs)
+    assert all(recipe[c] == [] for c in recipe if c not in jobs)
 
 
 def test_a_second_job_on_a_held_model_dir_is_refused(tiny_records, tmp_path):

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from techtonics.core import fileio, options
+from techtonics.core import fileio
 from techtonics.data import stead
 from techtonics.experiments import figures, stages
 from techtonics.model import spectrogram
@@ -41,10 +41,6 @@ _CLASSIFIER = ("--task=classification", "--epochs=20", "--learning_rate=1e-3", *
 # The original's learning rate, 1e-5, needs hundreds of epochs at this size; 3e-4 with the plateau's cuts
 # converges in a few dozen.
 _REGRESSOR = ("--task=regression", "--epochs=40", "--learning_rate=3e-4", *_COMMON, *_UNTIL_CONVERGED)
-# The earthquake anywhere in the window: configs/augmented.flags' recipe (augmentation.RECOMMENDED), and
-# for the classifier configs/classification_augmented.flags' class weights.
-_AUGMENTED = tuple(options.to_flags(augmentation.RECOMMENDED))
-_CLASS_WEIGHT = f"--class_weight={augmentation.RECOMMENDED_CLASS_WEIGHT}"
 _CLASSIFIER_CONTEXT = "F1 {f1:.4f}, ROC AUC {roc_auc:.4f}"
 _REGRESSOR_CONTEXT = "RMSE {rmse:.3g} {units}, target std {target_std:.3g}"
 _REGRESSIONS = {  # run: (what it learns, --target)
@@ -78,13 +74,13 @@ RUNS = {
     },
     "classifier_z_augmented": Run(
         "classifier, Z channel, augmented",
-        (*_CLASSIFIER, "--image_channels=Z", *_AUGMENTED, _CLASS_WEIGHT),
+        (*_CLASSIFIER, "--image_channels=Z", *augmentation.recommended_flags("classification")),
         _CLASSIFIER_CONTEXT,
     ),
     **{
         f"{run}_augmented": Run(
             f"regressor of {what}, augmented",
-            (*_REGRESSOR, f"--target={target}", *_AUGMENTED),
+            (*_REGRESSOR, f"--target={target}", *augmentation.recommended_flags("regression", target)),
             _REGRESSOR_CONTEXT,
         )
         for run, (what, target) in _REGRESSIONS.items()
@@ -253,9 +249,11 @@ on data shaped like STEAD's, not how they would score on STEAD itself.
   epochs are caps). Each run's training curve is below. The magnitude
   regressor is also trained with {more_seeds} more weight seeds on the same data; the
   last row says how far apart single runs land.
-- The augmented runs train with `augmentation.RECOMMENDED`
-  (configs/augmented.flags): P moved anywhere in the window, a second
-  event, added noise, gaps and gain. Rows "P 30 s into the window" score
+- The augmented runs train with `augmentation.recommended_flags`
+  (configs/<job>_augmented.flags): P moved anywhere in the window, a second
+  event, added noise, gaps and gain; the magnitude regressor without the
+  gain and with an image that shows amplitudes up to 90 dB, so that it
+  reads the amplitude a magnitude comes from. Rows "P 30 s into the window" score
   the test split with every earthquake's P placed 30 s in, as the
   augmentation places it (evaluation's p_offset; STEAD puts P 4-9 s in),
   for the plain and the augmented model alike. An augmented P-arrival

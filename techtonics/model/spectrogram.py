@@ -57,6 +57,15 @@ class SpectrogramConfig:
         return [stead.CHANNELS.index(c) for c in self.channels]
 
 
+# The image a magnitude regressor reads. The original's shows -10 to 25 dB: the noise and an onset's
+# contrast, which is what a detector needs. But an S wave's power rises about 22 dB per magnitude unit,
+# and in the synthetic STEAD an M 1 event's at 30 km already reaches 25 dB, so the original's image turns
+# the amplitude a magnitude is read from into white, and a regressor on it saturated at about M 3. Up to
+# 90 dB the image holds the S wave of an M 3.8 event at 30 km (tests/test_spectrogram.py); on the demo's
+# data test MSE went from 0.17-0.59 to 0.047-0.069 (docs/POSITION.md, "Magnitude from an unclipped image").
+MAGNITUDE_IMAGE = SpectrogramConfig(db_max=90.0)
+
+
 def power_db(waveforms: tf.Tensor, config: SpectrogramConfig) -> tf.Tensor:
     """(batch, 6000, 3) -> power spectral density in dB, (batch, channel, frame, frequency).
 
