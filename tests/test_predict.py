@@ -475,3 +475,9 @@ def test_filled_gaps_join_their_edges_and_are_marked_in_both_outputs(exports, tm
     ]
     (event,) = _rows(tmp_path / "out" / "detections.csv")
     assert (event["windows"], event["filled_windows"]) == ("13", "6")
+
+
+def test_model_names_are_the_directories_and_unique():
+    # The columns of predictions.csv and what experiments/continuous.score reads back agree on these.
+    paths = ["a/classification/export", "b/classification/export/", "c/magnitude", "d/model/export"]
+    assert predictor.model_names(paths) == ["classification", "classification_2", "magnitude", "model"]

@@ -270,7 +270,7 @@ def test_every_training_config_parses_into_a_valid_config():
         augmentation.RECOMMENDED
     )
     jobs = [c for c in recipe if c.endswith("_augmented.flags")]  # each job, position-robust
-    assert len(jobs) == 5 and all(recipe[c] == augmentation.recommended_flags(*parsed[c][:2]) for c in jobs)
+    assert len(jobs) == 5 and all(recipe[c] == tasks.get(*parsed[c][:2]).recommended_flags() for c in jobs)
     assert all(recipe[c] == [] for c in recipe if c not in jobs)
 
 

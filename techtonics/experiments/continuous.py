@@ -76,7 +76,7 @@ def score(
         os.path.join(output_dir, "recording.mseed"), recording.hours * 3600, events, seed=recording.seed
     )
     models = [classifier, *(m for m in (magnitude, p_arrival) if m)]
-    names = [predictor.model_name(m) for m in models]
+    names = predictor.model_names(models)
     p_name = names[models.index(p_arrival)] if p_arrival else None
     p_times = np.array([e.p_time_s for e in events])
 

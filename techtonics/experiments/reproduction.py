@@ -21,7 +21,7 @@ from techtonics.data import stead
 from techtonics.experiments import figures, stages
 from techtonics.model import spectrogram
 from techtonics.synthetic import generator, reference, seismograms
-from techtonics.training import augmentation
+from techtonics.training import tasks
 
 
 class Run(NamedTuple):
@@ -74,13 +74,13 @@ RUNS = {
     },
     "classifier_z_augmented": Run(
         "classifier, Z channel, augmented",
-        (*_CLASSIFIER, "--image_channels=Z", *augmentation.recommended_flags("classification")),
+        (*_CLASSIFIER, "--image_channels=Z", *tasks.get("classification").recommended_flags()),
         _CLASSIFIER_CONTEXT,
     ),
     **{
         f"{run}_augmented": Run(
             f"regressor of {what}, augmented",
-            (*_REGRESSOR, f"--target={target}", *augmentation.recommended_flags("regression", target)),
+            (*_REGRESSOR, f"--target={target}", *tasks.get("regression", target).recommended_flags()),
             _REGRESSOR_CONTEXT,
         )
         for run, (what, target) in _REGRESSIONS.items()
@@ -249,7 +249,7 @@ on data shaped like STEAD's, not how they would score on STEAD itself.
   epochs are caps). Each run's training curve is below. The magnitude
   regressor is also trained with {more_seeds} more weight seeds on the same data; the
   last row says how far apart single runs land.
-- The augmented runs train with `augmentation.recommended_flags`
+- The augmented runs train with `tasks.Task.recommended_flags`
   (configs/<job>_augmented.flags): P moved anywhere in the window, a second
   event, added noise, gaps and gain; the magnitude regressor without the
   gain and with an image that shows amplitudes up to 90 dB, so that it

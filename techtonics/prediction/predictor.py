@@ -40,6 +40,17 @@ def model_name(path: str) -> str:
     return parts[-2] if len(parts) > 1 and parts[-1] == "export" else parts[-1]
 
 
+def model_names(paths: list[str]) -> list[str]:
+    """Each model's column prefix: its model_name, with _2, _3 ... on the second and later of one name."""
+    seen = collections.Counter()
+    names = []
+    for path in paths:
+        name = model_name(path)
+        seen[name] += 1
+        names.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+    return names
+
+
 @dataclasses.dataclass(frozen=True)
 class LoadedModel:
     """One exported model as prediction uses it."""
@@ -58,14 +69,10 @@ class Predictor:
             raise UserError("no model: give --model=EXPORT_DIR (a model directory's export/)")
         self.strategy = strategy
         self.models: list[LoadedModel] = []
-        names = collections.Counter()
         with strategy.scope():
-            for path in paths:
+            for path, name in zip(paths, model_names(paths)):
                 loaded, info = export.load_exported(path)
-                name = model_name(path)
-                names[name] += 1
-                unique = name if names[name] == 1 else f"{name}_{names[name]}"
-                self.models.append(LoadedModel(unique, loaded, info, tasks.from_info(info)))
+                self.models.append(LoadedModel(name, loaded, info, tasks.from_info(info)))
         self.columns = [c for m in self.models for c in m.task.prediction_columns(m.name)]
         self.channels = "".join(
             c for c in stead.CHANNELS if any(c in m.info["image_channels"] for m in self.models)

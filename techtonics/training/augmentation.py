@@ -40,7 +40,6 @@ from techtonics.core import options
 from techtonics.core.errors import UserError
 from techtonics.core.options import option
 from techtonics.data import stead
-from techtonics.model import spectrogram
 
 SAMPLES = stead.TRACE_SAMPLES
 SAMPLE_TARGETS = tuple(name for name, unit in stead.REGRESSION_TARGETS.items() if unit == "samples")
@@ -103,10 +102,11 @@ class AugmentConfig:
         return any(getattr(self, f.name) for f in dataclasses.fields(self) if not f.name.startswith("shift_"))
 
 
-# The recipe of the benchmark and (through recommended_flags) the demo and configs' *_augmented.flags:
-# EQTransformer's trainer shifts 99% of its events and adds noise to 30%, gaps to 20% and a second event to
-# 60%; here the second event is rarer (a batch's earthquakes are few), and gain is added because the image
-# is clipped dB (a detector must not learn the level; a magnitude regressor must, recommended_flags).
+# The recipe of the benchmark and (through tasks.Task.recommended_flags) the demo, the reproduction and
+# configs' *_augmented.flags: EQTransformer's trainer shifts 99% of its events and adds noise to 30%, gaps
+# to 20% and a second event to 60%; here the second event is rarer (a batch's earthquakes are few), and
+# gain is added because the image is clipped dB (a detector must not learn the level; a magnitude
+# regressor must, so its task leaves the gain out).
 # Half the earthquakes keep P where STEAD has it: moving 90% cost the classifier 0.017 of test accuracy
 # with P there, moving half 0.005, and both give P anywhere in 0-50 s a mean probability of 0.99 or
 # more on a continuous recording (docs/POSITION.md). Channel dropout is off: the original image is the
@@ -116,19 +116,6 @@ RECOMMENDED = AugmentConfig(shift=0.5, second_event=0.2, noise=0.3, gap=0.1, gai
 # earthquake): continuous data is mostly noise, and with the shift alone the classifier gave a
 # recording's quiet windows a mean probability of 0.058, weighted 0.017-0.033 (docs/POSITION.md).
 RECOMMENDED_CLASS_WEIGHT = "2,1"
-
-
-def recommended_flags(task: str, target: str | None = None) -> list[str]:
-    """The trainer's flags that make a job position-robust, for its --task and --target: RECOMMENDED, with
-    the classifier's class weights, and for a magnitude regressor no gain (a 0.1-10x gain moves the
-    amplitude a magnitude is read from by up to a magnitude unit) and spectrogram.MAGNITUDE_IMAGE. The
-    demo, the reproduction and configs/<job>_augmented.flags train with these (tests/test_trainer.py)."""
-    if task == "classification":
-        return [*options.to_flags(RECOMMENDED), f"--class_weight={RECOMMENDED_CLASS_WEIGHT}"]
-    if target == "source_magnitude":
-        no_gain = dataclasses.replace(RECOMMENDED, gain=0.0)
-        return [*options.to_flags(no_gain), *options.to_flags(spectrogram.MAGNITUDE_IMAGE)]
-    return options.to_flags(RECOMMENDED)
 
 
 def _uniform(seed, shape, low=0.0, high=1.0):

@@ -16,17 +16,19 @@ every name in TASKS.
 from __future__ import annotations
 
 import abc
+import dataclasses
 
 import numpy as np
 import tensorflow as tf
 import tf_keras
 
+from techtonics.core import options
 from techtonics.core.errors import UserError
 from techtonics.data import stead
 from techtonics.data.converted import ConvertedDataset
-from techtonics.model import cnn
+from techtonics.model import cnn, spectrogram
 from techtonics.model.spectrogram import SpectrogramConfig
-from techtonics.training import figures, metrics
+from techtonics.training import augmentation, figures, metrics
 
 
 class Task(abc.ABC):
@@ -150,6 +152,12 @@ class Task(abc.ABC):
         an arrival ("P", "S"); None: a value the catalog notes as a comment."""
         return None
 
+    def recommended_flags(self) -> list[str]:
+        """The trainer's flags of the recipe that makes this task's model find an earthquake anywhere in
+        the window (augmentation.RECOMMENDED and what the task changes of it), as the demo, the
+        reproduction and configs/<job>_augmented.flags train it."""
+        return options.to_flags(augmentation.RECOMMENDED)
+
     def class_weights(self, converted: ConvertedDataset, spec: str) -> tuple[float, ...] | None:
         """Each class's weight in the training loss for --class_weight=spec; None: every example weighs 1."""
         if spec != "none":
@@ -187,6 +195,9 @@ class Classification(Task):
     output_name = "probabilities"
     filters_examples = False
     chooses_threshold = True
+
+    def recommended_flags(self):
+        return [*super().recommended_flags(), f"--class_weight={augmentation.RECOMMENDED_CLASS_WEIGHT}"]
 
     def class_weights(self, converted, spec):
         # balanced: n / (classes x n_c), so that every class adds the same to an epoch's loss.
@@ -307,6 +318,14 @@ class Regression(Task):
 
     def describe(self):
         return f"regression of {self.target}"
+
+    def recommended_flags(self):
+        if self.target != "source_magnitude":
+            return super().recommended_flags()
+        # A magnitude is read from the amplitude: a 0.1-10x gain moves it by up to a magnitude unit, and
+        # the original's image clips it (spectrogram.MAGNITUDE_IMAGE says why and what it measured).
+        no_gain = dataclasses.replace(augmentation.RECOMMENDED, gain=0.0)
+        return [*options.to_flags(no_gain), *options.to_flags(spectrogram.MAGNITUDE_IMAGE)]
 
     def example_count(self, converted, split):
         return converted.target_count(split, self.target)
