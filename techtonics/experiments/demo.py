@@ -10,7 +10,7 @@ continuous recording with earthquakes at known times (`python -m
 techtonics.predict --waveforms`), printing where the detections (CSV and
 QuakeML), their P picks and their figure are. The settings live here, not
 in configs/, so the installed package runs the demo. Every stage resumes
-what an interrupted run left. About 7 minutes on 2 cores.
+what an interrupted run left. About 8 minutes on 2 cores.
 """
 
 import json
