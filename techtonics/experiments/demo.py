@@ -28,7 +28,7 @@ from techtonics.training import tasks
 # ends on a continuous recording, and trains until its validation metric stops improving (the epochs
 # are caps). On this data that cost the classifier 0.005 of test accuracy with P where STEAD puts it,
 # and took P at 30 s into the window from a mean probability of 0.02 to 0.93 (docs/POSITION.md).
-# The regressors' patience:
+# The regressors stop after 3 epochs without a better validation loss; the classifier waits longer (below).
 _UNTIL_CONVERGED = ("--early_stopping_patience=3", "--reduce_lr_patience=2")
 
 # Model directory name: the trainer's flags. Shuffling and caching hold the
