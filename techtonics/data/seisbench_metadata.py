@@ -164,7 +164,7 @@ def _schema(raw: pd.DataFrame, path: str, labelled: bool) -> pd.DataFrame:
     return typed
 
 
-def _rates(raw: pd.DataFrame, data_format: DataFormat, path: str) -> np.ndarray:
+def sampling_rates(raw: pd.DataFrame, data_format: DataFormat, path: str) -> np.ndarray:
     """Each trace's rate in Hz: trace_sampling_rate_hz, else 1 / trace_dt_s, else the data_format's."""
     rate = _numbers(raw, RATE_COLUMN, path)
     with np.errstate(divide="ignore"):
@@ -238,7 +238,7 @@ def load_chunk(chunk: Chunk, on_bad_trace: str = "skip", labelled: bool = True) 
             f"{chunk.csv}: trace {meta.trace_name[repeated.idxmax()]} appears more than once"
         )
     located, channels, file_order, reasons = _locate(raw.trace_name.to_numpy(str), chunk)
-    rate = _rates(raw, chunk.data_format, chunk.csv)
+    rate = sampling_rates(raw, chunk.data_format, chunk.csv)
     order = raw.get(ORDER_COLUMN, pd.Series(chunk.data_format.component_order, index=raw.index))
     order = order.fillna(chunk.data_format.component_order)
     # Components needed: as many as the order's last of E, N, Z; none if the order lacks one.

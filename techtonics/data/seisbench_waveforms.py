@@ -160,12 +160,9 @@ class WaveformReader:
         data = data.reshape([count[axis] for axis in kept])
         return data if self._channels_first else data.T
 
-    def read(self, trace_name: str, out: np.ndarray | None = None) -> np.ndarray:
-        """The trace's (6000, 3) float32 waveform, columns E, N, Z, at 100 Hz.
-
-        Raises stead.BadTraceError (reason 'missing', 'unreadable' or
-        'non_finite') naming the file and trace.
-        """
+    def _components(self, trace_name: str) -> tuple[np.ndarray, tuple[int, ...], int, int]:
+        """(the trace's components as read, where E, N and Z are among them, its samples at 100 Hz,
+        its window's start): resampled to 100 Hz, and then with E, N, Z first, when its rate differs."""
         where = f"{self.path}: trace {trace_name}"
         if trace_name not in self._traces:
             raise stead.BadTraceError("missing", f"{where} is not in this shard's metadata")
@@ -178,12 +175,32 @@ class WaveformReader:
             data = self._slice(self._block(block_name), parse_location(index))
         except (KeyError, ValueError, IndexError, OSError, RuntimeError) as e:
             raise stead.BadTraceError("unreadable", f"{where}: {str(e).splitlines()[0]}") from None
-        if out is None:
-            out = np.empty(stead.WAVEFORM_SHAPE, stead.WAVEFORM_DTYPE)
         if data.shape[1] != samples:
             data, columns = resample(data[list(columns)].astype(np.float64), int(samples)), range(3)
+        return data, tuple(columns), int(samples), int(start)
+
+    def read(self, trace_name: str, out: np.ndarray | None = None) -> np.ndarray:
+        """The trace's (6000, 3) float32 waveform, columns E, N, Z, at 100 Hz.
+
+        Raises stead.BadTraceError (reason 'missing', 'unreadable' or
+        'non_finite') naming the file and trace.
+        """
+        data, columns, samples, start = self._components(trace_name)
+        if out is None:
+            out = np.empty(stead.WAVEFORM_SHAPE, stead.WAVEFORM_DTYPE)
         width = min(samples - start, stead.TRACE_SAMPLES)
         for k, c in enumerate(columns):  # one strided copy a channel: no reordered copy of the whole trace
             out[:width, k] = data[c, start : start + width]
         out[width:] = 0.0
         return stead.check_waveform(out, self.path, trace_name)
+
+    def read_whole(self, trace_name: str) -> np.ndarray:
+        """The whole trace, (its samples at 100 Hz, 3) float32, columns E, N, Z (the pick-benchmark's
+        windows index it); the same errors as `read`."""
+        data, columns, _, _ = self._components(trace_name)
+        whole = np.ascontiguousarray(data[list(columns)].T, np.float32)
+        if not np.isfinite(whole).all():
+            raise stead.BadTraceError(
+                "non_finite", f"{self.path}: trace {trace_name}: holds NaN or infinite samples"
+            )
+        return whole

@@ -31,6 +31,18 @@ from techtonics.model.spectrogram import SpectrogramConfig
 from techtonics.training import augmentation, figures, metrics
 
 
+@dataclasses.dataclass(frozen=True)
+class Output:
+    """What one column of a model's answer is, for the stages that read it (prediction, the pick-benchmark).
+
+    kind: "earthquake_probability" (of the whole input holding an earthquake), "class_probability" (of
+    another class), "arrival" (a sample of the input; `phase` P or S), or "value" (in the target's units).
+    """
+
+    kind: str
+    phase: str | None = None
+
+
 class Task(abc.ABC):
     """The interface every problem implements; `name` is what --task says."""
 
@@ -136,16 +148,21 @@ class Task(abc.ABC):
         """One line of the headline metrics of evaluate's metrics.json."""
 
     @abc.abstractmethod
-    def prediction_columns(self, model_name: str) -> list[str]:
-        """The columns of predictions.csv that a model of this task fills."""
+    def outputs(self, model_name: str) -> dict[str, Output]:
+        """The columns of predictions.csv that a model of this task fills, and what each is."""
 
     @abc.abstractmethod
     def prediction_values(self, model_name: str, answer: dict) -> dict:
         """The export's answer for a batch as {column: tensor}."""
 
+    def prediction_columns(self, model_name: str) -> list[str]:
+        """The columns of predictions.csv that a model of this task fills."""
+        return list(self.outputs(model_name))
+
     def detection_column(self, model_name: str) -> str | None:
         """The column whose windows above the threshold are detections; None if the task detects nothing."""
-        return None
+        found = [c for c, o in self.outputs(model_name).items() if o.kind == "earthquake_probability"]
+        return found[0] if found else None
 
     def catalog_entry(self) -> str | None:
         """What a detection's estimate by this task is in a QuakeML catalog: "magnitude", or the phase of
@@ -281,19 +298,22 @@ class Classification(Task):
             f"precision {at['precision']:.3f}, recall {at['recall']:.3f}, f1 {at['f1']:.3f}"
         )
 
-    def prediction_columns(self, model_name):
-        return [f"{model_name}.p_{c}" for c in stead.CLASS_NAMES]
+    def outputs(self, model_name):
+        return {
+            f"{model_name}.p_{c}": Output(
+                "earthquake_probability" if i == stead.EARTHQUAKE_CLASS else "class_probability"
+            )
+            for i, c in enumerate(stead.CLASS_NAMES)
+        }
 
     def prediction_values(self, model_name, answer):
         probabilities = answer[self.output_name]
         return {f"{model_name}.p_{c}": probabilities[:, i] for i, c in enumerate(stead.CLASS_NAMES)}
 
-    def detection_column(self, model_name):
-        return f"{model_name}.p_{stead.CLASS_NAMES[stead.EARTHQUAKE_CLASS]}"
-
 
 # What each target's estimate is in a QuakeML catalog of detections (Regression.catalog_entry).
-CATALOG_ENTRIES = {"source_magnitude": "magnitude", "p_arrival_sample": "P", "s_arrival_sample": "S"}
+ARRIVAL_PHASES = {"p_arrival_sample": "P", "s_arrival_sample": "S"}
+CATALOG_ENTRIES = {"source_magnitude": "magnitude", **ARRIVAL_PHASES}
 
 
 class Regression(Task):
@@ -398,8 +418,9 @@ class Regression(Task):
             f"MAE {task_metrics['mae']:.3f}, R^2 {task_metrics['r2']:.3f}"
         )
 
-    def prediction_columns(self, model_name):
-        return [f"{model_name}.{self.target}"]
+    def outputs(self, model_name):
+        phase = ARRIVAL_PHASES.get(self.target)
+        return {f"{model_name}.{self.target}": Output("arrival", phase) if phase else Output("value")}
 
     def prediction_values(self, model_name, answer):
         return {f"{model_name}.{self.target}": answer[self.output_name]}

@@ -1,0 +1,124 @@
+"""The pick-benchmark's metrics, named and computed as the field's collect_results.py computes them.
+
+Thresholds are chosen on dev and applied to test, with scikit-learn's
+functions, so the numbers are the field's:
+- task 1 (detection): ROC AUC; precision, recall and F1 at the threshold of
+  the best F1 on dev (precision_recall_curve);
+- task 2 (phase identification, score_p_or_s high means P): the MCC at the
+  best of 50 candidate thresholds (quantiles of the dev scores), and
+  precision, recall and F1 at the best-F1 threshold;
+- task 3 (onset time), for P and S apart: the residual's mean, its root
+  mean square (which the field's tables call "std") and its mean absolute
+  value, in seconds.
+Names follow collect_results.py: dev_det_auc, test_det_f1, det_threshold,
+test_phase_mcc, test_P_mae_s, test_S_std_s, ...
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics
+
+MCC_CANDIDATES = 50
+
+
+def _best_f1(truth: np.ndarray, score: np.ndarray) -> tuple[float, float, float, float]:
+    """(precision, recall, F1, threshold) at the threshold of the best F1."""
+    precision, recall, thresholds = metrics.precision_recall_curve(truth, score)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = 2 * precision * recall / (precision + recall)
+    best = int(np.nanargmax(f1[:-1]))  # the curve's last point (recall 0) has no threshold
+    return float(precision[best]), float(recall[best]), float(f1[best]), float(thresholds[best])
+
+
+def _at(truth: np.ndarray, score: np.ndarray, threshold: float) -> tuple[float, float, float]:
+    """(precision, recall, F1) of `score > threshold`."""
+    precision, recall, f1, _ = metrics.precision_recall_fscore_support(
+        truth, score > threshold, average="binary", zero_division=0.0
+    )
+    return float(precision), float(recall), float(f1)
+
+
+def _auc(truth: np.ndarray, score: np.ndarray) -> float:
+    """ROC AUC; NaN when the rows hold one class only."""
+    return float(metrics.roc_auc_score(truth, score)) if len(np.unique(truth)) == 2 else float("nan")
+
+
+def detection(dev: pd.DataFrame, test: pd.DataFrame) -> dict[str, float]:
+    """Task 1 from the {dev,test}_task1.csv rows (trace_type, score_detection)."""
+    dev_truth, test_truth = (rows.trace_type.to_numpy() == "earthquake" for rows in (dev, test))
+    precision, recall, f1, threshold = _best_f1(dev_truth, dev.score_detection.to_numpy())
+    stats = {
+        "dev_det_precision": precision,
+        "dev_det_recall": recall,
+        "dev_det_f1": f1,
+        "dev_det_auc": _auc(dev_truth, dev.score_detection.to_numpy()),
+        "det_threshold": threshold,
+    }
+    precision, recall, f1 = _at(test_truth, test.score_detection.to_numpy(), threshold)
+    return {
+        **stats,
+        "test_det_precision": precision,
+        "test_det_recall": recall,
+        "test_det_f1": f1,
+        "test_det_auc": _auc(test_truth, test.score_detection.to_numpy()),
+    }
+
+
+def _phase(dev: pd.DataFrame, test: pd.DataFrame) -> dict[str, float]:
+    """Task 2 from rows with a finite score_p_or_s (clipped: a model without S can say P infinitely)."""
+    dev_score, test_score = (np.clip(rows.score_p_or_s.to_numpy(), -1e100, 1e100) for rows in (dev, test))
+    dev_truth, test_truth = (rows.phase_label.to_numpy() == "P" for rows in (dev, test))
+    precision, recall, f1, threshold = _best_f1(dev_truth, dev_score)
+    candidates = np.sort(dev_score)[np.linspace(0, len(dev_score) - 1, MCC_CANDIDATES, dtype=int)]
+    mccs = [metrics.matthews_corrcoef(dev_truth, dev_score > c) for c in candidates]
+    mcc_threshold = float(candidates[int(np.argmax(mccs))])
+    stats = {
+        "dev_phase_precision": precision,
+        "dev_phase_recall": recall,
+        "dev_phase_f1": f1,
+        "phase_threshold": threshold,
+        "dev_phase_mcc": float(np.max(mccs)),
+        "phase_threshold_mcc": mcc_threshold,
+    }
+    precision, recall, f1 = _at(test_truth, test_score, threshold)
+    return {
+        **stats,
+        "test_phase_precision": precision,
+        "test_phase_recall": recall,
+        "test_phase_f1": f1,
+        "test_phase_mcc": float(metrics.matthews_corrcoef(test_truth, test_score > mcc_threshold)),
+    }
+
+
+def _onsets(rows: pd.DataFrame, split: str) -> dict[str, float]:
+    """Task 3 of one split: per phase the model picks, the residual (pick - onset) in seconds: mean, RMS
+    ("std"), MAE."""
+    stats = {}
+    for phase in ("P", "S"):
+        of_phase = rows[rows.phase_label == phase]
+        picks = of_phase[f"{phase.lower()}_sample_pred"]
+        if picks.isna().all():  # no such onsets, or a model that does not pick this phase
+            continue
+        residual = (picks - of_phase.phase_onset) / of_phase.sampling_rate
+        stats[f"{split}_{phase}_mean_s"] = float(np.mean(residual))
+        stats[f"{split}_{phase}_std_s"] = float(np.sqrt(np.mean(residual**2)))
+        stats[f"{split}_{phase}_mae_s"] = float(np.mean(np.abs(residual)))
+    return stats
+
+
+def phase_and_onset(dev: pd.DataFrame, test: pd.DataFrame) -> dict[str, float]:
+    """Tasks 2 and 3 from the {dev,test}_task23.csv rows; rows the model answered nothing for are left out,
+    and task 2 only where the model scores phases at all."""
+
+    def answered(rows: pd.DataFrame) -> pd.DataFrame:
+        nothing = rows[["p_sample_pred", "s_sample_pred", "score_p_or_s"]].isna().all(axis=1)
+        return rows[~nothing]
+
+    dev, test = answered(dev), answered(test)
+    stats = {}
+    scored = [rows[np.isfinite(rows.score_p_or_s.to_numpy())] for rows in (dev, test)]
+    if all(len(rows) for rows in scored):
+        stats.update(_phase(*scored))
+    return {**stats, **_onsets(dev, "dev"), **_onsets(test, "test")}

@@ -1,0 +1,138 @@
+"""Exported models answering the pick-benchmark's targets, in the field's prediction columns.
+
+A model reads 60 s, its export's input, placed by the target's window
+alone and never by its label:
+- task 1 (30 s windows): the window's own samples, demeaned, in the middle
+  of the input, with zeros around them. A classifier answers for its whole
+  input, so any context would be scored with the window: a noise window cut
+  just before an event would be scored from the event.
+  score_detection is its earthquake probability.
+- tasks 2 and 3 (10 s windows): the 60 s of the trace centred on the window
+  (zeros beyond the trace's ends), as SeisBench centres its pickers' input.
+  An arrival model's answer is placed in the trace and clipped into the
+  window, so every pick comes from inside [start_sample, end_sample).
+Which model answers what comes from its task's declared outputs
+(tasks.Output): an earthquake probability scores task 1; a P or S arrival,
+p_sample_pred or s_sample_pred of task 3. A column a model does not answer
+is left empty (NaN), as the field's collect_results.py expects.
+
+Windows are read through tf.data, a batch of targets a call, in parallel
+and ahead of the models (prefetch), as `predict` reads traces.
+"""
+
+from __future__ import annotations
+
+import collections
+
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from techtonics.benchmark.data import Dataset
+from techtonics.data import stead
+from techtonics.prediction.predictor import Predictor
+
+PREDICTION_COLUMNS = ["score_detection", "score_p_or_s", "p_sample_pred", "s_sample_pred"]
+TASK_OF_COLUMN = {
+    "score_detection": "task1",
+    "score_p_or_s": "task23",
+    "p_sample_pred": "task23",
+    "s_sample_pred": "task23",
+}
+MASKED = {"task1": True, "task23": False}  # whether the input holds the window alone (see above)
+
+
+def answered(task, model_name: str = "model") -> dict[str, str]:
+    """{the field's column: the prediction column} that a model of `task` (a tasks.Task) answers."""
+    found = {}
+    for column, output in task.outputs(model_name).items():
+        if output.kind == "earthquake_probability":
+            found["score_detection"] = column
+        elif output.kind == "arrival":
+            found[f"{output.phase.lower()}_sample_pred"] = column
+    return found
+
+
+def scored_tasks(task) -> list[str]:
+    """The benchmark's files ("task1", "task23") that a model of `task` answers."""
+    return sorted({TASK_OF_COLUMN[c] for c in answered(task)})
+
+
+def _place(whole: np.ndarray, first: int, window: tuple[int, int] | None, out: np.ndarray) -> None:
+    """out[:] = samples [first, first + len(out)) of the whole trace, zero outside it; with a window, only
+    the window's samples, demeaned."""
+    low, high = (max(first, 0), min(first + len(out), len(whole))) if window is None else window
+    segment = whole[low:high]
+    out[:] = 0.0
+    out[low - first : high - first] = segment - segment.mean(axis=0) if window is not None else segment
+
+
+def windows(
+    dataset: Dataset, rows: pd.DataFrame, masked: bool, batch_size: int, skipped: collections.Counter
+):
+    """tf.data of (waveforms (n, 6000, 3), positions of their rows in `rows`), a batch of rows from one file
+    a call; rows whose trace cannot be read are counted in skipped, by reason, and left out."""
+    start, end = rows.start_sample.to_numpy(np.int64), rows.end_sample.to_numpy(np.int64)
+    first = (start + end - stead.TRACE_SAMPLES) // 2  # the input centred on the window
+    files, names = rows.file.to_numpy(), rows.trace_name.to_numpy()
+    order = np.argsort(files, kind="stable")  # one file a batch; the rows keep their order within it
+    blocks = [
+        block
+        for f in np.unique(files)
+        for block in np.array_split(order[files[order] == f], -(-np.sum(files == f) // batch_size))
+    ]
+
+    def read(block: np.int64):
+        positions = blocks[int(block)]
+        waveforms = np.empty((len(positions), *stead.WAVEFORM_SHAPE), np.float32)
+        good = np.ones(len(positions), bool)
+        whole, name = None, None
+        with dataset.open(int(files[positions[0]])) as reader:
+            for k, i in enumerate(positions):
+                try:
+                    if names[i] != name:  # a trace's windows are neighbours: read it once for them
+                        whole, name = dataset.read_whole(reader, names[i]), names[i]
+                except stead.BadTraceError as e:
+                    good[k], name = False, None
+                    skipped[e.reason] += 1
+                    continue
+                _place(whole, first[i], (start[i], end[i]) if masked else None, waveforms[k])
+        return waveforms[good], positions[good].astype(np.int64)
+
+    def as_batch(block):
+        waveforms, positions = tf.numpy_function(read, [block], (tf.float32, tf.int64), stateful=False)
+        waveforms.set_shape([None, *stead.WAVEFORM_SHAPE])
+        positions.set_shape([None])
+        return waveforms, positions
+
+    ds = tf.data.Dataset.range(len(blocks))
+    return ds.map(as_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(2), first
+
+
+def score(
+    predictor: Predictor,
+    dataset: Dataset,
+    rows: pd.DataFrame,
+    task_file: str,
+    batch_size: int,
+    skipped: collections.Counter,
+) -> list[pd.DataFrame]:
+    """Each of the predictor's models' answers to the rows of one targets file ("task1" or "task23"): the
+    rows (those read) with PREDICTION_COLUMNS, one frame per model."""
+    batches, first = windows(dataset, rows, MASKED[task_file], batch_size, skipped)
+    values = {m.name: {c: np.full(len(rows), np.nan) for c in PREDICTION_COLUMNS} for m in predictor.models}
+    read = np.zeros(len(rows), bool)
+    start, end = rows.start_sample.to_numpy(np.float64), rows.end_sample.to_numpy(np.float64)
+    for waveforms, positions in batches:
+        positions = positions.numpy()
+        read[positions] = True
+        answers = predictor.predict(waveforms)
+        for m in predictor.models:
+            for field, column in answered(m.task, m.name).items():
+                value = answers[column].astype(np.float64)
+                if field.endswith(
+                    "_sample_pred"
+                ):  # a sample of the input, as one of the trace, in the window
+                    value = np.clip(value + first[positions], start[positions], end[positions] - 1)
+                values[m.name][field][positions] = value
+    return [rows[read].assign(**{c: v[read] for c, v in values[m.name].items()}) for m in predictor.models]
