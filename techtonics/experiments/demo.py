@@ -8,7 +8,9 @@ its exported model on the test split), prints the test metrics and where
 the figures are, and then applies the three models to a two-hour synthetic
 continuous recording with earthquakes at known times (`python -m
 techtonics.predict --waveforms`), printing where the detections (CSV and
-QuakeML), their P picks and their figure are. The settings live here, not
+QuakeML), their P picks and their figure are. It ends by scoring the models
+as the field scores them (`python -m techtonics.pick_benchmark` on the
+converter's validation and test splits) and printing the table. The settings live here, not
 in configs/, so the installed package runs the demo. Every stage resumes
 what an interrupted run left. About 8 minutes on 2 cores.
 """
@@ -118,6 +120,18 @@ def detect(output_dir: str, model_dirs: list[str], seed: int = 0) -> dict:
         return json.load(f)
 
 
+def pick_benchmark(output_dir: str, stead_dir: str, records_dir: str, model_dirs: list[str]) -> str:
+    """Runs `python -m techtonics.pick_benchmark` on the demo's STEAD as users do; returns its table."""
+    scores = os.path.join(output_dir, "pick_benchmark")
+    models = [f"--model={os.path.join(d, 'export')}" for d in model_dirs]
+    command = [sys.executable, "-m", "techtonics.pick_benchmark", *models, f"--stead_dir={stead_dir}"]
+    command += [f"--records={records_dir}", f"--output_dir={scores}"]
+    print(f"\nscoring: {' '.join(command[1:])}", flush=True)
+    if subprocess.run(command, check=False, stdout=subprocess.DEVNULL).returncode != 0:
+        raise errors.UserError(f"scoring the models on {stead_dir} failed (its error is above)")
+    return os.path.join(scores, "benchmark.md")
+
+
 def run(output_dir: str, earthquakes: int, noise: int, seed: int = 0) -> None:
     """Runs every stage of the demo in order (each resumes) and prints where its results are."""
     stead_dir = os.path.join(output_dir, "stead")
@@ -129,6 +143,7 @@ def run(output_dir: str, earthquakes: int, noise: int, seed: int = 0) -> None:
         name: stages.train(records_dir, model_dirs[name], job_flags) for name, job_flags in JOBS.items()
     }
     detected = detect(output_dir, list(model_dirs.values()), seed)
+    table = pick_benchmark(output_dir, stead_dir, records_dir, list(model_dirs.values()))
     print("\ndone:")
     print(f"  synthetic STEAD:   {stead_dir}/ ({', '.join(p.name for p in pairs)})")
     print(f"  TFRecords:         {records_dir}/ (verified against {records.MANIFEST_NAME})")
@@ -145,3 +160,6 @@ def run(output_dir: str, earthquakes: int, noise: int, seed: int = 0) -> None:
     print(f"    threshold:       {detected['threshold']:.3f} (the classifier's best F1 on validation)")
     print(f"    predictions:     {detected['predictions_csv']}")
     print(f"    figure:          {', '.join(detected['figures'])}")
+    print(f"  the pick-benchmark's figures (dev and test splits, thresholds from dev): {table}")
+    with open(table) as f:
+        print(f.read(), end="")

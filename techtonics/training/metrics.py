@@ -1,15 +1,17 @@
 """Evaluation metrics of predictions against the truth, in numpy: what metrics.json reports.
 
-ROC AUC and the F1-optimal threshold are exact: every distinct score is a
-threshold (`score >= threshold` is positive), as the field's benchmark
-(Münchmeyer et al. 2022, pick-benchmark task 1) computes them; the ROC and
-PR curves drawn in the figures use 1,001 fixed thresholds.
+ROC AUC, the F1-optimal threshold and the figures at it are scikit-learn's,
+over every distinct score (`score >= threshold` is positive), the functions
+the field's benchmark (Münchmeyer et al. 2022, pick-benchmark task 1)
+computes them with; the ROC and PR curves drawn in the figures use 1,001
+fixed thresholds.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import tf_keras
+from sklearn import metrics as sk_metrics
 
 from techtonics.data import stead
 
@@ -62,37 +64,25 @@ def classification_metrics(labels: np.ndarray, probabilities: np.ndarray) -> tup
     return metrics, curves
 
 
-def _sweep(positive: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(every distinct score, highest first; true positives; false positives) of `scores >= that score`."""
-    order = np.argsort(-scores, kind="stable")
-    ordered, hits = scores[order], positive[order].astype(bool)
-    last = np.append(np.flatnonzero(ordered[1:] != ordered[:-1]), ordered.size - 1)  # each score's last
-    return ordered[last], np.cumsum(hits)[last], np.cumsum(~hits)[last]
-
-
 def roc_auc(positive: np.ndarray, scores: np.ndarray) -> float:
-    """Area under the ROC curve through every distinct threshold: the share of (positive, negative) pairs
-    that the scores order, ties counting half. NaN when the examples hold only one class."""
-    _, true_positives, false_positives = _sweep(positive, scores)
-    if not true_positives.size or not true_positives[-1] or not false_positives[-1]:
+    """Area under the ROC curve through every distinct threshold (scikit-learn's, as the field computes
+    it); NaN when the examples hold only one class."""
+    if np.unique(positive).size < 2:
         return float("nan")
-    recall = np.append(0, true_positives) / true_positives[-1]
-    false_alarm = np.append(0, false_positives) / false_positives[-1]
-    return float(np.trapz(recall, false_alarm))
+    return float(sk_metrics.roc_auc_score(positive, scores))
 
 
 def at_threshold(positive: np.ndarray, scores: np.ndarray, threshold: float) -> dict:
     """Precision, recall and F1 of calling `scores >= threshold` positive (0 where undefined)."""
-    called, positive = scores >= threshold, positive.astype(bool)
-    true_positives = int(np.count_nonzero(called & positive))
-    precision = true_positives / np.count_nonzero(called) if called.any() else 0.0
-    recall = true_positives / np.count_nonzero(positive) if positive.any() else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    precision, recall, f1, _ = sk_metrics.precision_recall_fscore_support(
+        positive.astype(bool), scores >= threshold, average="binary", zero_division=0.0
+    )
     return {"precision": float(precision), "recall": float(recall), "f1": float(f1)}
 
 
 def best_f1_threshold(positive: np.ndarray, scores: np.ndarray) -> float | None:
-    """The threshold of highest F1 over every distinct score; None when no example is positive.
+    """The threshold of highest F1 over every distinct score (scikit-learn's precision_recall_curve); None
+    when no example is positive.
 
     Between two neighbouring scores every threshold calls the same examples
     positive, so the one returned is the midpoint between the lowest score it
@@ -101,16 +91,18 @@ def best_f1_threshold(positive: np.ndarray, scores: np.ndarray) -> float | None:
     scores that fall between the two classes' are split evenly. Among equal
     F1, the highest threshold (the fewest false alarms).
     """
-    thresholds, true_positives, false_positives = _sweep(positive, scores)
-    if not true_positives.size or not true_positives[-1]:
+    positive = positive.astype(bool)
+    if not positive.any():
         return None
-    f1 = 2 * true_positives / (true_positives + false_positives + true_positives[-1])
-    best = int(np.argmax(f1))  # the first maximum: the highest threshold
-    lowest_called = float(thresholds[best])
-    if best + 1 == thresholds.size:
+    precision, recall, thresholds = sk_metrics.precision_recall_curve(positive, scores)
+    with np.errstate(invalid="ignore"):
+        f1 = np.nan_to_num(2 * precision[:-1] * recall[:-1] / (precision[:-1] + recall[:-1]))
+    lowest_called = float(thresholds[np.flatnonzero(f1 == f1.max())[-1]])  # thresholds rise: the last
+    below = scores[scores < lowest_called]
+    if not below.size:
         return lowest_called
-    middle = (lowest_called + float(thresholds[best + 1])) / 2
-    return middle if middle > thresholds[best + 1] else lowest_called  # neighbours too close to split
+    middle = (lowest_called + float(below.max())) / 2
+    return middle if middle > below.max() else lowest_called  # neighbours too close to split
 
 
 def decision_threshold(labels: np.ndarray, probabilities: np.ndarray) -> dict | None:
