@@ -269,8 +269,9 @@ def test_every_training_config_parses_into_a_valid_config():
     assert recipe.pop(next(c for c in training if c.endswith("/augmented.flags"))) == options.to_flags(
         augmentation.RECOMMENDED
     )
-    jobs = [c for c in recipe if c.endswith("_augmented.flags")]  # each job, position-robust
-    assert len(jobs) == 5 and all(recipe[c] == tasks.get(*parsed[c][:2]).recommended_flags() for c in jobs)
+    # Each job, position-robust: the _augmented variants, and the picker, which is only trained so.
+    jobs = [c for c in recipe if c.endswith("_augmented.flags") or parsed[c][0] == "picking"]
+    assert len(jobs) == 6 and all(recipe[c] == tasks.get(*parsed[c][:2]).recommended_flags() for c in jobs)
     assert all(recipe[c] == [] for c in recipe if c not in jobs)
 
 

@@ -2,7 +2,7 @@
 each trace read whole.
 
 - SeisBench format (--seisbench_dir): the chunks in their order, each
-  metadata file's rows in theirs; `trace_idx` counts every row. Arrivals
+  metadata file's rows in theirs. Arrivals
   come from every targets.PHASES column the metadata has, scaled to 100 Hz;
   the split from the `split` column (none: no split). Traces are named by
   SeisBench's `trace_name` (block$location), as the field's targets name them.
@@ -42,9 +42,10 @@ STEAD_PHASES = {"p_arrival_sample": "trace_p_arrival_sample", "s_arrival_sample"
 
 @dataclasses.dataclass
 class Dataset:
-    """The traces (trace_name, trace_idx, trace_split, samples at 100 Hz, file, and the targets.PHASES
-    columns the dataset has, at 100 Hz), and how to read one: `open(file)` gives a reader (a context
-    manager) and `read_whole(reader, trace_name)` its whole (samples, 3) float32 E/N/Z trace at 100 Hz."""
+    """The traces in dataset order (trace_name, trace_split ("" for none), samples at 100 Hz, file, and
+    the targets.PHASES columns the dataset has, at 100 Hz), and how to read one: `open(file)` gives a
+    reader (a context manager), `read_whole(reader, trace_name)` its whole (samples, 3) float32 E/N/Z
+    trace at 100 Hz."""
 
     path: str
     traces: pd.DataFrame
@@ -55,7 +56,7 @@ class Dataset:
 
 def from_seisbench(chunks: tuple[seisbench.Chunk, ...]) -> Dataset:
     """A SeisBench-format dataset's traces, chunk after chunk."""
-    frames, readers, skipped, first_index = [], [], collections.Counter(), 0
+    frames, readers, skipped = [], [], collections.Counter()
     for file, chunk in enumerate(chunks):
         meta, bad = seisbench_metadata.load_chunk(chunk, labelled=False)
         skipped.update(reason for _, reason in bad)
@@ -66,7 +67,6 @@ def from_seisbench(chunks: tuple[seisbench.Chunk, ...]) -> Dataset:
         traces = pd.DataFrame(
             {
                 "trace_name": raw.trace_name,
-                "trace_idx": np.arange(first_index, first_index + len(raw)),
                 "trace_split": raw.get(
                     seisbench_metadata.SPLIT_COLUMN, pd.Series("", index=raw.index)
                 ).fillna(""),
@@ -83,7 +83,6 @@ def from_seisbench(chunks: tuple[seisbench.Chunk, ...]) -> Dataset:
         readers.append(
             meta[list(seisbench_waveforms.READ_COLUMNS)].assign(trace_name=meta[seisbench_waveforms.NAME])
         )
-        first_index += len(raw)
     path = chunks[0].csv.rsplit("/", 1)[0] if chunks else ""
     return Dataset(
         path,
@@ -127,7 +126,7 @@ def from_stead(pairs: tuple[stead.SteadPair, ...], records_path: str | None, spl
             "validation and test splits are the benchmark's dev and test (or give --targets)"
         )
     split_of = converter_splits(pairs, records_path) if splits_needed else {}
-    frames, skipped, first_index = [], collections.Counter(), 0
+    frames, skipped = [], collections.Counter()
     for file, pair in enumerate(pairs):
         meta = stead.read_metadata(pair.csv, columns=tuple(STEAD_PHASES))
         try:  # an unreadable file is skipped now, not an error in the middle of scoring
@@ -135,14 +134,11 @@ def from_stead(pairs: tuple[stead.SteadPair, ...], records_path: str | None, spl
         except stead.SteadError as e:
             print(f"warning: {e}; skipping its {len(meta)} traces", file=sys.stderr)
             skipped["in an unreadable HDF5 file"] += len(meta)
-            first_index += len(meta)
             continue
         traces = meta.rename(columns=STEAD_PHASES)[["trace_name", *STEAD_PHASES.values()]]
-        traces.insert(1, "trace_idx", np.arange(first_index, first_index + len(meta)))
-        traces.insert(2, "trace_split", [split_of.get(name, "") for name in meta.trace_name])
+        traces.insert(1, "trace_split", [split_of.get(name, "") for name in meta.trace_name])
         traces["samples"], traces["file"] = stead.TRACE_SAMPLES, file
         frames.append(traces)
-        first_index += len(meta)
     if not frames:
         raise UserError("no readable STEAD file among the input")
     return Dataset(

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from sklearn import metrics as sk_metrics
 
 from techtonics.core import fileio
+from techtonics.training import figures
 
 # The table's rows: the field's headline figures on test first, then every other metric in its order.
 HEADLINE = (
@@ -43,7 +43,7 @@ def table(stats_of: dict[str, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def figures(predictions: dict[str, pd.DataFrame], model_dir: str) -> list[str]:
+def draw(predictions: dict[str, pd.DataFrame], model_dir: str) -> list[str]:
     """roc.png (task 1) and onset_residuals.png (task 3) of the test split, for the tasks answered;
     predictions: {"test_task1": rows, "test_task23": rows} as written."""
     written = []
@@ -61,18 +61,9 @@ def figures(predictions: dict[str, pd.DataFrame], model_dir: str) -> list[str]:
         written.append(fileio.write_figure(figure, model_dir, "roc.png"))
     onsets = predictions.get("test_task23")
     if onsets is not None:
-        figure = Figure(figsize=(9, 3.5))
-        for axes, phase in zip(figure.subplots(1, 2), ("P", "S")):
-            rows = onsets[onsets.phase_label == phase]
-            residual = (
-                (rows[f"{phase.lower()}_sample_pred"] - rows.phase_onset) / rows.sampling_rate
-            ).dropna()
-            if len(residual):
-                axes.hist(np.clip(residual, -1.0, 1.0), bins=np.linspace(-1.0, 1.0, 41))
-            axes.set(
-                xlabel="pick - onset (s, clipped to +-1)",
-                ylabel="windows",
-                title=f"Task 3: {phase} onsets (test, {len(residual)} picks)",
-            )
-        written.append(fileio.write_figure(figure, model_dir, "onset_residuals.png"))
+        residuals = {
+            phase: (rows[f"{phase.lower()}_sample_pred"] - rows.phase_onset) / rows.sampling_rate
+            for phase, rows in onsets.groupby("phase_label")
+        }
+        written.append(figures.onset_residuals(residuals, "Task 3 (test)", model_dir))
     return written

@@ -114,6 +114,16 @@ def _models(paths: tuple[str, ...]) -> dict[str, tuple[str, tasks.Task]]:
     return found
 
 
+def _write(answer: pd.DataFrame, task_file: str, split: str, output_dir: str, name: str) -> pd.DataFrame:
+    """OUTPUT_DIR/<name>/<split>_<task_file>.csv, atomically, in the field's columns; returns it."""
+    model_dir = fileio.join(output_dir, name)
+    fileio.makedirs(model_dir)
+    answer = answer[targets.COLUMNS[task_file] + scoring.PREDICTION_COLUMNS]
+    with fileio.atomic_output(fileio.join(model_dir, f"{split}_{task_file}.csv"), "w") as f:
+        answer.to_csv(f, index=False)
+    return answer
+
+
 def run(config: BenchmarkConfig) -> dict:
     """Scores every model on the targets; returns the summary (also OUTPUT_DIR/summary.json)."""
     fileio.check_writable(config.output_dir, "the benchmark")
@@ -138,27 +148,25 @@ def _run(config: BenchmarkConfig) -> dict:
     written = collections.defaultdict(dict)
     started = time.perf_counter()
     for task_file in sorted({task_file for task_file, _ in rows}):
-        names = [n for n, (_, task) in models.items() if task_file in scoring.scored_tasks(task)]
-        if not names:
-            continue
-        scorer = prediction.Predictor([models[n][0] for n in names], strategy)
-        for split in targets.SPLITS:
-            began = time.perf_counter()
-            split_rows = rows[(task_file, split)]
-            answers = scoring.score(scorer, dataset, split_rows, task_file, config.batch_size, skipped)
-            for name, answer in zip(names, answers):
-                model_dir = fileio.join(config.output_dir, name)
-                fileio.makedirs(model_dir)
-                answer = answer[targets.COLUMNS[task_file] + scoring.PREDICTION_COLUMNS]
-                with fileio.atomic_output(fileio.join(model_dir, f"{split}_{task_file}.csv"), "w") as f:
-                    answer.to_csv(f, index=False)
-                written[name][f"{split}_{task_file}"] = answer
-            seconds = time.perf_counter() - began
-            print(
-                f"{task_file} {split}: {len(split_rows):,} windows, {len(names)} model"
-                f"{'' if len(names) == 1 else 's'}, {seconds:.1f} s "
-                f"({len(split_rows) / seconds:,.0f} windows/s)"
-            )
+        groups = collections.defaultdict(list)  # the models that read this file alike, together
+        for name, (_, task) in models.items():
+            if task_file in scoring.scored_tasks(task):
+                groups[scoring.reading(task, task_file)].append(name)
+        for (masked, _), names in sorted(groups.items()):
+            scorer = prediction.Predictor([models[n][0] for n in names], strategy)
+            for split in targets.SPLITS:
+                began = time.perf_counter()
+                split_rows = rows[(task_file, split)]
+                answers = scoring.score(scorer, dataset, split_rows, masked, config.batch_size, skipped)
+                for name, answer in zip(names, answers):
+                    written[name][f"{split}_{task_file}"] = _write(
+                        answer, task_file, split, config.output_dir, name
+                    )
+                seconds = time.perf_counter() - began
+                print(
+                    f"{task_file} {split}: {len(split_rows):,} windows, {', '.join(names)}, {seconds:.1f} s "
+                    f"({len(split_rows) / seconds:,.0f} windows/s)"
+                )
     stats_of = {}
     for name, frames in written.items():
         model_dir = fileio.join(config.output_dir, name)
@@ -168,7 +176,7 @@ def _run(config: BenchmarkConfig) -> dict:
         if "dev_task23" in frames:
             stats.update(metrics.phase_and_onset(frames["dev_task23"], frames["test_task23"]))
         report.write_metrics(stats, model_dir)
-        report.figures(frames, model_dir)
+        report.draw(frames, model_dir)
         stats_of[name] = stats
     table = report.table(stats_of)
     fileio.write_atomic(fileio.join(config.output_dir, "benchmark.md"), table)

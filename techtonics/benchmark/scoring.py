@@ -2,18 +2,22 @@
 
 A model reads 60 s, its export's input, placed by the target's window
 alone and never by its label:
-- task 1 (30 s windows): the window's own samples, demeaned, in the middle
-  of the input, with zeros around them. A classifier answers for its whole
-  input, so any context would be scored with the window: a noise window cut
-  just before an event would be scored from the event.
-  score_detection is its earthquake probability.
-- tasks 2 and 3 (10 s windows): the 60 s of the trace centred on the window
-  (zeros beyond the trace's ends), as SeisBench centres its pickers' input.
-  An arrival model's answer is placed in the trace and clipped into the
-  window, so every pick comes from inside [start_sample, end_sample).
+- a model that answers for its whole input (the classifier), on task 1's
+  30 s windows: the window's own samples, demeaned, in the middle of the
+  input, with zeros around them. Any context would be scored with the
+  window: a noise window cut just before an event would be scored from the
+  event. score_detection is its earthquake probability.
+- every other reading (a picker on any window; an arrival model on tasks 2
+  and 3's 10 s windows): the 60 s of the trace centred on the window (zeros
+  beyond the trace's ends), as SeisBench centres its pickers' input.
+Every score comes from inside [start_sample, end_sample): an arrival
+model's answer is placed in the trace and clipped into the window; a
+picker's per-sample probabilities are read inside the window only, as the
+field scores pickers: score_detection the highest earthquake probability
+(1 - noise), score_p_or_s the highest P over the highest S, and each
+phase's pick its most probable sample.
 Which model answers what comes from its task's declared outputs
-(tasks.Output): an earthquake probability scores task 1; a P or S arrival,
-p_sample_pred or s_sample_pred of task 3. A column a model does not answer
+(tasks.Output, Task.phase_probabilities). A column a model does not answer
 is left empty (NaN), as the field's collect_results.py expects.
 
 Windows are read through tf.data, a batch of targets a call, in parallel
@@ -39,11 +43,13 @@ TASK_OF_COLUMN = {
     "p_sample_pred": "task23",
     "s_sample_pred": "task23",
 }
-MASKED = {"task1": True, "task23": False}  # whether the input holds the window alone (see above)
 
 
 def answered(task, model_name: str = "model") -> dict[str, str]:
-    """{the field's column: the prediction column} that a model of `task` (a tasks.Task) answers."""
+    """{the field's column: the prediction column it comes from} of a model of `task` (a tasks.Task); a
+    picker answers every column from its per-sample probabilities (Task.phase_probabilities)."""
+    if task.phase_probabilities:
+        return dict.fromkeys(PREDICTION_COLUMNS, task.phase_probabilities)
     found = {}
     for column, output in task.outputs(model_name).items():
         if output.kind == "earthquake_probability":
@@ -56,6 +62,27 @@ def answered(task, model_name: str = "model") -> dict[str, str]:
 def scored_tasks(task) -> list[str]:
     """The benchmark's files ("task1", "task23") that a model of `task` answers."""
     return sorted({TASK_OF_COLUMN[c] for c in answered(task)})
+
+
+def reading(task, task_file: str) -> tuple[bool, bool]:
+    """How a model of `task` reads a targets file: (the window alone, masked; per-sample probabilities)."""
+    per_sample = bool(task.phase_probabilities)
+    return task_file == "task1" and not per_sample, per_sample
+
+
+def _window_scores(probabilities: np.ndarray, low: np.ndarray, high: np.ndarray) -> dict[str, np.ndarray]:
+    """The field's four columns from (n, samples, [P, S, noise]) probabilities, inside [low, high)."""
+    t = np.arange(probabilities.shape[1])[np.newaxis, :]
+    inside = (t >= low[:, np.newaxis]) & (t < high[:, np.newaxis])
+    p, s, noise = (np.where(inside, probabilities[..., k], -np.inf) for k in range(3))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_or_s = p.max(axis=1) / s.max(axis=1)
+    return {
+        "score_detection": (1.0 - np.where(inside, probabilities[..., 2], np.inf)).max(axis=1),
+        "score_p_or_s": p_or_s,
+        "p_sample_pred": p.argmax(axis=1).astype(np.float64),
+        "s_sample_pred": s.argmax(axis=1).astype(np.float64),
+    }
 
 
 def _place(whole: np.ndarray, first: int, window: tuple[int, int] | None, out: np.ndarray) -> None:
@@ -113,23 +140,30 @@ def score(
     predictor: Predictor,
     dataset: Dataset,
     rows: pd.DataFrame,
-    task_file: str,
+    masked: bool,
     batch_size: int,
     skipped: collections.Counter,
 ) -> list[pd.DataFrame]:
-    """Each of the predictor's models' answers to the rows of one targets file ("task1" or "task23"): the
-    rows (those read) with PREDICTION_COLUMNS, one frame per model."""
-    batches, first = windows(dataset, rows, MASKED[task_file], batch_size, skipped)
+    """Each of the predictor's models' answers to rows of one targets file, read alike (`reading`): the rows
+    (those read) with PREDICTION_COLUMNS, one frame per model."""
+    batches, first = windows(dataset, rows, masked, batch_size, skipped)
     values = {m.name: {c: np.full(len(rows), np.nan) for c in PREDICTION_COLUMNS} for m in predictor.models}
     read = np.zeros(len(rows), bool)
-    start, end = rows.start_sample.to_numpy(np.float64), rows.end_sample.to_numpy(np.float64)
+    start, end = rows.start_sample.to_numpy(np.int64), rows.end_sample.to_numpy(np.int64)
+    columns_needed = any(not m.task.phase_probabilities for m in predictor.models)
     for waveforms, positions in batches:
         positions = positions.numpy()
         read[positions] = True
-        answers = predictor.predict(waveforms)
+        answers = predictor.predict(waveforms) if columns_needed else {}
+        window = (start[positions] - first[positions], end[positions] - first[positions])
         for m in predictor.models:
-            for field, column in answered(m.task, m.name).items():
-                value = answers[column].astype(np.float64)
+            if m.task.phase_probabilities:
+                probabilities = m.loaded.serve(waveforms)[m.task.phase_probabilities].numpy()
+                found = _window_scores(probabilities, *window)
+            else:
+                found = {field: answers[column] for field, column in answered(m.task, m.name).items()}
+            for field, value in found.items():
+                value = value.astype(np.float64)
                 if field.endswith(
                     "_sample_pred"
                 ):  # a sample of the input, as one of the trace, in the window

@@ -12,10 +12,14 @@ scores three tasks on windows of the dev and test splits:
   least 50 samples from either edge, of an arrival at least 0.5 s from its
   neighbours: is it P or S (task 2), and when (task 3)?
 
-`generate` draws them as the field's generator does, draw for draw: numpy's
-legacy generator seeded 42 for each file, every trace of the dataset in
-dataset order (train too, so later draws do not move), arrivals from the
-columns of PHASES. On the same dataset it gives the field's rows exactly.
+`generate` draws them as the field's generator does (its current version,
+which keeps only dev and test traces and drops windows of 100 samples or
+fewer), draw for draw: numpy's legacy generator seeded 42 for each file,
+the dev and test traces in dataset order (`trace_idx` counts them, as the
+field's filtered dataset does; every trace where the dataset has no
+splits), arrivals from the columns of PHASES. On the same dataset it gives
+the field's rows exactly, as written by its default invocation (a
+sampling_rate of 100, so windows in whole samples).
 `read` takes published targets instead (the field advises them for
 comparability), and `check` keeps the rows a dataset can answer.
 Everything is at 100 Hz, the models' rate: arrivals of a trace recorded at
@@ -48,17 +52,18 @@ PHASES = {
     },
     **{f"trace_{name}_arrival_sample": "S" for name in ("s", "S", "S1", "Sg", "SmS", "Sn")},
 }
-SAMPLING_RATE_HZ = float(stead.SAMPLING_RATE_HZ)  # the targets' rate (the field writes it as a float)
+SAMPLING_RATE_HZ = stead.SAMPLING_RATE_HZ  # the targets' rate: 100, as the field's default writes it
 TRACE_COLUMNS = ["trace_name", "trace_idx", "trace_split", "sampling_rate", "start_sample", "end_sample"]
 TASK1_COLUMNS = [*TRACE_COLUMNS, "trace_type"]
 TASK23_COLUMNS = [*TRACE_COLUMNS, "phase_label", "full_phase_label", "phase_onset"]
 COLUMNS = {"task1": TASK1_COLUMNS, "task23": TASK23_COLUMNS}
-SPLITS = ("dev", "test")  # the splits the benchmark scores (its targets also hold train's rows)
+SPLITS = ("dev", "test")  # the splits the benchmark scores
 SEED = 42
 
 DETECTION_WINDOW_S, DETECTION_EDGE = 30, 100  # task 1: window length, samples kept clear of its edges
 ONSET_WINDOW_S, ONSET_EDGE = 10, 50  # tasks 2 and 3
 ONSET_SPACING_S = 0.5  # tasks 2 and 3: an onset this near another cannot be isolated
+SHORTEST_WINDOW = 100  # samples: a window no longer than this (at a trace's end) is dropped
 
 
 def _window(rng: np.random.RandomState, npts, length, containing=None, edge: int = DETECTION_EDGE):
@@ -144,17 +149,25 @@ def _onset_rows(traces: pd.DataFrame) -> list[dict]:
 
 
 def generate(traces: pd.DataFrame, noise_before_events: bool = True) -> dict[str, pd.DataFrame]:
-    """{"task1": rows, "task23": rows} of every trace, in the field's columns and draws.
+    """{"task1": rows, "task23": rows} of the dev and test traces, in the field's columns and draws.
 
     traces: the dataset's traces in dataset order (data.Dataset.traces):
-    trace_name, trace_idx, trace_split, samples (the trace's length at
-    100 Hz) and the PHASES columns it has, at 100 Hz.
+    trace_name, trace_split ("" everywhere when the dataset has no splits:
+    then every trace), samples (the trace's length at 100 Hz) and the
+    PHASES columns it has, at 100 Hz.
     noise_before_events: also cut noise from before a late first arrival
     (the field's default).
     """
-    return {
+    if (traces.trace_split != "").any():
+        traces = traces[traces.trace_split.isin(SPLITS)]
+    traces = traces.assign(trace_idx=np.arange(len(traces)))
+    made = {
         "task1": pd.DataFrame(_detection_rows(traces, noise_before_events), columns=TASK1_COLUMNS),
         "task23": pd.DataFrame(_onset_rows(traces), columns=TASK23_COLUMNS),
+    }
+    return {
+        task: rows[rows.end_sample - rows.start_sample > SHORTEST_WINDOW].reset_index(drop=True)
+        for task, rows in made.items()
     }
 
 

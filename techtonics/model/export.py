@@ -29,7 +29,8 @@ THRESHOLD = "threshold"  # techtonics.json's decision threshold: {"value": proba
 
 
 class ExportedModel(tf.Module):
-    """The serving functions: `serve` (waveform -> the answer by name) and `spectrogram` (-> `image`).
+    """The serving functions: `serve` (waveform -> the answer by name) and, for a model of the original's
+    image, `spectrogram` (-> `image`).
 
     The same object serves in memory (the trainer evaluates it right after
     exporting) and, restored by tf.saved_model.load, from disk.
@@ -39,10 +40,20 @@ class ExportedModel(tf.Module):
         super().__init__()
         self.model = model
         self._answer = answer
-        self._image = model.get_layer("spectrogram")
         spec = tf.TensorSpec([None, *stead.WAVEFORM_SHAPE], tf.float32, name="waveform")
         self.serve = tf.function(self._serve, input_signature=[spec])
-        self.spectrogram = tf.function(self._spectrogram, input_signature=[spec])
+        # A model that reads the waveform itself (the picker) has no image to show.
+        names = {layer.name for layer in model.layers}
+        self._image = model.get_layer("spectrogram") if "spectrogram" in names else None
+        if self._image is not None:
+            self.spectrogram = tf.function(self._spectrogram, input_signature=[spec])
+
+    def signatures(self) -> dict:
+        """The SavedModel's signatures: `serving_default`, and `spectrogram` where the model has an image."""
+        found = {"serving_default": self.serve}
+        if self._image is not None:
+            found["spectrogram"] = self.spectrogram
+        return found
 
     def _serve(self, waveform):
         return self._answer(self.model(waveform, training=False))
@@ -58,15 +69,13 @@ def export_model(
 
     info: written as techtonics.json with the export version; answer: the
     task's map of the model's output to {name: tensor} (tasks.Task.serving).
-    Signatures: `serving_default` and `spectrogram`, as ExportedModel's.
+    Signatures: ExportedModel.signatures.
     """
     info = {**info, "export_version": EXPORT_VERSION}
     module = ExportedModel(model, answer)
     tmp = fileio.temporary_path(path)
     try:
-        tf.saved_model.save(
-            module, tmp, signatures={"serving_default": module.serve, "spectrogram": module.spectrogram}
-        )
+        tf.saved_model.save(module, tmp, signatures=module.signatures())
         fileio.write_atomic(fileio.join(tmp, EXPORT_INFO), json.dumps(info, indent=2, sort_keys=True) + "\n")
         fileio.rmtree(path)
         fileio.rename(tmp, path)

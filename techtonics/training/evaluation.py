@@ -73,8 +73,8 @@ def predict_split(
         np.concatenate(outputs),
         task.truth(meta),
         meta,
-        np.concatenate(grid_index),
-        np.concatenate(grid_images),
+        np.concatenate(grid_index) if grid_index else np.zeros(0, np.int64),
+        np.concatenate(grid_images) if grid_images else np.zeros(0, np.float32),
     )
 
 
@@ -119,10 +119,11 @@ def evaluate(
     }
     paths.append(figures.position_robustness(metrics["p_offset"], task.describe(), out_dir))
     shown = result.grid_index
-    texts = [task.grid_text(result.truth[i], result.predicted[i]) for i in shown]
-    names = [result.metadata["trace_name"][i].decode() for i in shown]
-    true_text, predicted_text = [t for t, _ in texts], [p for _, p in texts]
-    paths.append(figures.example_grid(result.grid_images, names, true_text, predicted_text, out_dir))
+    if shown.size:  # a task without an image (the picker) shows none
+        texts = [task.grid_text(result.truth[i], result.predicted[i]) for i in shown]
+        names = [result.metadata["trace_name"][i].decode() for i in shown]
+        true_text, predicted_text = [t for t, _ in texts], [p for _, p in texts]
+        paths.append(figures.example_grid(result.grid_images, names, true_text, predicted_text, out_dir))
     metrics.update(split=split, task=task.name, figures=[p.rsplit("/", 1)[-1] for p in paths])
     fileio.write_atomic(
         fileio.join(out_dir, "metrics.json"), json.dumps(metrics, indent=2, sort_keys=True) + "\n"

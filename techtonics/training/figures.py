@@ -131,3 +131,19 @@ def example_grid(
         ax.imshow(image[:, :, 0], cmap="gray", vmin=0, vmax=1, aspect="auto")
         ax.set_title(f"{name}\ntrue {true} / predicted {guess}", fontsize=7)
     return fileio.write_figure(figure, out_dir, "examples.png")
+
+
+def onset_residuals(residuals: dict[str, np.ndarray], title: str, out_dir: str) -> str:
+    """onset_residuals.png: a histogram of each phase's pick - onset, in seconds (clipped to +-1 s)."""
+    figure = Figure(figsize=(4.5 * len(residuals), 3.5))
+    for axes, (phase, residual) in zip(np.atleast_1d(figure.subplots(1, len(residuals))), residuals.items()):
+        residual = np.asarray(residual, np.float64)
+        residual = residual[np.isfinite(residual)]
+        if residual.size:
+            axes.hist(np.clip(residual, -1.0, 1.0), bins=np.linspace(-1.0, 1.0, 41))
+        axes.set(
+            xlabel="pick - onset (s, clipped to +-1)",
+            ylabel="picks",
+            title=f"{title}: {phase} ({residual.size} picks)",
+        )
+    return fileio.write_figure(figure, out_dir, "onset_residuals.png")

@@ -101,7 +101,7 @@ def _parse(
             return features["waveform"], label, weighed(features)
         if not metadata:
             return features["waveform"], label
-        fields = dict.fromkeys((*METADATA_FIELDS, "label", task.truth_field))
+        fields = dict.fromkeys((*METADATA_FIELDS, "label", task.truth_field, *augmentation.SAMPLE_TARGETS))
         return features["waveform"], label, {name: features[name] for name in fields}
 
     return parse
@@ -193,7 +193,7 @@ def dataset(
     training: shuffled with `seed`, repeated forever and full batches only
     (so steps are equal on every replica); otherwise one pass in file order
     with the last partial batch. metadata: a third element with
-    METADATA_FIELDS, the raw label and the task's truth, for evaluation.
+    METADATA_FIELDS, the raw label, the task's truth and the arrivals, for evaluation.
     input_context: this input pipeline's place in a distributed job; the
     dataset then holds only its share, in per-replica batches.
     input_pipelines: the job's (one per worker), when tf.distribute shards

@@ -206,7 +206,7 @@ def _export(config: TrainConfig, task: tasks.Task, converted: ConvertedDataset, 
     model.load_weights(
         best or tf.train.latest_checkpoint(fileio.join(model_dir, "checkpoints"))
     ).expect_partial()
-    info = {**task.export_info(task.normalization(converted)), "image_channels": config.model.image.channels}
+    info = {"image_channels": config.model.image.channels, **task.export_info(task.normalization(converted))}
     path = fileio.join(model_dir, "export")
     return path, export.export_model(model, path, info, task.serving(info))
 
