@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import tensorflow as tf
 
 from techtonics.benchmark import data, metrics, run, scoring, targets
 from techtonics.conversion import plan
@@ -206,6 +207,19 @@ def test_an_onset_window_reads_its_centred_context_and_picks_inside_it():
     assert np.array_equal(late, trace[6500:12500][: 12000 - 6500].tolist() + [[0, 0, 0]] * 500)
 
 
+def test_a_pickers_scores_come_from_inside_the_window():
+    probabilities = np.zeros((1, 100, 3))
+    probabilities[..., 2] = 1.0
+    probabilities[0, 10] = [0.9, 0.0, 0.1]  # outside the window: ignored
+    probabilities[0, 30] = [0.6, 0.1, 0.3]
+    probabilities[0, 50] = [0.0, 0.2, 0.8]
+    scores = scoring._window_scores(probabilities, np.array([20]), np.array([60]))
+    assert scores["score_detection"][0] == pytest.approx(0.7) and scores["score_p_or_s"][0] == pytest.approx(
+        3.0
+    )
+    assert scores["p_sample_pred"][0] == 30 and scores["s_sample_pred"][0] == 50
+
+
 def test_metrics_match_hand_computed_values():
     dev1 = pd.DataFrame(
         {
@@ -264,6 +278,7 @@ def exports(tmp_path_factory):
             str(root / "p_arrival" / "export"), "regression", target="p_arrival_sample"
         ),
         "magnitude": export_untrained(str(root / "magnitude" / "export"), "regression"),
+        "picking": export_untrained(str(root / "picking" / "export"), "picking"),
     }
 
 
@@ -288,6 +303,12 @@ def test_the_command_writes_the_fields_files(seisbench_copy, exports, tmp_path, 
         assert len(onsets) == (made["task23"].trace_split == split).sum()
         assert onsets.p_sample_pred.between(onsets.start_sample, onsets.end_sample - 1).all()
         assert onsets.score_detection.isna().all() and onsets.s_sample_pred.isna().all()
+    for split in targets.SPLITS:  # the picker answers every task from inside each window
+        for task_file in ("task1", "task23"):
+            picked = pd.read_csv(tmp_path / "picking" / f"{split}_{task_file}.csv")
+            assert picked.score_detection.between(0, 1).all() and (picked.score_p_or_s > 0).all()
+            for column in ("p_sample_pred", "s_sample_pred"):
+                assert picked[column].between(picked.start_sample, picked.end_sample - 1).all()
     assert not (tmp_path / "classification" / "dev_task23.csv").exists()
     assert not (tmp_path / "magnitude").exists()
     stats = json.loads((tmp_path / "classification" / "benchmark.json").read_text())
@@ -299,7 +320,11 @@ def test_the_command_writes_the_fields_files(seisbench_copy, exports, tmp_path, 
         tmp_path / "p_arrival" / "onset_residuals.png"
     ).exists()
     table = (tmp_path / "benchmark.md").read_text()
-    assert table.splitlines()[0] == "| metric | classification | p_arrival |" and "| test_det_auc |" in table
+    assert (
+        table.splitlines()[0] == "| metric | classification | p_arrival | picking |"
+        and "| test_det_auc |" in table
+    )
+    assert "test_phase_mcc" in json.loads((tmp_path / "picking" / "benchmark.json").read_text())
     assert summary["skipped"] == {} and json.loads((tmp_path / "summary.json").read_text())["models"]
 
     # The same targets given back score the same.
@@ -352,3 +377,25 @@ def test_stead_input_needs_the_converted_splits(tiny_stead, exports, tmp_path):
         _benchmark([exports["classification"]], tmp_path, stead_dir=str(tiny_stead))
     with pytest.raises(UserError, match="answers a benchmark task"):
         _benchmark([exports["magnitude"]], tmp_path, stead_dir=str(tiny_stead))
+
+
+def test_picker_labels_are_gaussians_at_the_arrivals_and_follow_the_shift():
+    from techtonics.training import augmentation, picking, tasks
+
+    task = tasks.get("picking")
+    features = {
+        "waveform": tf.random.stateless_normal([3, *stead.WAVEFORM_SHAPE], [1, 2]),
+        "label": tf.constant([1, 1, 0]),
+        "p_arrival_sample": tf.constant([900.0, 1200.0, np.nan]),
+        "s_arrival_sample": tf.constant([1500.0, np.nan, np.nan]),
+        "coda_end_sample": tf.constant([3000.0, 3000.0, np.nan]),
+    }
+    labels = task.label(features, (0.0, 1.0)).numpy()
+    assert labels.shape == (3, 6000, 3) and np.allclose(labels.sum(axis=-1), 1.0)
+    assert labels[0, :, 0].argmax() == 900 and labels[0, :, 1].argmax() == 1500
+    assert labels[0, 900 + int(picking.SIGMA_SAMPLES), 0] == pytest.approx(np.exp(-0.5), abs=1e-3)
+    assert not labels[1, :, 1].any() and np.all(labels[2, :, 2] == 1.0)  # no S; a noise trace is noise
+    shift = augmentation.AugmentConfig(shift=1.0, shift_min_s=30.0, shift_max_s=30.0)
+    moved = augmentation.augment(features, tf.constant([0, 0], tf.int64), shift)
+    labels = task.label(moved, (0.0, 1.0)).numpy()
+    assert labels[0, :, 0].argmax() == 3000 and labels[0, :, 1].argmax() == 3600  # P at 30 s, S with it

@@ -168,7 +168,7 @@ def _run(config: BenchmarkConfig) -> dict:
                     f"({len(split_rows) / seconds:,.0f} windows/s)"
                 )
     stats_of = {}
-    for name, frames in written.items():
+    for name, frames in ((n, written[n]) for n in models if n in written):  # in the order given
         model_dir = fileio.join(config.output_dir, name)
         stats = {}
         if "dev_task1" in frames:
