@@ -65,14 +65,16 @@ import numpy as np, tensorflow as tf
 loaded = tf.saved_model.load(sys.argv[1])
 waveform = tf.constant(np.load(sys.argv[2]))
 outputs = {k: v.numpy().tolist() for k, v in loaded.signatures["serving_default"](waveform=waveform).items()}
-image = loaded.signatures["spectrogram"](waveform=waveform)["image"]
-print(json.dumps({"outputs": outputs, "image_shape": image.shape.as_list()}))
+shape = None
+if "spectrogram" in loaded.signatures:
+    shape = loaded.signatures["spectrogram"](waveform=waveform)["image"].shape.as_list()
+print(json.dumps({"outputs": outputs, "image_shape": shape}))
 """
 
 
 def reload_export(export_dir: pathlib.Path, waveforms: np.ndarray, tmp_path: pathlib.Path) -> dict:
     """An export loaded in a fresh process without this package, and applied to waveforms:
-    {"outputs": {name: values}, "image_shape": its spectrogram signature's shape}."""
+    {"outputs": {name: values}, "image_shape": its spectrogram signature's shape, None without one}."""
     np.save(tmp_path / "waveforms.npy", waveforms)
     result = subprocess.run(
         [sys.executable, "-c", _RELOAD, str(export_dir), str(tmp_path / "waveforms.npy")],

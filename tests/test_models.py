@@ -1,5 +1,5 @@
-"""The two CNNs as their tasks build them: the original's layers, output properties, and the export
-reloaded without this package."""
+"""The models as their tasks build them: the original's two CNNs' layers, the picker's U-Net, output
+properties, and the export reloaded without this package."""
 
 import json
 
@@ -28,7 +28,7 @@ def waveforms() -> np.ndarray:
     )
 
 
-@pytest.mark.parametrize("task", list(tasks.TASKS))
+@pytest.mark.parametrize("task", list(LAYERS))
 def test_layers_are_the_originals(task):
     model = tasks.get(task).build_model(cnn.ModelConfig())
     kinds = [type(layer).__name__ for layer in model.layers[2:]]
@@ -45,6 +45,16 @@ def test_classifier_outputs_probabilities(waveforms):
     assert probabilities.shape == (len(waveforms), len(stead.CLASS_NAMES))
     assert (probabilities >= 0).all()
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_picker_gives_phase_probabilities_at_every_sample_whatever_the_amplitude(waveforms):
+    model = tasks.get("picking").build_model(cnn.ModelConfig())
+    probabilities = model(waveforms, training=False).numpy()
+    assert probabilities.shape == (len(waveforms), stead.TRACE_SAMPLES, 3) and (probabilities >= 0).all()
+    np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, rtol=1e-5)
+    # Demeaned and scaled by the peak first: a gain or an offset in counts changes nothing.
+    scaled = model(waveforms * 1000.0 + 50.0, training=False).numpy()
+    np.testing.assert_allclose(scaled, probabilities, atol=1e-4)
 
 
 def test_image_size_and_channels_change_the_model(waveforms):
@@ -70,11 +80,18 @@ def test_export_reloaded_in_a_fresh_process_gives_the_same_outputs(task, wavefor
     in_process = model(waveforms, training=False).numpy()
     if task == "classification":
         np.testing.assert_allclose(reloaded["outputs"]["probabilities"], in_process, atol=1e-6)
+    elif task == "picking":  # per-sample probabilities, and each window's detection and picks from them
+        np.testing.assert_allclose(reloaded["outputs"]["phase_probabilities"], in_process, atol=1e-5)
+        picks = np.array(reloaded["outputs"]["picks"])
+        np.testing.assert_allclose(picks[:, 0], (1 - in_process[..., 2]).max(axis=1), atol=1e-5)
+        assert picks[:, 1].tolist() == in_process[..., 0].argmax(axis=1).tolist()
+        assert picks[:, 3].tolist() == in_process[..., 1].argmax(axis=1).tolist()
     else:  # in the target's units: normalisation undone
         np.testing.assert_allclose(
             reloaded["outputs"]["source_distance_km"], in_process[:, 0] * 25 + 60, atol=1e-4
         )
-    assert reloaded["image_shape"] == [len(waveforms), 100, 150, 1]
+    # The original's image is a signature of its own; the picker has none.
+    assert reloaded["image_shape"] == (None if task == "picking" else [len(waveforms), 100, 150, 1])
     exported_info = json.loads((tmp_path / "export" / export.EXPORT_INFO).read_text())
     assert exported_info["task"] == task
     # The returned model, served in memory (as the trainer evaluates it), answers as the reloaded one.

@@ -48,7 +48,7 @@ class ExportedModel(tf.Module):
         if self._image is not None:
             self.spectrogram = tf.function(self._spectrogram, input_signature=[spec])
 
-    def signatures(self) -> dict:
+    def serving_signatures(self) -> dict:
         """The SavedModel's signatures: `serving_default`, and `spectrogram` where the model has an image."""
         found = {"serving_default": self.serve}
         if self._image is not None:
@@ -69,13 +69,13 @@ def export_model(
 
     info: written as techtonics.json with the export version; answer: the
     task's map of the model's output to {name: tensor} (tasks.Task.serving).
-    Signatures: ExportedModel.signatures.
+    Signatures: ExportedModel.serving_signatures.
     """
     info = {**info, "export_version": EXPORT_VERSION}
     module = ExportedModel(model, answer)
     tmp = fileio.temporary_path(path)
     try:
-        tf.saved_model.save(module, tmp, signatures=module.signatures())
+        tf.saved_model.save(module, tmp, signatures=module.serving_signatures())
         fileio.write_atomic(fileio.join(tmp, EXPORT_INFO), json.dumps(info, indent=2, sort_keys=True) + "\n")
         fileio.rmtree(path)
         fileio.rename(tmp, path)
