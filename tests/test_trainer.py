@@ -83,6 +83,11 @@ def test_trains_exports_and_evaluates(tiny_records, tmp_path, task, strategy):
         )
         assert 0.0 <= metrics["accuracy"] <= 1.0
         assert {"confusion_matrix.png", "roc.png", "precision_recall.png"} <= set(metrics["figures"])
+    elif task == "picking":  # the detection as the classifier's, and each phase's picks
+        assert metrics["examples"] == _count_in_test_split(tiny_records, task)
+        earthquakes = metrics["confusion_matrix"][1]
+        assert metrics["P_onset"]["picks"] == sum(earthquakes) and metrics["P_onset"]["rmse_s"] >= 0.0
+        assert {"roc.png", "onset_residuals.png"} <= set(metrics["figures"])
     else:
         assert metrics["examples"] == _count_in_test_split(tiny_records, task)
         assert metrics["units"] == "magnitude" and metrics["rmse"] >= metrics["mae"] >= 0.0
