@@ -40,13 +40,13 @@ FIGURES = {
     "png.per_epoch",
     *(
         f"training.{task}{xla}.{feed}"
-        for task in ("classification", "regression")
+        for task in ("classification", "regression", "picking")
         for xla in ("", ".xla")
         for feed in ("memory", "fed")
     ),
     *(
         f"training.{task}.{feed}"
-        for task in ("classification", "regression")
+        for task in ("classification", "regression", "picking")
         for feed in ("augmented", "augmented_memory")
     ),
     *(
@@ -54,6 +54,7 @@ FIGURES = {
         for kind in ("stead", "continuous")
         for what in ("loop", "memory", "pipeline", "fed")
     ),
+    "prediction.pick_benchmark",
     "storage.local",
     "storage.s3",
 }
