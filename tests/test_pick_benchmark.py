@@ -399,3 +399,49 @@ def test_picker_labels_are_gaussians_at_the_arrivals_and_follow_the_shift():
     moved = augmentation.augment(features, tf.constant([0, 0], tf.int64), shift)
     labels = task.label(moved, (0.0, 1.0)).numpy()
     assert labels[0, :, 0].argmax() == 3000 and labels[0, :, 1].argmax() == 3600  # P at 30 s, S with it
+
+
+def test_traces_longer_than_60_s_and_other_rates_are_indexed_whole(exports, tmp_path):
+    # INSTANCE-like: 120 s traces, one recorded at 50 Hz; the targets index the whole trace at 100 Hz.
+    ramp = np.arange(12000, dtype=np.float32)
+    traces = [
+        np.stack([ramp, ramp + 1, ramp + 2]),
+        np.stack([ramp[:6000]] * 3),
+        np.ones((3, 12000)),
+        np.ones((3, 12000)),
+    ]
+    metadata = pd.DataFrame(
+        {
+            "trace_name": ["long", "slow", "quiet", "calm"],
+            "trace_sampling_rate_hz": [100.0, 50.0, 100.0, 100.0],
+            P: [8000.0, 4000.0, np.nan, np.nan],
+            S: [9500.0, np.nan, np.nan, np.nan],
+            "trace_category": ["earthquake_local", "earthquake_local", "noise", "noise"],
+            "split": ["test", "dev", "test", "dev"],
+        }
+    )
+    directory = str(tmp_path / "instance")
+    seisbench_format.write_chunk(directory, metadata, traces, seisbench_format.STEAD_FORMAT, block_size=1)
+    dataset = data.from_seisbench(tuple(seisbench.find_chunks(directory)))
+    assert dataset.traces.samples.tolist() == [12000] * 4 and dataset.traces[P].tolist()[:2] == [
+        8000.0,
+        8000.0,
+    ]
+    made = targets.generate(dataset.traces)
+    quake = made["task1"][made["task1"].trace_type == "earthquake"]
+    assert ((quake.start_sample + 100 <= 8000) & (quake.end_sample - 100 > 8000)).all() and len(quake) == 2
+    assert (made["task1"].end_sample <= 12000).all() and len(made["task1"]) == 6  # noise before both P too
+    onsets = made["task23"]
+    assert sorted(onsets.phase_onset.tolist()) == [8000.0, 8000.0, 9500.0]
+    # The input is the trace's own samples around the window, wherever it lies in the trace.
+    late = onsets[onsets.phase_onset == 9500.0]
+    batches, first = scoring.windows(dataset, late.assign(file=0), False, 4, collections.Counter())
+    ((waveform, _),) = list(batches)
+    begin = int(first[0])
+    expected = ramp[begin : begin + 6000]
+    np.testing.assert_array_equal(waveform.numpy()[0, : len(expected), 2], expected)  # Z is the ramp itself
+    assert not waveform.numpy()[0, len(expected) :].any()  # zeros after the trace's end
+    _benchmark([exports["picking"]], tmp_path / "out", seisbench_dir=directory)
+    picked = pd.read_csv(tmp_path / "out" / "picking" / "test_task23.csv")
+    assert picked.p_sample_pred.between(picked.start_sample, picked.end_sample - 1).all()
+    assert (picked.start_sample > 6000).all()
