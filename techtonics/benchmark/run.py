@@ -103,8 +103,7 @@ def _models(paths: tuple[str, ...]) -> dict[str, tuple[str, tasks.Task]]:
         raise UserError("no model: give --model=EXPORT_DIR (a model directory's export/)")
     found = {}
     for path, name in zip(paths, prediction.model_names(list(paths))):
-        _, info = export.load_exported(path)
-        task = tasks.from_info(info)
+        task = tasks.from_info(export.checked_info(path))
         if scoring.scored_tasks(task):
             found[name] = (path, task)
         else:

@@ -102,8 +102,8 @@ def recorded_threshold(info: dict) -> float | None:
     return info[THRESHOLD]["value"] if THRESHOLD in info else None
 
 
-def load_exported(path: str):
-    """(loaded SavedModel, info) of an exported model; call `loaded.serve(waveform)` on waveforms.
+def checked_info(path: str) -> dict:
+    """The techtonics.json of the export at path, without loading its graph.
 
     Refuses, in one line, a directory that holds no TECHTONICS export or one
     of another export version.
@@ -120,4 +120,11 @@ def load_exported(path: str):
             f"{path}: exported by another version of TECHTONICS (export version {version}, this one reads "
             f"{EXPORT_VERSION}); run its training command again to export it anew"
         )
+    return info
+
+
+def load_exported(path: str):
+    """(loaded SavedModel, info) of an exported model (checked_info's refusals first); call
+    `loaded.serve(waveform)` on waveforms."""
+    info = checked_info(path)
     return tf.saved_model.load(path), info
