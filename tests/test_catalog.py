@@ -1,5 +1,6 @@
 """Detections in the field's formats: QuakeML and PhaseNet-style picks read back equal detections.csv."""
 
+import numpy as np
 import obspy
 import pandas as pd
 import pytest
@@ -103,7 +104,11 @@ def test_without_an_arrival_model_there_are_no_picks_and_no_detection_is_an_empt
 
 
 def test_tasks_say_which_estimates_are_magnitudes_and_arrivals():
-    entries = {target: tasks.get("regression", target).catalog_entry() for target in stead.REGRESSION_TARGETS}
+    def entry(task, target="source_magnitude"):
+        outputs = tasks.get(task, target).outputs("m")
+        return {c.split(".", 1)[1]: o.catalog_entry() for c, o in outputs.items()}
+
+    entries = {target: entry("regression", target)[target] for target in stead.REGRESSION_TARGETS}
     assert entries == {
         "source_magnitude": "magnitude",
         "p_arrival_sample": "P",
@@ -113,4 +118,23 @@ def test_tasks_say_which_estimates_are_magnitudes_and_arrivals():
         "source_depth_km": None,
         "back_azimuth_deg": None,
     }
-    assert tasks.get("classification").catalog_entry() is None
+    assert set(entry("classification").values()) == {None}
+    assert {k: v for k, v in entry("picking").items() if v} == {
+        "p_arrival_sample": "P",
+        "s_arrival_sample": "S",
+    }
+
+
+def test_a_pickers_arrival_comes_from_its_most_confident_window():
+    from techtonics.prediction import continuous
+
+    starts = np.array([0.0, 10.0, 20.0])
+    estimates = {
+        "picker.p_arrival_sample": np.array([2500.0, 5900.0, 100.0]),  # P at 25 s; the others miss it
+        "picker.p_probability": np.array([0.9, 0.2, 0.4]),
+        "p.p_arrival_sample": np.array([2500.0, 1500.0, 500.0]),  # a regressor's: the median, as before
+    }
+    chosen_by = dict.fromkeys(("picker.p_arrival_sample", "picker.p_probability"), "picker.p_probability")
+    (event,) = continuous.detections(starts, np.ones(3), estimates, 0.5, np.zeros(3), chosen_by)
+    assert event["picker.p_arrival_time"] == 25.0 and event["picker.p_probability"] == 0.9
+    assert event["p.p_arrival_time"] == 25.0  # median of 25, 25 and 25

@@ -20,7 +20,7 @@ one dict per detection) into two files beside detections.csv:
   arrival in UTC to the millisecond, the detection's peak probability as the
   score (a regressor gives no score of its own), and P or S.
 
-Which estimate is which comes from the tasks (tasks.Task.catalog_entry).
+Which estimate is which comes from the tasks' declared outputs (task_base.Output.catalog_entry).
 """
 
 from __future__ import annotations

@@ -260,6 +260,7 @@ def detections(
     estimates: dict[str, np.ndarray],
     threshold: float,
     filled_s: np.ndarray,
+    chosen_by: dict[str, str] | None = None,
 ) -> list[dict]:
     """Windows of one station whose probability reaches threshold, merged while they overlap, as events.
 
@@ -270,6 +271,9 @@ def detections(
     estimates (samples from the window start) become absolute times first.
     filled_s: seconds of each window that were filled gaps; an event counts
     its filled windows, so a detection made of filled data can be told.
+    chosen_by: {estimate column: its probability's column} for arrivals that
+    are reported from the window where they are most probable (a picker's:
+    the median would mix windows that hold the onset with ones that do not).
     """
     length_s = stead.TRACE_SAMPLES / stead.SAMPLING_RATE_HZ
     above = np.flatnonzero(probability >= threshold)
@@ -295,10 +299,14 @@ def detections(
         }
         for column, values in estimates.items():
             field = estimate_field(column)
+            if column in (chosen_by or {}):  # the window where it is most probable
+                members_of = members[[np.argmax(estimates[chosen_by[column]][members])]]
+            else:
+                members_of = members
             if field != column:  # samples after the window start -> absolute time
-                times = starts[members] + values[members] / stead.SAMPLING_RATE_HZ
+                times = starts[members_of] + values[members_of] / stead.SAMPLING_RATE_HZ
                 event[field] = float(np.median(times))
             else:
-                event[field] = float(np.median(values[members]))
+                event[field] = float(np.median(values[members_of]))
         events.append(event)
     return events

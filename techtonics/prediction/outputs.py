@@ -77,13 +77,16 @@ class Stations:
         threshold: float,
         max_figures: int,
         catalog_entries: dict[str, str],
+        chosen_by: dict[str, str],
     ):
         """detector: the probability column that detects (None: no model detects, so nothing is written);
         estimates: the regressors' columns each detection reports; threshold: the detecting probability;
         max_figures: stations drawn; catalog_entries: {a detection's field: "magnitude", "P" or "S"} for
-        the estimates that are magnitudes or arrivals in QuakeML (Predictor.catalog_entries)."""
+        the estimates that are magnitudes or arrivals in QuakeML (Predictor.catalog_entries); chosen_by:
+        the arrivals reported from their most confident window, by the probability's column."""
         self.output_dir, self.detector, self.estimates = output_dir, detector, estimates
         self.threshold, self.max_figures, self.catalog_entries = threshold, max_figures, catalog_entries
+        self.chosen_by = chosen_by
         self.current, self.rows, self.events, self.figures = None, collections.defaultdict(list), [], []
 
     def add(
@@ -116,7 +119,7 @@ class Stations:
             columns.pop(self.detector),
             columns.pop("filled_s"),
         )
-        events = continuous.detections(starts, probability, columns, self.threshold, filled_s)
+        events = continuous.detections(starts, probability, columns, self.threshold, filled_s, self.chosen_by)
         self.events += [{"station": self.current, **event} for event in events]
         plot = plots.pop(self.current, None)  # held only until its station ends
         if plot is not None and len(self.figures) < self.max_figures:

@@ -79,19 +79,14 @@ class Predictor:
         )
         detectors = [m.task.detection_column(m.name) for m in self.models]
         self.detector = next((column for column in detectors if column), None)
-        # What a detection reports: the answers of every model that does not detect (the regressors).
-        self.estimates = [
-            c
-            for m in self.models
-            if not m.task.detection_column(m.name)
-            for c in m.task.prediction_columns(m.name)
-        ]
+        outputs = {c: o for m in self.models for c, o in m.task.outputs(m.name).items()}
+        # What a detection reports: every model's estimates (arrivals, magnitudes, values), not probabilities.
+        self.estimates = [c for c, o in outputs.items() if o.kind in ("arrival", "magnitude", "value")]
+        # The arrivals reported from their most confident window (a picker's), by that probability's column.
+        self.chosen_by = {c: o.confidence for c, o in outputs.items() if o.confidence}
         # The estimates that QuakeML holds as magnitudes or picks, by the detection field reporting them.
         self.catalog_entries = {
-            continuous.estimate_field(c): m.task.catalog_entry()
-            for m in self.models
-            if m.task.catalog_entry()
-            for c in m.task.prediction_columns(m.name)
+            continuous.estimate_field(c): o.catalog_entry() for c, o in outputs.items() if o.catalog_entry()
         }
         # The decision threshold the detecting model's evaluation chose (--threshold=auto); None: none.
         self.recorded_threshold = next(
@@ -226,6 +221,7 @@ def _predict(config: PredictConfig, source: inputs.Source, strategy: tf.distribu
             _detection_threshold(config, predictor),
             config.max_figures,
             predictor.catalog_entries,
+            predictor.chosen_by,
         )
         if source.kind == "waveforms"
         else None

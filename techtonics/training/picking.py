@@ -162,12 +162,13 @@ class Picking(Task):
         return f"detection f1 {task_metrics['f1']:.3f}, roc_auc {task_metrics['roc_auc']:.3f}; {onsets}"
 
     def outputs(self, model_name):
-        kinds = (
+        p, s = f"{model_name}.p_probability", f"{model_name}.s_probability"
+        kinds = (  # a detection reports each pick and its probability from the window most sure of it
             Output("earthquake_probability"),
-            Output("arrival", "P"),
-            Output("value"),
-            Output("arrival", "S"),
-            Output("value"),
+            Output("arrival", "P", confidence=p),
+            Output("value", confidence=p),
+            Output("arrival", "S", confidence=s),
+            Output("value", confidence=s),
         )
         return {f"{model_name}.{c}": kind for c, kind in zip(PICK_COLUMNS, kinds)}
 

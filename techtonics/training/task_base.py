@@ -27,11 +27,19 @@ class Output:
     """What one column of a model's answer is, for the stages that read it (prediction, the pick-benchmark).
 
     kind: "earthquake_probability" (of the whole input holding an earthquake), "class_probability" (of
-    another class), "arrival" (a sample of the input; `phase` P or S), or "value" (in the target's units).
+    another class), "arrival" (a sample of the input; `phase` P or S), "magnitude", or "value" (in the
+    target's units). confidence: the column of an arrival's probability, where the model gives one: a
+    detection then reports the arrival of its most confident window rather than the median of all.
     """
 
     kind: str
     phase: str | None = None
+    confidence: str | None = None
+
+    def catalog_entry(self) -> str | None:
+        """What a detection's estimate of this output is in a QuakeML catalog: "magnitude", or the phase
+        of an arrival ("P", "S"); None: a value the catalog notes as a comment."""
+        return "magnitude" if self.kind == "magnitude" else self.phase
 
 
 class Task(abc.ABC):
@@ -155,11 +163,6 @@ class Task(abc.ABC):
         """The column whose windows above the threshold are detections; None if the task detects nothing."""
         found = [c for c, o in self.outputs(model_name).items() if o.kind == "earthquake_probability"]
         return found[0] if found else None
-
-    def catalog_entry(self) -> str | None:
-        """What a detection's estimate by this task is in a QuakeML catalog: "magnitude", or the phase of
-        an arrival ("P", "S"); None: a value the catalog notes as a comment."""
-        return None
 
     def recommended_flags(self) -> list[str]:
         """The trainer's flags of the recipe that makes this task's model find an earthquake anywhere in

@@ -153,9 +153,8 @@ class Classification(Task):
         return {f"{model_name}.p_{c}": probabilities[:, i] for i, c in enumerate(stead.CLASS_NAMES)}
 
 
-# What each target's estimate is in a QuakeML catalog of detections (Regression.catalog_entry).
+# The targets whose estimate is an arrival, and of which phase (Regression.outputs).
 ARRIVAL_PHASES = {"p_arrival_sample": "P", "s_arrival_sample": "S"}
-CATALOG_ENTRIES = {"source_magnitude": "magnitude", **ARRIVAL_PHASES}
 
 
 class Regression(Task):
@@ -262,13 +261,11 @@ class Regression(Task):
 
     def outputs(self, model_name):
         phase = ARRIVAL_PHASES.get(self.target)
-        return {f"{model_name}.{self.target}": Output("arrival", phase) if phase else Output("value")}
+        kind = "arrival" if phase else "magnitude" if self.target == "source_magnitude" else "value"
+        return {f"{model_name}.{self.target}": Output(kind, phase)}
 
     def prediction_values(self, model_name, answer):
         return {f"{model_name}.{self.target}": answer[self.output_name]}
-
-    def catalog_entry(self):
-        return CATALOG_ENTRIES.get(self.target)
 
 
 # The width, in columns of the arrival head's output, of the Gaussian that an arrival's label is spread
