@@ -189,9 +189,12 @@ def test_a_detection_window_is_read_alone_whatever_its_label():
     assert np.array_equal(read[0], read[1])  # label-blind: the same input for either label
     offset = 500 - int(first[0])  # the window sits in the middle of the input
     assert offset == 1500
-    window = read[0][offset : offset + 3000]
-    assert np.allclose(window, trace[500:3500] - trace[500:3500].mean(axis=0), atol=1e-4)
-    assert not read[0][:offset].any() and not read[0][offset + 3000 :].any()  # nothing of the event
+    window = trace[500:3500] - trace[500:3500].mean(axis=0)
+    assert np.allclose(read[0][offset : offset + 3000], window, atol=1e-4)
+    # Around it, the window mirrored: nothing of the event after it.
+    assert np.allclose(read[0][:offset], window[:offset][::-1], atol=1e-4)
+    assert np.allclose(read[0][offset + 3000 :], window[::-1][:offset], atol=1e-4)
+    assert np.abs(read[0]).max() < 10.0
 
 
 def test_an_onset_window_reads_its_centred_context_and_picks_inside_it():
@@ -445,3 +448,13 @@ def test_traces_longer_than_60_s_and_other_rates_are_indexed_whole(exports, tmp_
     picked = pd.read_csv(tmp_path / "out" / "picking" / "test_task23.csv")
     assert picked.p_sample_pred.between(picked.start_sample, picked.end_sample - 1).all()
     assert (picked.start_sample > 6000).all()
+
+
+@pytest.mark.slow
+def test_the_picker_trained_on_tiny_data_picks_p_within_0_2_s(tiny_records, tmp_path):
+    from techtonics.training import trainer
+
+    values = {"task": "picking", "epochs": 25, "batch_size": 8, "learning_rate": 3e-3, "seed": 1}
+    config = options.build(trainer.TrainConfig, values, records=str(tiny_records))
+    metrics = trainer.train_and_evaluate(config, str(tmp_path)).metrics
+    assert metrics["P_onset"]["picks"] > 10 and metrics["P_onset"]["mae_s"] <= 0.2, metrics["P_onset"]

@@ -35,6 +35,8 @@ from techtonics.model import export
 from techtonics.prediction import predictor as prediction
 from techtonics.training import tasks
 
+MAX_BATCH = 65536
+
 
 @dataclasses.dataclass(frozen=True)
 class BenchmarkConfig:
@@ -64,6 +66,10 @@ class BenchmarkConfig:
 
     def __post_init__(self):
         options.check(self)
+        if self.batch_size > MAX_BATCH:  # a batch is held in memory: 72 KB a window, and the models' work
+            raise UserError(f"--batch_size={self.batch_size}: at most {MAX_BATCH:,}")
+        if self.records and self.seisbench_files.given:
+            raise UserError("--records: for STEAD input; a SeisBench dataset's split column names its splits")
 
     def dataset(self) -> data.Dataset:
         """The dataset named; exactly one must be."""
@@ -97,8 +103,9 @@ def _split_rows(
     return rows
 
 
-def _models(paths: tuple[str, ...]) -> dict[str, tuple[str, tasks.Task]]:
-    """{output name: (export path, task)} of the models that answer a task; the others named in a line."""
+def _models(paths: tuple[str, ...], skipped: collections.Counter) -> dict[str, tuple[str, tasks.Task]]:
+    """{output name: (export path, task)} of the models that answer a task; the others named in a line
+    and counted in skipped."""
     if not paths:
         raise UserError("no model: give --model=EXPORT_DIR (a model directory's export/)")
     found = {}
@@ -108,6 +115,7 @@ def _models(paths: tuple[str, ...]) -> dict[str, tuple[str, tasks.Task]]:
             found[name] = (path, task)
         else:
             print(f"warning: {path}: a {task.describe()} answers none of the benchmark's tasks; skipped")
+            skipped["model_answering_no_task"] += 1
     if not found:
         raise UserError("none of the models answers a benchmark task (detection, P or S onsets)")
     return found
@@ -127,15 +135,18 @@ def run(config: BenchmarkConfig) -> dict:
     """Scores every model on the targets; returns the summary (also OUTPUT_DIR/summary.json)."""
     fileio.check_writable(config.output_dir, "the benchmark")
     with fileio.directory_lock(config.output_dir, "a pick-benchmark"):
-        fileio.remove_temporaries(config.output_dir)
+        folders = [fileio.join(config.output_dir, n.rstrip("/")) for n in fileio.listdir(config.output_dir)]
+        for folder in [config.output_dir, *filter(fileio.isdir, folders)]:
+            fileio.remove_temporaries(folder)  # what a killed run was writing, in any of its folders
         fileio.remove(fileio.join(config.output_dir, "summary.json"))
         return _run(config)
 
 
 def _run(config: BenchmarkConfig) -> dict:
-    models = _models(config.models)
+    skipped = collections.Counter()
+    models = _models(config.models, skipped)
     dataset = config.dataset()
-    skipped = collections.Counter(dataset.skipped)
+    skipped.update(dataset.skipped)
     if config.targets:
         where, targets_of = config.targets, targets.read(config.targets)
     else:

@@ -4,9 +4,11 @@ A model reads 60 s, its export's input, placed by the target's window
 alone and never by its label:
 - a model that answers for its whole input (the classifier), on task 1's
   30 s windows: the window's own samples, demeaned, in the middle of the
-  input, with zeros around them. Any context would be scored with the
-  window: a noise window cut just before an event would be scored from the
-  event. score_detection is its earthquake probability.
+  input, and around them the window mirrored, as training's shift fills
+  what it exposes (zeros around it lowered the demo classifier's ROC AUC
+  from 0.99 to 0.95). Any context would be scored with the window: a noise
+  window cut just before an event would be scored from the event.
+  score_detection is its earthquake probability.
 - every other reading (a picker on any window; an arrival model on tasks 2
   and 3's 10 s windows): the 60 s of the trace centred on the window (zeros
   beyond the trace's ends), as SeisBench centres its pickers' input.
@@ -85,13 +87,24 @@ def _window_scores(probabilities: np.ndarray, low: np.ndarray, high: np.ndarray)
     }
 
 
+def _mirrored(count: int, first: int, length: int) -> np.ndarray:
+    """Indices into a stretch of `length` samples for `count` samples starting `first` before it: the
+    stretch itself, and beyond its ends the stretch read backwards and forwards again, so they join."""
+    position = np.mod(np.arange(count) - first, 2 * length)
+    return np.where(position < length, position, 2 * length - 1 - position)
+
+
 def _place(whole: np.ndarray, first: int, window: tuple[int, int] | None, out: np.ndarray) -> None:
-    """out[:] = samples [first, first + len(out)) of the whole trace, zero outside it; with a window, only
-    the window's samples, demeaned."""
-    low, high = (max(first, 0), min(first + len(out), len(whole))) if window is None else window
-    segment = whole[low:high]
+    """out[:] = samples [first, first + len(out)) of the whole trace, zero beyond its ends; with a window,
+    the window's samples, demeaned, in their place, and mirrored around them (nothing from outside it)."""
+    if window is not None:  # as training's shift fills what it exposes: mirrored, so no step is a tell
+        low, high = window
+        segment = whole[low:high] - whole[low:high].mean(axis=0)
+        out[:] = segment[_mirrored(len(out), low - first, high - low)]
+        return
+    low, high = max(first, 0), min(first + len(out), len(whole))
     out[:] = 0.0
-    out[low - first : high - first] = segment - segment.mean(axis=0) if window is not None else segment
+    out[low - first : high - first] = whole[low:high]
 
 
 def windows(

@@ -44,9 +44,14 @@ def _terminated(signum, frame):
 
 
 def _explanation(error: BaseException) -> str | None:
-    """What to do about a full disk or a TensorFlow error that users cause; None for any other error."""
+    """What to do about a full disk, an output path taken by a file or folder, or a TensorFlow error that
+    users cause; None for any other error."""
     if isinstance(error, OSError) and error.errno == errno.ENOSPC:
         return f"{error.filename + ': ' if error.filename else ''}{NO_SPACE}"
+    if isinstance(error, OSError) and error.errno in (errno.EISDIR, errno.ENOTDIR, errno.EEXIST):
+        # A file where an output folder goes, or a folder where an output file goes.
+        where = error.filename or "an output path"
+        return f"{where}: {error.strerror.lower()}; move it away or give another output directory"
     tf = sys.modules.get("tensorflow")  # an error cannot be TensorFlow's if TensorFlow is not loaded
     if tf is None or not isinstance(error, tf.errors.OpError):
         return None

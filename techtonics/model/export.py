@@ -113,7 +113,10 @@ def checked_info(path: str) -> dict:
         raise UserError(
             f"{path}: not a TECHTONICS export (no {EXPORT_INFO}); give a model directory's export/"
         )
-    info = read_info(path)
+    try:
+        info = read_info(path)
+    except ValueError as e:  # not JSON
+        raise UserError(f"{info_path}: damaged ({e}); export the model again") from None
     version = info.get("export_version", 1)
     if version != EXPORT_VERSION:
         raise UserError(
@@ -127,4 +130,8 @@ def load_exported(path: str):
     """(loaded SavedModel, info) of an exported model (checked_info's refusals first); call
     `loaded.serve(waveform)` on waveforms."""
     info = checked_info(path)
-    return tf.saved_model.load(path), info
+    try:
+        return tf.saved_model.load(path), info
+    except (OSError, tf.errors.OpError) as e:  # a missing, short or corrupt graph or variables file
+        first = str(getattr(e, "message", e)).splitlines()[0]
+        raise UserError(f"{path}: a damaged export ({first}); export the model again") from None

@@ -42,6 +42,8 @@ def model_name(path: str) -> str:
 
 def model_names(paths: list[str]) -> list[str]:
     """Each model's column prefix: its model_name, with _2, _3 ... on the second and later of one name."""
+    if not all(path.strip("/") for path in paths):
+        raise UserError("--model=: an empty path; give an exported model directory")
     seen = collections.Counter()
     names = []
     for path in paths:
