@@ -328,7 +328,8 @@ def test_the_command_writes_the_fields_files(seisbench_copy, exports, tmp_path, 
         and "| test_det_auc |" in table
     )
     assert "test_phase_mcc" in json.loads((tmp_path / "picking" / "benchmark.json").read_text())
-    assert summary["skipped"] == {} and json.loads((tmp_path / "summary.json").read_text())["models"]
+    assert summary["skipped"] == {"model_answering_no_task": 1}  # the magnitude regressor
+    assert json.loads((tmp_path / "summary.json").read_text())["models"]
 
     # The same targets given back score the same.
     again = tmp_path / "again"
@@ -458,3 +459,30 @@ def test_the_picker_trained_on_tiny_data_picks_p_within_0_2_s(tiny_records, tmp_
     config = options.build(trainer.TrainConfig, values, records=str(tiny_records))
     metrics = trainer.train_and_evaluate(config, str(tmp_path)).metrics
     assert metrics["P_onset"]["picks"] > 10 and metrics["P_onset"]["mae_s"] <= 0.2, metrics["P_onset"]
+
+
+def test_odd_values_in_a_targets_file_are_skipped_by_reason(seisbench_copy):
+    dataset = data.from_seisbench(tuple(seisbench.find_chunks(seisbench_copy)))
+    made = targets.generate(dataset.traces)
+    onsets = made["task23"].astype({"phase_onset": object, "sampling_rate": object})
+    onsets.loc[0, "phase_onset"] = "abc"
+    onsets.loc[1, "phase_label"] = "X"
+    onsets.loc[2, "sampling_rate"] = "abc"
+    onsets.loc[3, "start_sample"] = onsets.loc[3, "start_sample"] + 0.5
+    skipped = collections.Counter()
+    kept = targets.check(onsets, dataset.traces, "task23.csv", skipped)
+    assert skipped == {
+        "onset_outside_window": 1,
+        "unknown_phase_label": 1,
+        "sampling_rate_not_100_hz": 1,
+        "window_not_in_whole_samples": 1,
+    }
+    assert len(kept) == len(onsets) - 4 and kept.phase_onset.dtype == np.float64
+    assert kept.start_sample.dtype == np.int64
+    stats = metrics.phase_and_onset(
+        kept.assign(p_sample_pred=kept.phase_onset, s_sample_pred=np.nan, score_p_or_s=np.nan),
+        kept.assign(p_sample_pred=kept.phase_onset, s_sample_pred=np.nan, score_p_or_s=np.nan),
+    )
+    assert stats["test_P_mae_s"] == 0.0
+    header_only = targets.check(onsets.head(0), dataset.traces, "task23.csv", collections.Counter())
+    assert header_only.empty

@@ -68,6 +68,8 @@ class BenchmarkConfig:
         options.check(self)
         if self.batch_size > MAX_BATCH:  # a batch is held in memory: 72 KB a window, and the models' work
             raise UserError(f"--batch_size={self.batch_size}: at most {MAX_BATCH:,}")
+        if self.targets is not None and not self.targets.strip():
+            raise UserError("--targets=: an empty path; give the directory of task1.csv and task23.csv")
         if self.records and self.seisbench_files.given:
             raise UserError("--records: for STEAD input; a SeisBench dataset's split column names its splits")
 
@@ -157,6 +159,7 @@ def _run(config: BenchmarkConfig) -> dict:
     strategy = distribute.machine_strategy(config.strategy)
     written = collections.defaultdict(dict)
     started = time.perf_counter()
+    read_skips = collections.defaultdict(collections.Counter)  # each window's once, however many read it
     for task_file in sorted({task_file for task_file, _ in rows}):
         groups = collections.defaultdict(list)  # the models that read this file alike, together
         for name, (_, task) in models.items():
@@ -165,18 +168,26 @@ def _run(config: BenchmarkConfig) -> dict:
         for (masked, _), names in sorted(groups.items()):
             scorer = prediction.Predictor([models[n][0] for n in names], strategy)
             for split in targets.SPLITS:
-                began = time.perf_counter()
+                began, unread = time.perf_counter(), collections.Counter()
                 split_rows = rows[(task_file, split)]
-                answers = scoring.score(scorer, dataset, split_rows, masked, config.batch_size, skipped)
+                answers = scoring.score(scorer, dataset, split_rows, masked, config.batch_size, unread)
+                read_skips[(task_file, split)] |= unread
                 for name, answer in zip(names, answers):
                     written[name][f"{split}_{task_file}"] = _write(
                         answer, task_file, split, config.output_dir, name
                     )
                 seconds = time.perf_counter() - began
                 print(
-                    f"{task_file} {split}: {len(split_rows):,} windows, {', '.join(names)}, {seconds:.1f} s "
-                    f"({len(split_rows) / seconds:,.0f} windows/s)"
+                    f"{task_file} {split}: {len(answers[0]):,} windows, {', '.join(names)}, {seconds:.1f} s "
+                    f"({len(answers[0]) / seconds:,.0f} windows/s)"
                 )
+    for unread in read_skips.values():
+        skipped.update(unread)
+    if not written:
+        raise UserError(f"{where}: holds none of the tasks the models answer")
+    for name in models.keys() - written.keys():
+        print(f"warning: {models[name][0]}: the targets hold none of the tasks it answers; skipped")
+        skipped["model_without_targets_it_answers"] += 1
     stats_of = {}
     for name, frames in ((n, written[n]) for n in models if n in written):  # in the order given
         model_dir = fileio.join(config.output_dir, name)
@@ -194,7 +205,7 @@ def _run(config: BenchmarkConfig) -> dict:
         "models": {name: models[name][0] for name in stats_of},
         "dataset": dataset.path,
         "targets": where,
-        "windows": {f"{split}_{t}": len(r) for (t, split), r in rows.items()},
+        "windows": {key: len(frame) for frames in written.values() for key, frame in frames.items()},
         "seconds": time.perf_counter() - started,
         "skipped": dict(skipped),
         "benchmark_md": fileio.join(config.output_dir, "benchmark.md"),

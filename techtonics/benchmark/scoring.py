@@ -29,6 +29,7 @@ and ahead of the models (prefetch), as `predict` reads traces.
 from __future__ import annotations
 
 import collections
+import sys
 
 import numpy as np
 import pandas as pd
@@ -133,6 +134,8 @@ def windows(
                     if names[i] != name:  # a trace's windows are neighbours: read it once for them
                         whole, name = dataset.read_whole(reader, names[i]), names[i]
                 except stead.BadTraceError as e:
+                    if not skipped[e.reason]:  # the first of each reason named
+                        print(f"warning: {e}; skipping its windows and every such trace's", file=sys.stderr)
                     good[k], name = False, None
                     skipped[e.reason] += 1
                     continue

@@ -204,21 +204,26 @@ def read(directory: str) -> dict[str, pd.DataFrame]:
 
 
 def check(rows: pd.DataFrame, traces: pd.DataFrame, where: str, skipped: collections.Counter) -> pd.DataFrame:
-    """The rows (of a targets file at `where`) that the dataset's traces can answer, with the trace's
-    `file` and `samples`; every other row is counted in skipped, by reason, and the first of each reason
-    named in one warning line."""
+    """The rows (of a targets file at `where`) that the dataset's traces can answer, numbers as numbers,
+    with the trace's `file` and `samples`; every other row is counted in skipped, by reason, and the first
+    of each reason named in one warning line."""
     known = traces.drop_duplicates("trace_name").set_index("trace_name")[["file", "samples"]]
     joined = rows.join(known, on="trace_name")
-    numbers = joined[["start_sample", "end_sample", "sampling_rate"]].apply(pd.to_numeric, errors="coerce")
+    for column in ("start_sample", "end_sample", "sampling_rate", "phase_onset"):
+        if column in joined:
+            joined[column] = pd.to_numeric(joined[column], errors="coerce").astype(np.float64)
+    start, end = joined.start_sample, joined.end_sample
     reasons = {
         "trace_not_in_dataset": joined["file"].isna(),
-        "sampling_rate_not_100_hz": ~np.isclose(numbers.sampling_rate, SAMPLING_RATE_HZ),
-        "window_outside_trace": ~(
-            (numbers.start_sample >= 0)
-            & (numbers.end_sample > numbers.start_sample)
-            & (numbers.end_sample <= joined["samples"])
-        ),
+        "sampling_rate_not_100_hz": ~np.isclose(joined.sampling_rate, SAMPLING_RATE_HZ),
+        "window_outside_trace": ~((start >= 0) & (end > start) & (end <= joined["samples"])),
+        "window_not_in_whole_samples": (start % 1 != 0) | (end % 1 != 0),
     }
+    if "trace_type" in joined:  # task 1
+        reasons["unknown_trace_type"] = ~joined.trace_type.isin(["earthquake", "noise"])
+    else:  # tasks 2 and 3
+        reasons["unknown_phase_label"] = ~joined.phase_label.isin(["P", "S"])
+        reasons["onset_outside_window"] = ~((joined.phase_onset >= start) & (joined.phase_onset < end))
     bad = np.zeros(len(rows), bool)
     for reason, mask in reasons.items():
         mask = np.asarray(mask, bool) & ~bad
@@ -232,5 +237,6 @@ def check(rows: pd.DataFrame, traces: pd.DataFrame, where: str, skipped: collect
             skipped[reason] += int(mask.sum())
         bad |= mask
     kept = joined[~bad].copy()
-    kept["file"] = kept["file"].astype(np.int64)
+    for column in ("file", "start_sample", "end_sample"):
+        kept[column] = kept[column].astype(np.int64)
     return kept
