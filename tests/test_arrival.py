@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 from conftest import reload_export
 
+from techtonics.core.errors import UserError
 from techtonics.data import stead
 from techtonics.data.converted import ConvertedDataset
 from techtonics.model import cnn, export
@@ -35,17 +36,29 @@ def test_each_column_is_centred_where_the_model_sees_it(width, frame):
     assert model.output_shape == (None, len(samples))  # one answer per column that column_samples places
 
 
-def test_only_an_arrival_moved_anywhere_gets_the_arrival_head(tiny_records):
+def test_only_an_arrival_regression_asked_for_it_gets_the_arrival_head(tiny_records):
     converted = ConvertedDataset(str(tiny_records))
     for target in ("p_arrival_sample", "s_arrival_sample"):
-        task = tasks.get("regression", target, arrivals_anywhere=True)
+        task = tasks.get("regression", target, head="arrival")
         assert isinstance(task, tasks.ArrivalRegression)
         mean, std = task.normalization(converted)  # a label is the arrival in columns of the head
         np.testing.assert_allclose((task.columns - mean) / std, np.arange(len(task.columns)), atol=1e-9)
-    for target, anywhere in (("p_arrival_sample", False), ("source_magnitude", True)):
-        task = tasks.get("regression", target, arrivals_anywhere=anywhere)
-        assert type(task) is tasks.Regression
-        assert task.normalization(converted) == converted.normalization(target)
+    task = tasks.get("regression", "p_arrival_sample")  # the task's own head unless asked
+    assert type(task) is tasks.Regression
+    assert task.normalization(converted) == converted.normalization("p_arrival_sample")
+    for name, target, head in (
+        ("regression", "source_magnitude", "arrival"),
+        ("classification", "", "arrival"),
+    ):
+        with pytest.raises(UserError, match="--head=arrival: for a regression of p_arrival_sample or"):
+            tasks.get(name, target, head=head)
+    with pytest.raises(UserError, match="--head=unet: a classification has the dense head"):
+        tasks.get("classification", head="unet")
+    # An export records its head, so the task it was made by is rebuilt with it.
+    assert isinstance(
+        tasks.from_info({"task": "regression", "target": "p_arrival_sample", "head": "arrival"}),
+        tasks.ArrivalRegression,
+    )
 
 
 def _gaussian(centre, columns=73, sigma=tasks.ARRIVAL_SIGMA_COLUMNS):
@@ -79,7 +92,7 @@ def test_the_answer_is_the_peak_in_samples_and_a_far_tail_does_not_pull_it():
 def test_the_exported_arrival_model_answers_samples_without_this_package(tmp_path):
     rng = np.random.default_rng(0)
     waveforms = (rng.standard_normal((3, *stead.WAVEFORM_SHAPE)) * 100).astype(np.float32)
-    task = tasks.get("regression", "p_arrival_sample", arrivals_anywhere=True)
+    task = tasks.get("regression", "p_arrival_sample", head="arrival")
     model = task.build_model(cnn.ModelConfig())
     assert model.output_shape == (None, len(task.columns))
     probabilities = model(waveforms, training=False).numpy()

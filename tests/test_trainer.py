@@ -248,7 +248,8 @@ for path in sys.argv[1:]:
     flags.FLAGS(["train", f"--flagfile={path}", "--records=r", "--model_dir=m"])
     config = options.from_flags(trainer.TrainConfig, records="r")
     weights = [f"--class_weight={config.class_weight}"] if config.class_weight != "none" else []
-    recipe = [*options.to_flags(config.augment), *options.to_flags(config.model.image), *weights]
+    head = [f"--head={config.head}"] if config.head != "auto" else []
+    recipe = [*options.to_flags(config.augment), *options.to_flags(config.model.image), *weights, *head]
     print(path, config.task, config.target, config.epochs, *recipe)
 """
 
@@ -544,11 +545,10 @@ def test_noise_added_from_a_training_split_without_noise_is_a_one_line_error(tmp
     assert not (tmp_path / "model" / "config.json").exists()  # refused before anything is written
 
 
-def test_an_arrival_moved_anywhere_trains_the_arrival_head_which_a_resume_cannot_switch(
-    tiny_records, tmp_path
-):
+def test_the_arrival_head_is_chosen_never_implied_and_a_resume_cannot_switch_it(tiny_records, tmp_path):
     arrival = {"task": "regression", "target": "p_arrival_sample", "evaluate_split": "test"}
-    moved = _config(tiny_records, epochs=1, augment_shift=0.9, **arrival)
+    assert type(_config(tiny_records, augment_shift=0.9, **arrival).make_task()) is tasks.Regression
+    moved = _config(tiny_records, epochs=1, augment_shift=0.9, head="arrival", **arrival)
     assert isinstance(moved.make_task(), tasks.ArrivalRegression)
     result = trainer.train_and_evaluate(moved, str(tmp_path))
     assert np.isfinite(result.history["loss"]).all()

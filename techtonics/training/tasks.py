@@ -181,6 +181,8 @@ class Regression(Task):
         return f"regression of {self.target}"
 
     def recommended_flags(self):
+        if stead.REGRESSION_TARGETS[self.target] == "samples":  # the arrival moves: the head must follow it
+            return [*super().recommended_flags(), "--head=arrival"]
         if self.target != "source_magnitude":
             return super().recommended_flags()
         # A magnitude is read from the amplitude: a 0.1-10x gain moves it by up to a magnitude unit, and
@@ -363,26 +365,42 @@ class ArrivalRegression(Regression):
 TASKS = {task.name: task for task in (Classification, Regression, Picking)}
 
 
+HEADS = (
+    "auto",
+    "dense",
+    "arrival",
+    "unet",
+)  # --head: auto is the task's own; arrival is chosen, never implied
+
+
 def get(
     name: str,
     target: str = "source_magnitude",
-    arrivals_anywhere: bool = False,
+    head: str = "auto",
     image: SpectrogramConfig | None = None,
 ) -> Task:
-    """The task called `name` (one of TASKS), learning `target` where it has one.
+    """The task called `name` (one of TASKS), learning `target` where it has one, with the model's head.
 
-    arrivals_anywhere: training moves P anywhere in the window, and a regression of an arrival then
-    reads the image's time axis (ArrivalRegression, whose columns follow `image`, by default the
-    original's).
+    head: "auto", the task's own (the original's dense layers; the picker's U-Net), or the one named;
+    "arrival" makes a regression of an arrival read the image's time axis (ArrivalRegression, whose
+    columns follow `image`, by default the original's), as an arrival anywhere in the window needs.
+    Any other head than the task's is refused in one line.
     """
     if name not in TASKS:
         raise UserError(f"unknown task {name!r}; use one of {', '.join(TASKS)}")
     task = TASKS[name]
-    if task is Regression and arrivals_anywhere and stead.REGRESSION_TARGETS.get(target) == "samples":
+    if head == "arrival":
+        if task is not Regression or stead.REGRESSION_TARGETS.get(target) != "samples":
+            arrivals = [t for t, unit in stead.REGRESSION_TARGETS.items() if unit == "samples"]
+            raise UserError(f"--head=arrival: for a regression of {' or '.join(arrivals)}")
         return ArrivalRegression(target, image=image)
-    return task(target)
+    made = task(target)
+    if head not in ("auto", made.head):
+        raise UserError(f"--head={head}: a {made.describe()} has the {made.head} head")
+    return made
 
 
 def from_info(info: dict) -> Task:
-    """The task an export or metrics.json was made by."""
-    return get(info["task"], info.get("target", "source_magnitude"))
+    """The task an export or metrics.json was made by (an export before the head was recorded: its
+    task's own)."""
+    return get(info["task"], info.get("target", "source_magnitude"), info.get("head", "auto"))

@@ -61,6 +61,12 @@ class TrainConfig:
     records: str  # a converted dataset: its directory or manifest.json
     task: str = option("classification", "What the model learns.", choices=tuple(tasks.TASKS))
     target: str = option("source_magnitude", "Regression target (task=regression).", choices=records.TARGETS)
+    head: str = option(
+        "auto",
+        "The model's head: auto (the task's own: the original's dense layers, the picker's U-Net), or "
+        "arrival for a regression of an arrival anywhere in the window (reads the image's time axis).",
+        choices=tasks.HEADS,
+    )
     model: cnn.ModelConfig = options.nested(cnn.ModelConfig)
     input: input_pipeline.InputConfig = options.nested(input_pipeline.InputConfig)
     augment: augmentation.AugmentConfig = options.nested(augmentation.AugmentConfig)
@@ -99,6 +105,7 @@ class TrainConfig:
         if self.learning_rate <= 0:
             raise UserError(f"--learning_rate={self.learning_rate}: must be positive")
         tasks.parse_class_weight(self.class_weight)
+        self.make_task()  # refuses a head the task cannot have
         if self.input.deterministic and self.jit_compile:  # TensorFlow fails at the first step, not here
             raise UserError(
                 "--deterministic with --jit_compile: XLA has no deterministic max-pool gradient, "
@@ -107,7 +114,7 @@ class TrainConfig:
 
     def make_task(self) -> tasks.Task:
         """The task object of --task (and --target)."""
-        return tasks.get(self.task, self.target, self.augment.shift > 0, self.model.image)
+        return tasks.get(self.task, self.target, self.head, self.model.image)
 
     def defining(self) -> dict:
         """What a resumed run must keep: everything that shapes the model and what it learns."""
@@ -206,7 +213,11 @@ def _export(config: TrainConfig, task: tasks.Task, converted: ConvertedDataset, 
     model.load_weights(
         best or tf.train.latest_checkpoint(fileio.join(model_dir, "checkpoints"))
     ).expect_partial()
-    info = {"image_channels": config.model.image.channels, **task.export_info(task.normalization(converted))}
+    info = {
+        "image_channels": config.model.image.channels,
+        "head": task.head,
+        **task.export_info(task.normalization(converted)),
+    }
     path = fileio.join(model_dir, "export")
     return path, export.export_model(model, path, info, task.serving(info))
 
