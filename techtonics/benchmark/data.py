@@ -42,16 +42,21 @@ STEAD_PHASES = {"p_arrival_sample": "trace_p_arrival_sample", "s_arrival_sample"
 
 @dataclasses.dataclass
 class Dataset:
-    """The traces in dataset order (trace_name, trace_split ("" for none), samples at 100 Hz, file, and
-    the targets.PHASES columns the dataset has, at 100 Hz), and how to read one: `open(file)` gives a
-    reader (a context manager), `read_whole(reader, trace_name)` its whole (samples, 3) float32 E/N/Z
-    trace at 100 Hz."""
+    """The traces in dataset order (trace_name, unique; trace_split ("" for none), samples at 100 Hz,
+    file, and the targets.PHASES columns the dataset has, at 100 Hz), and how to read them: `open(file,
+    names)` gives a reader of those traces of a file (a context manager), `read_whole(reader,
+    trace_name)` a trace's whole (samples, 3) float32 E/N/Z waveform at 100 Hz."""
 
     path: str
     traces: pd.DataFrame
-    open: Callable[[int], object]
+    open: Callable[[int, list[str]], object]
     read_whole: Callable[[object, str], np.ndarray]
     skipped: collections.Counter
+
+    def __post_init__(self):
+        repeated = self.traces.trace_name.duplicated()
+        if repeated.any():  # the field's targets name a trace by its name alone
+            raise UserError(f"{self.path}: trace {self.traces.trace_name[repeated.idxmax()]} is in two files")
 
 
 def from_seisbench(chunks: tuple[seisbench.Chunk, ...]) -> Dataset:
@@ -80,14 +85,15 @@ def from_seisbench(chunks: tuple[seisbench.Chunk, ...]) -> Dataset:
                 scale = targets.SAMPLING_RATE_HZ / rate[usable]
                 traces[column] = pd.to_numeric(raw[column][usable], errors="coerce").to_numpy() * scale
         frames.append(traces)
-        readers.append(
-            meta[list(seisbench_waveforms.READ_COLUMNS)].assign(trace_name=meta[seisbench_waveforms.NAME])
-        )
+        # Indexed by name, so a batch's reader is made from its own rows, not the whole chunk's.
+        readers.append(meta[list(seisbench_waveforms.READ_COLUMNS)].set_index(meta[seisbench_waveforms.NAME]))
     path = chunks[0].csv.rsplit("/", 1)[0] if chunks else ""
     return Dataset(
         path,
         pd.concat(frames, ignore_index=True),
-        lambda file: seisbench_waveforms.WaveformReader(chunks[file].hdf5, readers[file]),
+        lambda file, names: seisbench_waveforms.WaveformReader(
+            chunks[file].hdf5, readers[file].loc[names].rename_axis("trace_name").reset_index()
+        ),
         lambda reader, name: reader.read_whole(name),
         skipped,
     )
@@ -144,7 +150,7 @@ def from_stead(pairs: tuple[stead.SteadPair, ...], records_path: str | None, spl
     return Dataset(
         pairs[0].csv.rsplit("/", 1)[0],
         pd.concat(frames, ignore_index=True),
-        lambda file: stead.WaveformFile(pairs[file].hdf5),
+        lambda file, names: stead.WaveformFile(pairs[file].hdf5),
         lambda reader, name: reader.read(name),
         skipped,
     )

@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn import metrics
+from sklearn import metrics as sk_metrics
+
+from techtonics.training.metrics import residual_summary, roc_auc
 
 MCC_CANDIDATES = 50
 
 
 def _best_f1(truth: np.ndarray, score: np.ndarray) -> tuple[float, float, float, float]:
     """(precision, recall, F1, threshold) at the threshold of the best F1."""
-    precision, recall, thresholds = metrics.precision_recall_curve(truth, score)
+    precision, recall, thresholds = sk_metrics.precision_recall_curve(truth, score)
     with np.errstate(invalid="ignore", divide="ignore"):
         f1 = 2 * precision * recall / (precision + recall)
     best = int(np.nanargmax(f1[:-1]))  # the curve's last point (recall 0) has no threshold
@@ -33,16 +35,21 @@ def _best_f1(truth: np.ndarray, score: np.ndarray) -> tuple[float, float, float,
 
 
 def _at(truth: np.ndarray, score: np.ndarray, threshold: float) -> tuple[float, float, float]:
-    """(precision, recall, F1) of `score > threshold`."""
-    precision, recall, f1, _ = metrics.precision_recall_fscore_support(
+    """(precision, recall, F1) of `score > threshold` (the field's strict side; evaluation's is >=)."""
+    precision, recall, f1, _ = sk_metrics.precision_recall_fscore_support(
         truth, score > threshold, average="binary", zero_division=0.0
     )
     return float(precision), float(recall), float(f1)
 
 
-def _auc(truth: np.ndarray, score: np.ndarray) -> float:
-    """ROC AUC; NaN when the rows hold one class only."""
-    return float(metrics.roc_auc_score(truth, score)) if len(np.unique(truth)) == 2 else float("nan")
+def unscoreable(dev: pd.DataFrame, test: pd.DataFrame, truth: str, positive: str) -> str | None:
+    """Why a task cannot be scored on these rows (a split without rows, or a dev split of one class, where
+    no threshold can be chosen); None when it can."""
+    if dev.empty or test.empty:
+        return "no_rows_in_a_split"
+    if (dev[truth] == positive).all() or not (dev[truth] == positive).any():
+        return "one_class_in_dev"
+    return None
 
 
 def detection(dev: pd.DataFrame, test: pd.DataFrame) -> dict[str, float]:
@@ -53,7 +60,7 @@ def detection(dev: pd.DataFrame, test: pd.DataFrame) -> dict[str, float]:
         "dev_det_precision": precision,
         "dev_det_recall": recall,
         "dev_det_f1": f1,
-        "dev_det_auc": _auc(dev_truth, dev.score_detection.to_numpy()),
+        "dev_det_auc": roc_auc(dev_truth, dev.score_detection.to_numpy()),
         "det_threshold": threshold,
     }
     precision, recall, f1 = _at(test_truth, test.score_detection.to_numpy(), threshold)
@@ -62,17 +69,19 @@ def detection(dev: pd.DataFrame, test: pd.DataFrame) -> dict[str, float]:
         "test_det_precision": precision,
         "test_det_recall": recall,
         "test_det_f1": f1,
-        "test_det_auc": _auc(test_truth, test.score_detection.to_numpy()),
+        "test_det_auc": roc_auc(test_truth, test.score_detection.to_numpy()),
     }
 
 
 def _phase(dev: pd.DataFrame, test: pd.DataFrame) -> dict[str, float]:
-    """Task 2 from rows with a finite score_p_or_s (clipped: a model without S can say P infinitely)."""
+    """Task 2 as the field computes it: scores clipped to +-1e100 (a model without S can say P infinitely),
+    the F1 threshold from the rows with a score, the MCC's over every answered row (no score: not P)."""
     dev_score, test_score = (np.clip(rows.score_p_or_s.to_numpy(), -1e100, 1e100) for rows in (dev, test))
     dev_truth, test_truth = (rows.phase_label.to_numpy() == "P" for rows in (dev, test))
-    precision, recall, f1, threshold = _best_f1(dev_truth, dev_score)
+    scored = ~np.isnan(dev_score)
+    precision, recall, f1, threshold = _best_f1(dev_truth[scored], dev_score[scored])
     candidates = np.sort(dev_score)[np.linspace(0, len(dev_score) - 1, MCC_CANDIDATES, dtype=int)]
-    mccs = [metrics.matthews_corrcoef(dev_truth, dev_score > c) for c in candidates]
+    mccs = [sk_metrics.matthews_corrcoef(dev_truth, dev_score > c) for c in candidates]
     mcc_threshold = float(candidates[int(np.argmax(mccs))])
     stats = {
         "dev_phase_precision": precision,
@@ -82,19 +91,20 @@ def _phase(dev: pd.DataFrame, test: pd.DataFrame) -> dict[str, float]:
         "dev_phase_mcc": float(np.max(mccs)),
         "phase_threshold_mcc": mcc_threshold,
     }
-    precision, recall, f1 = _at(test_truth, test_score, threshold)
+    scored = ~np.isnan(test_score)
+    precision, recall, f1 = _at(test_truth[scored], test_score[scored], threshold)
     return {
         **stats,
         "test_phase_precision": precision,
         "test_phase_recall": recall,
         "test_phase_f1": f1,
-        "test_phase_mcc": float(metrics.matthews_corrcoef(test_truth, test_score > mcc_threshold)),
+        "test_phase_mcc": float(sk_metrics.matthews_corrcoef(test_truth, test_score > mcc_threshold)),
     }
 
 
 def _onsets(rows: pd.DataFrame, split: str) -> dict[str, float]:
     """Task 3 of one split: per phase the model picks, the residual (pick - onset) in seconds: mean, RMS
-    ("std"), MAE."""
+    ("std") and mean absolute value."""
     stats = {}
     for phase in ("P", "S"):
         of_phase = rows[rows.phase_label == phase]
@@ -102,15 +112,14 @@ def _onsets(rows: pd.DataFrame, split: str) -> dict[str, float]:
         if picks.isna().all():  # no such onsets, or a model that does not pick this phase
             continue
         residual = (picks - of_phase.phase_onset) / of_phase.sampling_rate
-        stats[f"{split}_{phase}_mean_s"] = float(np.mean(residual))
-        stats[f"{split}_{phase}_std_s"] = float(np.sqrt(np.mean(residual**2)))
-        stats[f"{split}_{phase}_mae_s"] = float(np.mean(np.abs(residual)))
+        names = (f"{split}_{phase}_{m}_s" for m in ("mean", "std", "mae"))
+        stats.update(zip(names, residual_summary(residual)))
     return stats
 
 
 def phase_and_onset(dev: pd.DataFrame, test: pd.DataFrame) -> dict[str, float]:
     """Tasks 2 and 3 from the {dev,test}_task23.csv rows; rows the model answered nothing for are left out,
-    and task 2 only where the model scores phases at all."""
+    and task 2 only where the model scores phases at all (a finite score in both splits)."""
 
     def answered(rows: pd.DataFrame) -> pd.DataFrame:
         nothing = rows[["p_sample_pred", "s_sample_pred", "score_p_or_s"]].isna().all(axis=1)
@@ -118,7 +127,6 @@ def phase_and_onset(dev: pd.DataFrame, test: pd.DataFrame) -> dict[str, float]:
 
     dev, test = answered(dev), answered(test)
     stats = {}
-    scored = [rows[np.isfinite(rows.score_p_or_s.to_numpy())] for rows in (dev, test)]
-    if all(len(rows) for rows in scored):
-        stats.update(_phase(*scored))
+    if all(np.isfinite(rows.score_p_or_s.to_numpy()).any() for rows in (dev, test)):
+        stats.update(_phase(dev, test))
     return {**stats, **_onsets(dev, "dev"), **_onsets(test, "test")}

@@ -60,7 +60,7 @@ def draw(predictions: dict[str, pd.DataFrame], model_dir: str) -> list[str]:
         axes.legend(loc="lower right")
         written.append(fileio.write_figure(figure, model_dir, "roc.png"))
     onsets = predictions.get("test_task23")
-    if onsets is not None:
+    if onsets is not None and not onsets.empty:
         residuals = {
             phase: (rows[f"{phase.lower()}_sample_pred"] - rows.phase_onset) / rows.sampling_rate
             for phase, rows in onsets.groupby("phase_label")

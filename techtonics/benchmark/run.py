@@ -116,7 +116,10 @@ def _models(paths: tuple[str, ...], skipped: collections.Counter) -> dict[str, t
         if scoring.scored_tasks(task):
             found[name] = (path, task)
         else:
-            print(f"warning: {path}: a {task.describe()} answers none of the benchmark's tasks; skipped")
+            print(
+                f"warning: {path}: a {task.describe()} answers none of the benchmark's tasks; skipped",
+                file=sys.stderr,
+            )
             skipped["model_answering_no_task"] += 1
     if not found:
         raise UserError("none of the models answers a benchmark task (detection, P or S onsets)")
@@ -186,16 +189,31 @@ def _run(config: BenchmarkConfig) -> dict:
     if not written:
         raise UserError(f"{where}: holds none of the tasks the models answer")
     for name in models.keys() - written.keys():
-        print(f"warning: {models[name][0]}: the targets hold none of the tasks it answers; skipped")
+        print(
+            f"warning: {models[name][0]}: the targets hold none of the tasks it answers; skipped",
+            file=sys.stderr,
+        )
         skipped["model_without_targets_it_answers"] += 1
     stats_of = {}
     for name, frames in ((n, written[n]) for n in models if n in written):  # in the order given
         model_dir = fileio.join(config.output_dir, name)
         stats = {}
-        if "dev_task1" in frames:
-            stats.update(metrics.detection(frames["dev_task1"], frames["test_task1"]))
-        if "dev_task23" in frames:
-            stats.update(metrics.phase_and_onset(frames["dev_task23"], frames["test_task23"]))
+        for task_file, truth, positive, compute in (
+            ("task1", "trace_type", "earthquake", metrics.detection),
+            ("task23", "phase_label", "P", metrics.phase_and_onset),
+        ):
+            if f"dev_{task_file}" not in frames:
+                continue
+            dev, test = frames[f"dev_{task_file}"], frames[f"test_{task_file}"]
+            reason = metrics.unscoreable(dev, test, truth, positive)
+            if reason:
+                print(
+                    f"warning: {model_dir}: {task_file} not scored: {reason.replace('_', ' ')}",
+                    file=sys.stderr,
+                )
+                skipped[f"{task_file}_{reason}"] += 1
+                continue
+            stats.update(compute(dev, test))
         report.write_metrics(stats, model_dir)
         report.draw(frames, model_dir)
         stats_of[name] = stats

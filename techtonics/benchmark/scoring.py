@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import collections
 import sys
+import threading
 
 import numpy as np
 import pandas as pd
@@ -116,6 +117,7 @@ def windows(
     start, end = rows.start_sample.to_numpy(np.int64), rows.end_sample.to_numpy(np.int64)
     first = (start + end - stead.TRACE_SAMPLES) // 2  # the input centred on the window
     files, names = rows.file.to_numpy(), rows.trace_name.to_numpy()
+    counting = threading.Lock()
     order = np.argsort(files, kind="stable")  # one file a batch; the rows keep their order within it
     blocks = [
         block
@@ -128,16 +130,19 @@ def windows(
         waveforms = np.empty((len(positions), *stead.WAVEFORM_SHAPE), np.float32)
         good = np.ones(len(positions), bool)
         whole, name = None, None
-        with dataset.open(int(files[positions[0]])) as reader:
+        with dataset.open(int(files[positions[0]]), list(dict.fromkeys(names[positions]))) as reader:
             for k, i in enumerate(positions):
                 try:
                     if names[i] != name:  # a trace's windows are neighbours: read it once for them
                         whole, name = dataset.read_whole(reader, names[i]), names[i]
                 except stead.BadTraceError as e:
-                    if not skipped[e.reason]:  # the first of each reason named
-                        print(f"warning: {e}; skipping its windows and every such trace's", file=sys.stderr)
+                    with counting:  # batches are read in parallel
+                        if not skipped[e.reason]:  # the first of each reason named
+                            print(
+                                f"warning: {e}; skipping its windows and every such trace's", file=sys.stderr
+                            )
+                        skipped[e.reason] += 1
                     good[k], name = False, None
-                    skipped[e.reason] += 1
                     continue
                 _place(whole, first[i], (start[i], end[i]) if masked else None, waveforms[k])
         return waveforms[good], positions[good].astype(np.int64)

@@ -74,7 +74,7 @@ JOBS = {
         "--cache=memory",
     ),
     # P arrivals anywhere in the window: the picks of the detections (picks.csv, QuakeML's Picks).
-    # Augmented, an arrival regressor gets the arrival head, which reads the image's time axis
+    # Its recipe names the arrival head (--head=arrival), which reads the image's time axis
     # (tasks.ArrivalRegression): test MAE 0.28 s with P where STEAD puts it and 0.2-0.9 s with P 5-45 s
     # in; the recording's four picks within 0.21 s of the true P (one run; docs/POSITION.md).
     "regression_p_arrival_anywhere": (

@@ -44,12 +44,15 @@ def model_names(paths: list[str]) -> list[str]:
     """Each model's column prefix: its model_name, with _2, _3 ... on the second and later of one name."""
     if not all(path.strip("/") for path in paths):
         raise UserError("--model=: an empty path; give an exported model directory")
-    seen = collections.Counter()
-    names = []
+    seen, names = collections.Counter(), []
     for path in paths:
         name = model_name(path)
-        seen[name] += 1
-        names.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+        while True:  # a/picking, b/picking_2, c/picking: the third is picking_3, not a second picking_2
+            seen[name] += 1
+            candidate = name if seen[name] == 1 else f"{name}_{seen[name]}"
+            if candidate not in names:
+                break
+        names.append(candidate)
     return names
 
 

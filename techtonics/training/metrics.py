@@ -120,6 +120,12 @@ def decision_threshold(labels: np.ndarray, probabilities: np.ndarray) -> dict | 
     }
 
 
+def residual_summary(residual: np.ndarray) -> tuple[float, float, float]:
+    """(mean, root mean square, mean absolute value) of residuals, as the field reports onset errors."""
+    residual = np.asarray(residual, np.float64)
+    return float(np.mean(residual)), float(np.sqrt(np.mean(residual**2))), float(np.mean(np.abs(residual)))
+
+
 def regression_metrics(truth: np.ndarray, predicted: np.ndarray) -> dict:
     """MAE, MSE, RMSE, R^2 and the mean and std of predicted - truth."""
     error = predicted.astype(np.float64) - truth

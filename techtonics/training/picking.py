@@ -27,7 +27,7 @@ import tf_keras
 
 from techtonics.data import stead
 from techtonics.model import unet
-from techtonics.training import figures
+from techtonics.training import figures, metrics
 from techtonics.training.task_base import Output, Task, detection_metrics
 
 SIGMA_SAMPLES = 20.0  # the label's Gaussian around an arrival: 0.2 s at 100 Hz (SeisBench's PhaseNet)
@@ -128,11 +128,10 @@ class Picking(Task):
         for phase, residual in residuals.items():
             task_metrics[f"{phase}_onset"] = {"picks": int(residual.size)}
             if residual.size:  # a split without this phase has no figures for it
+                mean, rms, mae = metrics.residual_summary(residual)
+                good_share = float(np.mean(np.abs(residual) <= GOOD_PICK_S))
                 task_metrics[f"{phase}_onset"].update(
-                    mean_s=float(np.mean(residual)),
-                    rmse_s=float(np.sqrt(np.mean(residual**2))),
-                    mae_s=float(np.mean(np.abs(residual))),
-                    good_share=float(np.mean(np.abs(residual) <= GOOD_PICK_S)),
+                    mean_s=mean, rmse_s=rms, mae_s=mae, good_share=good_share
                 )
         paths.append(figures.onset_residuals(residuals, "test split", out_dir))
         return task_metrics, paths

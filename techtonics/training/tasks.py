@@ -365,12 +365,8 @@ class ArrivalRegression(Regression):
 TASKS = {task.name: task for task in (Classification, Regression, Picking)}
 
 
-HEADS = (
-    "auto",
-    "dense",
-    "arrival",
-    "unet",
-)  # --head: auto is the task's own; arrival is chosen, never implied
+# --head: auto (the task's own) or one of the heads the tasks have; arrival is chosen, never implied.
+HEADS = ("auto", *dict.fromkeys(t.head for t in (Classification, Regression, ArrivalRegression, Picking)))
 
 
 def get(
