@@ -15,6 +15,7 @@ COMMANDS = [
     "techtonics/convert.py",
     "techtonics/evaluate.py",
     "techtonics/predict.py",
+    "techtonics/pick_benchmark.py",
     "techtonics/demo.py",
     "techtonics/reproduce.py",
     "techtonics/data_service.py",

@@ -69,10 +69,14 @@ class LoadedModel:
 class Predictor:
     """Every exported model of `paths` on the same batches."""
 
-    def __init__(self, paths: list[str], strategy: tf.distribute.Strategy):
+    def __init__(self, paths: list[str], strategy: tf.distribute.Strategy, batch_size: int | None = None):
+        """batch_size: every batch shorter than this is padded to it (with zeros) before the models run,
+        so a waveform's answer does not depend on the batch it came in: a CPU's convolutions sum in an
+        order that follows the batch's size, which moved a last digit between one machine's run and a
+        merge of shards. None: batches run as they come."""
         if not paths:
             raise UserError("no model: give --model=EXPORT_DIR (a model directory's export/)")
-        self.strategy = strategy
+        self.strategy, self.batch_size = strategy, batch_size
         self.models: list[LoadedModel] = []
         with strategy.scope():
             for path, name in zip(paths, model_names(paths)):
@@ -107,18 +111,26 @@ class Predictor:
 
     def predict(self, waveform: np.ndarray | tf.Tensor) -> dict[str, np.ndarray]:
         """Every column for a batch of (n, 6000, 3) waveforms, in batch order."""
+        waveform = np.asarray(waveform, np.float32)
+        count = len(waveform)
+        if self.batch_size and count < self.batch_size:
+            waveform = np.concatenate(
+                [waveform, np.zeros((self.batch_size - count, *waveform.shape[1:]), np.float32)]
+            )
         replicas = self.strategy.num_replicas_in_sync
         if replicas == 1:
-            return {k: v.numpy() for k, v in self._step(tf.convert_to_tensor(waveform, tf.float32)).items()}
-        parts = np.array_split(np.asarray(waveform, np.float32), replicas)
-        values = self.strategy.experimental_distribute_values_from_function(
-            lambda context: tf.constant(parts[context.replica_id_in_sync_group])
-        )
-        per_replica = self.strategy.run(self._step, args=(values,))
-        return {
-            k: np.concatenate([t.numpy() for t in self.strategy.experimental_local_results(v)])
-            for k, v in per_replica.items()
-        }
+            answers = {k: v.numpy() for k, v in self._step(tf.convert_to_tensor(waveform)).items()}
+        else:
+            parts = np.array_split(waveform, replicas)
+            values = self.strategy.experimental_distribute_values_from_function(
+                lambda context: tf.constant(parts[context.replica_id_in_sync_group])
+            )
+            per_replica = self.strategy.run(self._step, args=(values,))
+            answers = {
+                k: np.concatenate([t.numpy() for t in self.strategy.experimental_local_results(v)])
+                for k, v in per_replica.items()
+            }
+        return {k: v[:count] for k, v in answers.items()}
 
 
 DEFAULT_THRESHOLD = 0.5  # --threshold=auto where the detecting export records no threshold
@@ -215,7 +227,8 @@ def _predict(config: PredictConfig, source: inputs.Source, strategy: tf.distribu
     fileio.rmtree(fileio.join(config.output_dir, "figures"))
     for name in (*outputs.DETECTION_FILES, "summary.json"):
         fileio.remove(fileio.join(config.output_dir, name))
-    predictor = Predictor(list(config.models), strategy or distribute.machine_strategy(config.strategy))
+    strategy = strategy or distribute.machine_strategy(config.strategy)
+    predictor = Predictor(list(config.models), strategy, config.batch_size)
     path = fileio.join(config.output_dir, "predictions.csv")
     writer = outputs.PredictionWriter(path, source.identity, predictor.columns, config.batch_size)
     stations = (
