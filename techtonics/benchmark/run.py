@@ -215,7 +215,7 @@ def _run(config: BenchmarkConfig) -> dict:
                 continue
             stats.update(compute(dev, test))
         report.write_metrics(stats, model_dir)
-        report.draw(frames, model_dir)
+        report.draw(frames, stats, model_dir)
         stats_of[name] = stats
     table = report.table(stats_of)
     fileio.write_atomic(fileio.join(config.output_dir, "benchmark.md"), table)
