@@ -9,6 +9,7 @@ from techtonics.conversion import plan
 from techtonics.core import errors, options
 from techtonics.core.options import option
 from techtonics.data import stead
+from techtonics.prediction import predictor
 from techtonics.training import input_pipeline, trainer
 
 
@@ -98,3 +99,42 @@ def test_the_stead_input_flags_are_declared_once():
     files = options.from_flags(stead.SteadFiles, flag_values)
     assert files == stead.SteadFiles(None, ("a.csv", "b.csv"), ("a.hdf5", "b.hdf5")) and files.given
     assert [p.hdf5 for p in files.pairs()] == ["a.hdf5", "b.hdf5"]
+
+
+@pytest.mark.parametrize(
+    "config_class, given",
+    [
+        (trainer.TrainConfig, {"records": "r"}),
+        (plan.ConvertConfig, {"pairs": (object(),), "output_dir": "o"}),
+        (predictor.PredictConfig, {"models": ("m",), "output_dir": "o"}),
+    ],
+)
+def test_every_float_option_of_a_command_refuses_a_value_that_is_not_finite(config_class, given):
+    # Issue 31: --learning_rate=nan trained and exported; --stride=nan ended in a traceback.
+    names = [
+        n for n, f in _flag_values(config_class)._flags().items() if isinstance(f.parser, flags.FloatParser)
+    ]
+    assert names
+    for name in names:
+        for text in ("nan", "inf", "-inf"):
+            try:
+                flag_values = _flag_values(config_class, f"--{name}={text}")
+            except flags.IllegalFlagValueError:
+                continue  # outside a bound absl checks: refused in one line when the flags are parsed
+            with pytest.raises(errors.UserError, match=rf"^--{name}={text}: must be a finite number$"):
+                options.from_flags(config_class, flag_values, **given)
+
+
+def test_a_declared_maximum_is_a_flag_bound_and_a_check():
+    @dataclasses.dataclass(frozen=True)
+    class Window:
+        seconds: float = option(10.0, "Seconds.", minimum=1.0, maximum=60.0)
+
+        def __post_init__(self):
+            options.check(self)
+
+    with pytest.raises(flags.IllegalFlagValueError):
+        _flag_values(Window, "--seconds=61")
+    with pytest.raises(errors.UserError, match=r"^--seconds=61.0: must be at most 60.0$"):
+        options.build(Window, {"seconds": 61.0})
+    assert options.build(Window, {"seconds": 60.0}).seconds == 60.0

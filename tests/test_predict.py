@@ -2,6 +2,7 @@
 
 import collections
 import csv
+import errno
 import json
 import os
 import shutil
@@ -360,9 +361,29 @@ def test_earthquakes_in_a_synthetic_stream_are_detected_at_their_times_and_noise
     assert os.path.exists(tmp_path / "out" / "figures" / f"{detections[0]['station']}.png")
 
 
-def test_a_stride_that_is_not_positive_is_refused():
-    with pytest.raises(errors.UserError, match=r"--stride=0.0: must be positive"):
-        _config(["m"], "out", stride=0.0)
+def test_a_stride_below_a_sample_is_refused():
+    with pytest.raises(errors.UserError, match=r"--stride=0.001: must be at least 0.01"):
+        _config(["m"], "out", stride=0.001)  # 0 samples: no window would ever follow the first
+
+
+@pytest.mark.parametrize(
+    "stride, message",
+    [
+        ("nan", "error: --stride=nan: must be a finite number"),
+        ("1e308", "1e+308 is not a number in the range [0.01, 86400.0]"),
+    ],
+)
+def test_a_stride_that_is_not_finite_or_beyond_a_day_is_one_line(exports, tmp_path, stride, message):
+    # Issue 31, item 4: both ended in a traceback inside a tf.data PyFunc.
+    command = [sys.executable, "-m", "techtonics.predict", f"--model={exports['classification']}"]
+    done = subprocess.run(
+        [*command, f"--output_dir={tmp_path}", f"--waveforms={OBSPY_DATA}/BW.UH3.*", f"--stride={stride}"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert message in done.stderr.strip().splitlines()[-1]
 
 
 def test_prediction_stays_on_one_machine_inside_a_cluster_job(monkeypatch):
@@ -431,6 +452,48 @@ def test_a_full_disk_is_one_line_and_leaves_no_temporary(tiny_stead, exports, tm
     with pytest.raises(errors.UserError, match=r"predictions.csv: no space left on the device; free space"):
         predictor.predict(_config([exports["classification"]], tmp_path, batch_size=16), source)
     assert not list(tmp_path.glob("predictions.csv*"))
+
+
+def _onto_a_full_device(monkeypatch, fills) -> None:
+    """Files whose path `fills` says are written to /dev/full, a real full disk: a write that fills the
+    buffer fails, and a smaller file fails when closing flushes it."""
+    real_open = fileio.open_file
+    monkeypatch.setattr(
+        fileio,
+        "open_file",
+        lambda path, mode="rb": real_open("/dev/full" if "w" in mode and fills(path) else path, mode),
+    )
+
+
+def test_a_full_disk_is_a_line_of_its_own_after_the_progress_bar(
+    tiny_stead, exports, tmp_path, monkeypatch, capsys
+):
+    # Issue 31, item 9: the error was glued to the progress line, and a flush on closing named no path.
+    source = inputs.stead_source(stead.find_pairs(str(tiny_stead))[:1])
+    _onto_a_full_device(monkeypatch, lambda path: "predictions.csv.tmp-" in path)
+    with pytest.raises(errors.UserError, match=rf"^{tmp_path}/predictions.csv: {errors.NO_SPACE}$"):
+        predictor.predict(_config([exports["classification"]], tmp_path, progress=True), source)
+    assert capsys.readouterr().out.endswith("\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [fileio.LOCK_NAME]
+
+
+def test_a_full_disk_names_the_figure_and_leaves_no_empty_folder(exports, tmp_path, monkeypatch):
+    # Issue 31, items 9 and 11: the line named no path, figures/ stayed empty, and .write-check stayed.
+    source = inputs.waveforms_source(
+        [os.path.join(OBSPY_DATA, "BW.UH3._.SH?.D.2010.147.cut.slist.gz")], 10.0, False
+    )
+    _onto_a_full_device(monkeypatch, lambda path: "/figures/" in path)
+    with pytest.raises(OSError) as raised:
+        predictor.predict(_config([exports["classification"]], tmp_path), source)
+    assert raised.value.errno == errno.ENOSPC
+    assert raised.value.filename == str(tmp_path / "figures" / "BW.UH3..SH.png")  # what the error line names
+    assert sorted(p.name for p in tmp_path.iterdir()) == [fileio.LOCK_NAME]
+
+
+def test_a_prediction_leaves_no_write_check(tiny_stead, exports, tmp_path):
+    source = inputs.stead_source(stead.find_pairs(str(tiny_stead))[:1])
+    predictor.predict(_config([exports["classification"]], tmp_path), source)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [fileio.LOCK_NAME, "predictions.csv", "summary.json"]
 
 
 def test_an_unreadable_hdf5_file_is_skipped_counted_and_named(tiny_stead, exports, tmp_path, capsys):

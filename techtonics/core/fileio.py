@@ -167,12 +167,17 @@ def atomic_output(path: str, mode: str = "wb"):
 
     A process killed while writing leaves `path` untouched (at worst a stray
     `*.tmp-*` file), so every reader sees either the old or the new content.
+    An OSError that names no file (a full disk met by a write or a flush)
+    names `path`, so its one-line message says which output it was.
     """
     tmp = temporary_path(path)
     try:
         with open_file(tmp, mode) as f:
             yield f
         rename(tmp, path)
+    except OSError as e:
+        e.filename = e.filename or path
+        raise
     finally:
         remove(tmp)
 
@@ -181,14 +186,15 @@ def check_writable(directory: str, what: str) -> None:
     """Creates directory and writes a small file into it atomically, before a long run writes `what` there.
 
     Raises UserError "{directory}: cannot write {what} there ({reason})".
-    The file stays: on an object store a directory is a prefix, and exists
-    (for listdir) only while an object is under it. It is not empty:
-    tensorflow-io's S3 takes an empty object for a directory and refuses to
-    rename it.
+    The file is removed again: no output directory keeps it. It is not
+    empty: tensorflow-io's S3 takes an empty object for a directory and
+    refuses to rename it.
     """
+    check = join(directory, ".write-check")
     try:
         makedirs(directory)
-        write_atomic(join(directory, ".write-check"), "ok\n")
+        write_atomic(check, "ok\n")
+        remove(check)
     # The tuple is built when an exception arrives, so it holds TensorFlow's error if _gfile loaded it.
     except _write_errors() as e:
         reason = str(e).partition("\n")[0]  # an object store's error can run to several lines

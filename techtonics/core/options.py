@@ -21,6 +21,7 @@ A field typed `tuple[str, ...]` is a comma-separated list flag (`--csv=a.csv,b.c
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Iterator
@@ -36,14 +37,21 @@ flags.disclaim_key_flags()
 
 
 def option(
-    default: Any, help: str, *, choices: tuple = (), minimum: float | None = None, flag: str = ""
+    default: Any,
+    help: str,
+    *,
+    choices: tuple = (),
+    minimum: float | None = None,
+    maximum: float | None = None,
+    flag: str = "",
 ) -> Any:
     """A config field that is also a command-line option.
 
-    choices: the allowed values (an enum flag); minimum: the lowest allowed
-    value (inclusive); flag: the flag's name where it differs from the field's.
+    choices: the allowed values (an enum flag); minimum, maximum: the lowest
+    and highest allowed values (inclusive); flag: the flag's name where it
+    differs from the field's. A float option is also refused when not finite.
     """
-    metadata = {"help": help, "choices": tuple(choices), "minimum": minimum, "flag": flag}
+    metadata = {"help": help, "choices": tuple(choices), "minimum": minimum, "maximum": maximum, "flag": flag}
     return dataclasses.field(default=default, metadata=metadata)
 
 
@@ -90,7 +98,8 @@ def _options(config_class: type) -> Iterator[_Option]:
 
 
 def check(config: Any) -> None:
-    """Raises UserError naming the flag when one of config's own options is outside its choices or bound.
+    """Raises UserError naming the flag when one of config's own options is outside its choices or bounds,
+    or is a float that is not finite (nan, inf: absl's bounds let them through).
 
     A list option is checked element by element.
     """
@@ -100,10 +109,14 @@ def check(config: Any) -> None:
             continue
         name = _flag(field)
         for item in value if isinstance(value, tuple) else (value,):
+            if isinstance(item, float) and not math.isfinite(item):
+                raise UserError(f"--{name}={item}: must be a finite number")
             if meta["choices"] and item not in meta["choices"]:
                 raise UserError(f"--{name}={item}: use one of {', '.join(map(str, meta['choices']))}")
             if meta["minimum"] is not None and item < meta["minimum"]:
                 raise UserError(f"--{name}={item}: must be at least {meta['minimum']}")
+            if meta["maximum"] is not None and item > meta["maximum"]:
+                raise UserError(f"--{name}={item}: must be at most {meta['maximum']}")
 
 
 def define_flags(config_class: type, flag_values: flags.FlagValues = flags.FLAGS) -> None:
@@ -119,7 +132,14 @@ def define_flags(config_class: type, flag_values: flags.FlagValues = flags.FLAGS
             flags.DEFINE_bool(o.flag, default, meta["help"], **common)
         elif o.kind in (int, float):
             define = flags.DEFINE_integer if o.kind is int else flags.DEFINE_float
-            define(o.flag, default, meta["help"], lower_bound=meta["minimum"], **common)
+            define(
+                o.flag,
+                default,
+                meta["help"],
+                lower_bound=meta["minimum"],
+                upper_bound=meta["maximum"],
+                **common,
+            )
         else:
             flags.DEFINE_string(o.flag, default, meta["help"], **common)
 

@@ -40,6 +40,7 @@ class ModelConfig:
     )
 
     def __post_init__(self):
+        options.check(self)
         if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
             raise UserError(f"--dropout={self.dropout}: must be in [0, 1)")
 

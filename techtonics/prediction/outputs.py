@@ -46,18 +46,25 @@ class PredictionWriter:
     def write(self, identity: dict[str, np.ndarray], outputs: dict[str, np.ndarray]) -> None:
         """One row per element of the batch: identity columns, then every model's output."""
         values = {**identity, **{k: np.char.mod("%.6g", v) for k, v in outputs.items()}}
-        try:
+        with self._named_full_disk():
             self._write(zip(*(values[c] for c in self.columns)))
-        except OSError as e:
-            if e.errno != errno.ENOSPC:
-                raise
-            raise UserError(f"{self.path}: {errors.NO_SPACE}") from None
         self.rows += len(next(iter(outputs.values())))
 
     def close(self) -> None:
         """Renames the complete file into place."""
-        self._file.close()
+        with self._named_full_disk():  # closing flushes what is buffered: a small file meets a full disk here
+            self._file.close()
         fileio.rename(self._tmp, self.path)
+
+    @contextlib.contextmanager
+    def _named_full_disk(self):
+        """A full disk as one line naming predictions.csv (the temporary's name means nothing to users)."""
+        try:
+            yield
+        except OSError as e:
+            if e.errno != errno.ENOSPC:
+                raise
+            raise UserError(f"{self.path}: {errors.NO_SPACE}") from None
 
     def discard(self) -> None:
         """Removes the temporary file of an interrupted run."""

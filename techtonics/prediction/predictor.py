@@ -150,7 +150,14 @@ class PredictConfig:
         "tf.distribute strategy (auto: every GPU of this machine).",
         choices=distribute.MACHINE_STRATEGIES,
     )
-    stride: float = option(10.0, "Seconds between window starts (--waveforms).")
+    # At least one sample; at most a day, which keeps a stride's samples an exact integer (beyond, windows a
+    # day apart are a sampling, not a scan).
+    stride: float = option(
+        10.0,
+        "Seconds between window starts (--waveforms), from one sample (0.01) to a day.",
+        minimum=1 / stead.SAMPLING_RATE_HZ,
+        maximum=86_400.0,
+    )
     fill_gaps: bool = option(
         False,
         "Fill a window's gaps by linear interpolation instead of skipping it (--waveforms); predictions.csv "
@@ -166,8 +173,6 @@ class PredictConfig:
 
     def __post_init__(self):
         options.check(self)
-        if self.stride <= 0:
-            raise UserError(f"--stride={self.stride}: must be positive")
         self.given_threshold()  # refuses a bad value now, before any model loads
 
     def given_threshold(self) -> float | None:
@@ -215,7 +220,19 @@ def predict(
     """
     fileio.check_writable(config.output_dir, "the predictions")
     with fileio.directory_lock(config.output_dir, "a prediction"):
-        return _predict(config, source, strategy)
+        try:
+            return _predict(config, source, strategy)
+        except BaseException:
+            _remove_outputs(config.output_dir)  # a failed run leaves nothing half-written, not even figures/
+            raise
+
+
+def _remove_outputs(output_dir: str) -> None:
+    """What a run writes into output_dir, and killed runs' temporaries."""
+    fileio.remove_temporaries(output_dir)
+    fileio.rmtree(fileio.join(output_dir, "figures"))
+    for name in ("predictions.csv", *outputs.DETECTION_FILES, "summary.json"):
+        fileio.remove(fileio.join(output_dir, name))
 
 
 def _predict(config: PredictConfig, source: inputs.Source, strategy: tf.distribute.Strategy | None) -> dict:
@@ -223,10 +240,7 @@ def _predict(config: PredictConfig, source: inputs.Source, strategy: tf.distribu
     # What an earlier run into this directory left: killed runs' temporaries, stations it drew, detections
     # this run may not write, and its summary, written last, which marks a finished run (a merge refuses a
     # shard without one).
-    fileio.remove_temporaries(config.output_dir)
-    fileio.rmtree(fileio.join(config.output_dir, "figures"))
-    for name in (*outputs.DETECTION_FILES, "summary.json"):
-        fileio.remove(fileio.join(config.output_dir, name))
+    _remove_outputs(config.output_dir)
     strategy = strategy or distribute.machine_strategy(config.strategy)
     predictor = Predictor(list(config.models), strategy, config.batch_size)
     path = fileio.join(config.output_dir, "predictions.csv")
@@ -253,6 +267,8 @@ def _predict(config: PredictConfig, source: inputs.Source, strategy: tf.distribu
         writer.close()
     except BaseException:
         writer.discard()
+        if bar:  # its line is still open: the error starts a line of its own
+            print(flush=True)
         raise
     seconds = time.perf_counter() - started
     if bar and source.total is None:  # a bar without a known end leaves its line open
