@@ -260,6 +260,29 @@ def test_bad_models_and_outputs_are_one_line_errors(exports, tiny_records, tmp_p
         predictor.predict(_config([exports["classification"]], tmp_path / "a_file" / "out"), source)
 
 
+def test_a_damaged_export_is_one_line_naming_what_is_missing_or_short(exports, tiny_records, tmp_path):
+    # Issue 31, item 5: a deleted index or a truncated data file gave tracebacks from predict.
+    source = inputs.records_source(str(tiny_records), "test")
+    damaged = tmp_path / "damaged" / "export"
+    shutil.copytree(exports["z_only"], damaged)
+    data = damaged / "variables" / "variables.data-00000-of-00001"
+    data.write_bytes(data.read_bytes()[:1000])
+    with pytest.raises(
+        errors.UserError,
+        match=rf"^{damaged}: a damaged export: variables/variables.data-00000-of-00001 \(1,000 bytes\) "
+        "shorter than variables/variables.index says; export the model again$",
+    ):
+        predictor.predict(_config([str(damaged)], tmp_path / "out"), source)
+    (damaged / "variables" / "variables.index").unlink()
+    data.unlink()
+    with pytest.raises(
+        errors.UserError,
+        match=rf"^{damaged}: a damaged export: variables/variables.index, variables/variables.data-\* "
+        "missing; export the model again$",
+    ):
+        predictor.predict(_config([str(damaged)], tmp_path / "out"), source)
+
+
 def test_the_command_line_names_what_is_wrong_in_one_line(exports, tmp_path):
     command = [sys.executable, "-m", "techtonics.predict", f"--model={exports['classification']}"]
     # --output, the old name of --output_dir, still works.

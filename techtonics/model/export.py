@@ -13,6 +13,7 @@ export without one is still complete.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 
 import tensorflow as tf
@@ -26,6 +27,7 @@ EXPORT_INFO = "techtonics.json"
 # 2: techtonics.json names its version and the input channels its image uses.
 EXPORT_VERSION = 2
 THRESHOLD = "threshold"  # techtonics.json's decision threshold: {"value": probability, how it was chosen}
+_DATA_SHARD = re.compile(r"variables\.data-(\d{5})-of-(\d{5})")  # a shard of the SavedModel's weights
 
 
 class ExportedModel(tf.Module):
@@ -126,12 +128,41 @@ def checked_info(path: str) -> dict:
     return info
 
 
+def _missing_files(path: str) -> list[str]:
+    """The files a SavedModel needs that the export at path lacks, relative to it: the graph, the
+    variables' index and every shard of their data (`variables.data-00000-of-00001`)."""
+    variables = fileio.join(path, "variables")
+    names = fileio.listdir(variables) if fileio.isdir(variables) else []
+    missing = [] if fileio.exists(fileio.join(path, "saved_model.pb")) else ["saved_model.pb"]
+    missing += [] if "variables.index" in names else ["variables/variables.index"]
+    shards = {int(m[2]) for n in names if (m := _DATA_SHARD.fullmatch(n))}
+    if not shards:
+        return [*missing, "variables/variables.data-*"]
+    wanted = [f"variables.data-{i:05d}-of-{count:05d}" for count in sorted(shards) for i in range(count)]
+    return missing + [f"variables/{n}" for n in wanted if n not in names]
+
+
 def load_exported(path: str):
     """(loaded SavedModel, info) of an exported model (checked_info's refusals first); call
-    `loaded.serve(waveform)` on waveforms."""
+    `loaded.serve(waveform)` on waveforms.
+
+    A damaged export is one line naming it and what is missing or short.
+    """
     info = checked_info(path)
+    again = "export the model again"
+    missing = _missing_files(path)
+    if missing:
+        raise UserError(f"{path}: a damaged export: {', '.join(missing)} missing; {again}")
     try:
         return tf.saved_model.load(path), info
-    except (OSError, tf.errors.OpError) as e:  # a missing, short or corrupt graph or variables file
+    except IndexError:  # TensorFlow's checkpoint reader met the end of a data file before the index's end
+        data = [n for n in fileio.listdir(fileio.join(path, "variables")) if _DATA_SHARD.fullmatch(n)]
+        short = ", ".join(
+            f"variables/{n} ({fileio.size(fileio.join(path, 'variables', n)):,} bytes)" for n in data
+        )
+        raise UserError(
+            f"{path}: a damaged export: {short} shorter than variables/variables.index says; {again}"
+        ) from None
+    except (OSError, tf.errors.OpError) as e:  # a corrupt graph or index
         first = str(getattr(e, "message", e)).splitlines()[0]
-        raise UserError(f"{path}: a damaged export ({first}); export the model again") from None
+        raise UserError(f"{path}: a damaged export ({first}); {again}") from None
