@@ -449,6 +449,34 @@ def test_hdf5_traces_without_csv_rows_are_counted_or_fail(tiny_stead, tmp_path):
         stead.find_pairs(str(stead_dir))
 
 
+def test_repeated_names_and_targets_outside_their_bounds_are_skipped_and_counted(tiny_stead, tmp_path):
+    # Issue 31: P at 1e12 samples or magnitude 1e30 went into target_stats; a repeated name was refused.
+    stead_dir = tmp_path / "stead"
+    shutil.copytree(tiny_stead, stead_dir)
+    noise = pd.read_csv(stead_dir / "chunk1.csv", dtype=str, keep_default_na=False)
+    quakes = pd.read_csv(stead_dir / "chunk2.csv", dtype=str, keep_default_na=False)
+    bounds = {"p_arrival_sample": "1e12", "source_magnitude": "1e30", "source_distance_km": "-5"}
+    for row, (column, value) in enumerate(bounds.items(), start=1):
+        quakes.loc[row, column] = value
+    # quakes' first row twice in its own CSV, and noise's first row in the other CSV as well
+    pd.concat([quakes, quakes[:1], noise[:1]]).to_csv(stead_dir / "chunk2.csv", index=False)
+    manifest = converter.convert(_config(stead_dir, tmp_path / "out"), progress=False)
+    assert manifest["skipped"] == {"duplicate_trace_name": 4, **{f"{c}_out_of_bounds": 1 for c in bounds}}
+    skipped = {name for name, _ in manifest["skipped_traces"]}
+    assert skipped == {noise.trace_name[0], *quakes.trace_name[:4]}
+    written = {r["trace_name"].decode() for rows in read_records(tmp_path / "out").values() for r in rows}
+    assert len(written) == 145 and not written & skipped
+    stats = manifest["target_stats"]
+    assert stats["p_arrival_sample"]["max"] <= stead.TRACE_SAMPLES and stats["source_magnitude"]["max"] <= 10
+    with pytest.raises(
+        stead.BadTraceError, match=rf"chunk1.csv: trace {noise.trace_name[0]} appears more than once"
+    ):
+        converter.convert(_config(stead_dir, tmp_path / "fail", on_bad_trace="fail"), progress=False)
+    quakes.to_csv(stead_dir / "chunk2.csv", index=False)
+    with pytest.raises(stead.BadTraceError, match=r"p_arrival_sample 1e\+12 outside \[0, 6000\]"):
+        converter.convert(_config(stead_dir, tmp_path / "fail", on_bad_trace="fail"), progress=False)
+
+
 def test_a_shard_of_only_bad_traces_is_left_out_not_written_empty(bad_stead, tmp_path):
     # Issue 22, item 6: an empty shard never landed on S3, yet the manifest listed it.
     directory, _ = bad_stead

@@ -218,6 +218,30 @@ def test_traces_that_cannot_be_read_are_counted_by_reason(tmp_path):
         _convert(directory, tmp_path / "fail", on_bad_trace="fail")
 
 
+def test_rows_that_repeat_a_trace_name_or_a_slice_are_all_skipped_and_counted(tmp_path):
+    # Issue 31: two rows naming one HDF5 slice were both converted, silently; a repeated name was refused.
+    directory = _dataset(tmp_path / "in", [_earthquake(name) for name in "abcd"])
+    path = os.path.join(directory, "metadata.csv")
+    metadata = pd.read_csv(path)
+    assert metadata.trace_name[0] == "bucket0$0,:3,:6000"
+    metadata.loc[3, "trace_name_original"] = "c"  # c's name, d's waveform
+    again = _earthquake("bucket0$0", trace_name_original="a_again")  # a's slice, spelled otherwise
+    pd.concat([metadata, pd.DataFrame([again])]).to_csv(path, index=False)
+    manifest = _convert(
+        directory, tmp_path / "out", min_shards=1, split=splits.SplitConfig(test_fraction=0.0)
+    )
+    assert manifest["skipped"] == {"duplicate_slice": 2, "duplicate_trace_name": 2}
+    assert sorted(manifest["skipped_traces"]) == [
+        ["a", "duplicate_slice"],
+        ["a_again", "duplicate_slice"],
+        ["c", "duplicate_trace_name"],
+        ["c", "duplicate_trace_name"],
+    ]
+    assert [r["trace_name"] for rows in read_records(tmp_path / "out").values() for r in rows] == [b"b"]
+    with pytest.raises(stead.BadTraceError, match=r"hdf5: trace bucket0\$0,:3,:6000: duplicate slice"):
+        _convert(directory, tmp_path / "fail", on_bad_trace="fail")
+
+
 @pytest.mark.parametrize(
     "make, message",
     [

@@ -116,8 +116,10 @@ def shard_digest(job: ShardJob) -> str:
 
 
 def load_metadata(pairs: tuple[stead.SteadPair, ...], on_bad_trace: str) -> tuple[pd.DataFrame, list]:
-    """All pairs' metadata (records.COLUMNS) in one frame with a `pair` column, and the HDF5 traces no
-    CSV row names, as [trace, "not_in_csv"] skips (on_bad_trace="fail": the first is an error).
+    """All pairs' metadata (records.COLUMNS) in one frame with a `pair` column, and the traces skipped, as
+    [trace, reason] (on_bad_trace="fail": the first is an error): HDF5 traces no CSV row names
+    ("not_in_csv"), and every row of a trace name that the inputs give more than once
+    ("duplicate_trace_name": which row's labels are right cannot be told).
 
     Checks each pair belongs together. SeisBench chunks come with their reading columns and the
     skips seisbench_metadata.load_chunk counts.
@@ -129,7 +131,7 @@ def load_metadata(pairs: tuple[stead.SteadPair, ...], on_bad_trace: str) -> tupl
             unnamed += skipped
             frames.append(meta.assign(pair=index))
             continue
-        meta = stead.read_metadata(pair.csv, columns=records.COLUMNS)
+        meta = stead.read_metadata(pair.csv, columns=records.COLUMNS, unique=False)
         with stead.WaveformFile(pair.hdf5) as waveforms:
             sample = meta.trace_name.iloc[:: max(1, len(meta) // _SAMPLE_FOR_PAIRING)]
             if len(meta) and not any(name in waveforms for name in sample):
@@ -147,11 +149,15 @@ def load_metadata(pairs: tuple[stead.SteadPair, ...], on_bad_trace: str) -> tupl
         unnamed += [[name, "not_in_csv"] for name in missing]
         frames.append(meta.assign(pair=index))
     meta = pd.concat(frames, ignore_index=True)
-    repeated = meta.trace_name.duplicated()
-    if repeated.any():
-        name = meta.trace_name[repeated.idxmax()]
-        raise ConversionError(f"trace {name} appears in more than one input CSV")
-    return meta, unnamed
+    # A name skipped elsewhere counts too: the manifest tells written traces from skipped ones by name.
+    repeated = meta.trace_name.duplicated(keep=False) | meta.trace_name.isin({name for name, _ in unnamed})
+    if repeated.any() and on_bad_trace == "fail":
+        row = meta[repeated].iloc[0]
+        raise stead.BadTraceError(
+            "duplicate_trace_name", f"{pairs[row.pair].csv}: trace {row.trace_name} appears more than once"
+        )
+    unnamed += [[name, "duplicate_trace_name"] for name in meta.trace_name[repeated]]
+    return meta[~repeated].reset_index(drop=True), unnamed
 
 
 def record_bytes(encoding: str) -> int:
@@ -206,6 +212,17 @@ def build(config: ConvertConfig) -> Plan:
             f"unknown trace_category {row.trace_category!r}",
         )
     meta = meta[~unknown].reset_index(drop=True)
+    outside = stead.targets_out_of_bounds(meta)
+    bad = outside.notna().to_numpy()
+    if bad.any() and config.on_bad_trace == "fail":
+        row, column = meta[bad].iloc[0], outside[bad].iloc[0]
+        raise stead.BadTraceError(
+            f"{column}_out_of_bounds",
+            f"{config.pairs[row.pair].csv}: trace {row.trace_name}: {column} {row[column]:g} outside "
+            "[{:g}, {:g}]".format(*stead.TARGET_BOUNDS[column]),
+        )
+    skipped += [[name, f"{column}_out_of_bounds"] for name, column in zip(meta.trace_name[bad], outside[bad])]
+    meta = meta[~bad].reset_index(drop=True)
     split_config = config.split
     if config.test_trace_list:
         listed = splits.read_trace_list(config.test_trace_list)

@@ -29,7 +29,10 @@ one that falls before the window's start becomes NaN.
 Traces are skipped and counted, by reason, when their block or slice does
 not exist or is not 2-D (no_such_block, no_such_slice), lack E, N or Z in
 their component order or array (missing_components), or have no rate of at
-least 40 Hz (bad_sampling_rate, the bound of continuous recordings).
+least 40 Hz (bad_sampling_rate, the bound of continuous recordings). Rows
+that give one trace name, or one slice of a block however it is spelled,
+are all skipped (duplicate_trace_name, duplicate_slice): which row's labels
+are right cannot be told.
 """
 
 from __future__ import annotations
@@ -174,15 +177,15 @@ def sampling_rates(raw: pd.DataFrame, data_format: DataFormat, path: str) -> np.
     )
 
 
-def _locate(names: np.ndarray, chunk: Chunk) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str | None]]:
-    """(samples, channels, file order, skip reason or None) of each SeisBench trace name, from its block's
-    shape.
+def _locate(names: np.ndarray, chunk: Chunk) -> tuple[np.ndarray, np.ndarray, np.ndarray, list, list]:
+    """(samples, channels, file order, skip reason or None, (block, slice_key) or None) of each SeisBench
+    trace name, from its block's shape.
 
     Opens each block once for its shape and file offset, never reading samples.
     """
     axis = chunk.data_format.dimension_order.index("W")
     samples, channels = np.zeros(len(names), np.int64), np.zeros(len(names), np.int64)
-    in_file, reasons = np.zeros(len(names)), [None] * len(names)
+    in_file, reasons, slices = np.zeros(len(names)), [None] * len(names), [None] * len(names)
     blocks: dict[str, tuple | None] = {}
     source = fileio.open_file(chunk.hdf5, "rb") if fileio.is_remote(chunk.hdf5) else chunk.hdf5
     with h5py.File(source, "r") as f:
@@ -209,9 +212,10 @@ def _locate(names: np.ndarray, chunk: Chunk) -> tuple[np.ndarray, np.ndarray, np
                 reasons[i] = "no_such_slice"
                 continue
             samples[i], channels[i] = trace[axis], trace[1 - axis]
+            slices[i] = (block, waveforms.slice_key(shape, index))
             first = index[0] if index and isinstance(index[0], int) else 0
             in_file[i] = offset + first / max(shape[0], 1)
-    return samples, channels, in_file, reasons
+    return samples, channels, in_file, reasons, slices
 
 
 def _window_starts(names: pd.Series, p: np.ndarray, samples: np.ndarray) -> np.ndarray:
@@ -232,12 +236,14 @@ def load_chunk(chunk: Chunk, on_bad_trace: str = "skip", labelled: bool = True) 
     """
     raw = _read_csv(chunk.csv)
     meta = _schema(raw, chunk.csv, labelled)
-    repeated = meta.trace_name.duplicated()
-    if repeated.any():
-        raise SeisBenchError(
-            f"{chunk.csv}: trace {meta.trace_name[repeated.idxmax()]} appears more than once"
-        )
-    located, channels, file_order, reasons = _locate(raw.trace_name.to_numpy(str), chunk)
+    located, channels, file_order, reasons, slices = _locate(raw.trace_name.to_numpy(str), chunk)
+    given_twice = {
+        "duplicate_trace_name": meta.trace_name.duplicated(keep=False),
+        "duplicate_slice": pd.Series(slices).duplicated(keep=False) & pd.Series(slices).notna(),
+    }
+    for reason, repeated in given_twice.items():
+        for i in np.flatnonzero(repeated.to_numpy()):
+            reasons[i] = reasons[i] or reason
     rate = sampling_rates(raw, chunk.data_format, chunk.csv)
     order = raw.get(ORDER_COLUMN, pd.Series(chunk.data_format.component_order, index=raw.index))
     order = order.fillna(chunk.data_format.component_order)

@@ -64,6 +64,13 @@ def sliced_shape(block_shape: tuple[int, ...], index: tuple) -> tuple[int, ...]:
     return view[index].shape
 
 
+def slice_key(block_shape: tuple[int, ...], index: tuple) -> tuple:
+    """The samples `index` selects from an array of block_shape in one spelling, per axis an int or a
+    slice's (start, stop, step): `0`, `0,:,:` and `0,:3,:6000` of a (n, 3, 6000) block are one slice."""
+    full = (*index, *[slice(None)] * (len(block_shape) - len(index)))
+    return tuple(p.indices(n) if isinstance(p, slice) else p % n for p, n in zip(full, block_shape))
+
+
 def channel_columns(component_order: str) -> tuple[int, int, int] | None:
     """Where E, N and Z are among a trace's components ("ZNE" -> (2, 1, 0)); None if one is missing."""
     found: dict[int, int] = {}

@@ -114,6 +114,18 @@ REGRESSION_TARGETS = {
     "source_depth_km": "km",
     "back_azimuth_deg": "degrees",
 }
+# Where each target can lie, inclusive: a value outside is no measurement of its trace, and the converter
+# skips the trace (counted as `<target>_out_of_bounds`); a missing value (NaN) is in bounds. Arrivals and
+# the coda lie in the trace; magnitudes in the range of recorded earthquakes; distances and depths on Earth.
+TARGET_BOUNDS = {
+    "source_magnitude": (-3.0, 10.0),
+    "p_arrival_sample": (0.0, TRACE_SAMPLES),
+    "s_arrival_sample": (0.0, TRACE_SAMPLES),
+    "coda_end_sample": (0.0, TRACE_SAMPLES),
+    "source_distance_km": (0.0, 20_040.0),  # half the Earth's circumference
+    "source_depth_km": (-10.0, 800.0),  # above the highest peaks to below the deepest earthquakes
+    "back_azimuth_deg": (0.0, 360.0),
+}
 
 
 class SteadError(UserError):
@@ -293,11 +305,13 @@ def parse_metadata(raw: pd.DataFrame, path: str) -> pd.DataFrame:
 _CSV_CHUNK_ROWS = 50_000
 
 
-def read_metadata(csv_path: str, columns: tuple[str, ...] | None = None) -> pd.DataFrame:
+def read_metadata(csv_path: str, columns: tuple[str, ...] | None = None, unique: bool = True) -> pd.DataFrame:
     """Reads a STEAD CSV into typed columns (see `parse_metadata`).
 
     columns: read only these (and trace_name), which keeps the memory of a
     million-row CSV to what is used; the file must still hold all 35.
+    unique: refuse a trace name that two rows give (the converter passes
+    False: it skips and counts such rows, conversion/plan.py).
     """
     if not fileio.exists(csv_path):
         raise SteadError(f"{csv_path}: no such file")
@@ -325,9 +339,19 @@ def read_metadata(csv_path: str, columns: tuple[str, ...] | None = None) -> pd.D
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise SteadError(f"{csv_path}: not a readable CSV ({str(e).splitlines()[0]})") from None
     duplicated = meta.trace_name.duplicated()
-    if duplicated.any():
+    if unique and duplicated.any():
         raise SteadError(f"{csv_path}: trace {meta.trace_name[duplicated.idxmax()]} appears more than once")
     return meta
+
+
+def targets_out_of_bounds(meta: pd.DataFrame) -> pd.Series:
+    """Per row of meta, the first target outside TARGET_BOUNDS; None where every target is in bounds."""
+    found = pd.Series(None, index=meta.index, dtype=object)
+    for column, (low, high) in TARGET_BOUNDS.items():
+        values = meta[column].to_numpy(np.float64)
+        outside = ~np.isnan(values) & ~((values >= low) & (values <= high))
+        found = found.where(found.notna() | ~outside, column)
+    return found
 
 
 def check_waveform(data: np.ndarray, path: str, trace_name: str) -> np.ndarray:
