@@ -224,6 +224,37 @@ def test_an_empty_recordings_directory_is_named_as_such(tmp_path):
         inputs.waveforms_source([str(tmp_path)], 10.0, False)
 
 
+def test_overlapping_recordings_that_disagree_are_counted_named_and_the_first_is_used(
+    exports, tmp_path, capsys
+):
+    # Issue 31, item 8: the second file replaced the first with no word, and an event of the first vanished.
+    rng = np.random.default_rng(5)
+    first = rng.normal(0, 50, 180 * 100)
+    (tmp_path / "in").mkdir()
+    a = _write(tmp_path / "in" / "a.mseed", {"HHZ": first})
+    # b disagrees with a from 90 s to a's end and goes on to 210 s; c repeats a's last 30 s, which agree.
+    b = _write(
+        tmp_path / "in" / "b.mseed", {"HHZ": rng.normal(0, 50, 120 * 100)}, start="2024-01-01T00:01:30"
+    )
+    _write(tmp_path / "in" / "c.mseed", {"HHZ": first[150 * 100 :]}, start="2024-01-01T00:02:30")
+    both = predictor.predict(
+        _config([exports["z_only"]], tmp_path / "both"),
+        inputs.waveforms_source([str(tmp_path / "in")], 10.0, False),
+    )
+    assert both["skipped"] == {"disagreeing_overlap": 1} and both["predictions"] == 16
+    out = capsys.readouterr().out
+    assert (
+        f"SY.TEST..HH: Z of {b} disagrees with {a} for 90 s where they overlap; there the samples of {a}"
+        in out
+    )
+    alone = predictor.predict(
+        _config([exports["z_only"]], tmp_path / "alone"), inputs.waveforms_source([a], 10.0, False)
+    )
+    assert alone["predictions"] == 13
+    rows = _rows(tmp_path / "both" / "predictions.csv")[:13]
+    assert rows == _rows(tmp_path / "alone" / "predictions.csv")  # a's samples wherever a recorded
+
+
 def test_a_z_only_model_needs_no_horizontal_components(exports, tmp_path):
     _write(tmp_path / "z.mseed", {"EHZ": np.random.default_rng(1).normal(0, 50, 9000)})
     source = inputs.waveforms_source([str(tmp_path / "z.mseed")], 10.0, False)

@@ -16,6 +16,14 @@ were filled. A component that no model
 uses may be missing and is zeros; a missing component that a model uses
 skips the station, counted.
 
+Recordings of one component that overlap may agree (a file read twice, day
+files that share a record) or disagree. Where they disagree, the samples of
+the recording that starts first (of two that start together, the file whose
+path sorts first) are used, and the later one gives only the samples
+outside it: each such overlap is counted (`disagreeing_overlap`) and named
+with its station and files. Samples are compared at the recordings' own
+rate, before resampling; recordings of different rates always disagree.
+
 `detections` merges windows whose earthquake probability reaches the
 threshold, and overlap, into events.
 """
@@ -105,14 +113,15 @@ def group_stations(files: list[str], skipped: collections.Counter) -> list[Stati
     return [stations[k] for k in sorted(stations)]
 
 
-def _read_station(station: Station, skipped: collections.Counter):
-    """The station's traces of known components from every file whose samples ObsPy can decode.
+def _read_station(station: Station, skipped: collections.Counter) -> list[tuple[str, object]]:
+    """(path, trace) of the station's traces of known components, from every file whose samples ObsPy can
+    decode.
 
     Headers can be intact while the data is not (corrupt Steim frames): such a
     file is skipped, counted and named, and the station's other files are read.
     """
     obspy = import_obspy()
-    stream = obspy.Stream()
+    recordings = []
     net, sta, loc, band = station.id.split(".")
     for path in sorted(station.files):
         try:
@@ -122,22 +131,66 @@ def _read_station(station: Station, skipped: collections.Counter):
             print(f"skipped {path} for {station.id}: ObsPy cannot decode its samples ({type(e).__name__})")
             continue
         # Unknown components (R/T, X/Y) were counted when grouping; the model uses E/N/Z only.
-        stream += obspy.Stream([t for t in traces if t.stats.channel[-1:].upper() in COMPONENT])
-    return stream
+        recordings += [(path, t) for t in traces if t.stats.channel[-1:].upper() in COMPONENT]
+    return recordings
+
+
+def _overlap(earlier, later) -> int:
+    """How many of later's first samples lie within earlier's span (to half a sample)."""
+    within = (earlier.stats.endtime - later.stats.starttime) * later.stats.sampling_rate
+    return int(np.clip(np.floor(within + 0.5) + 1, 0, later.stats.npts))
+
+
+def _agree(earlier, later, count: int) -> bool:
+    """Whether later's first `count` samples equal earlier's at the same times (same rate only)."""
+    if earlier.stats.sampling_rate != later.stats.sampling_rate:
+        return False
+    offset = int(round((later.stats.starttime - earlier.stats.starttime) * earlier.stats.sampling_rate))
+    ours = earlier.data[offset : offset + count]
+    return np.array_equal(ours, later.data[: len(ours)])
+
+
+def _first_recording_wins(
+    station_id: str, recordings: list[tuple[str, object]], skipped: collections.Counter
+) -> list:
+    """The traces of (path, trace) recordings with every overlap that disagrees cut from the recording that
+    starts later (the module's rule); each such overlap is counted and named."""
+    kept: list[tuple[str, object]] = []
+    for path, trace in sorted(recordings, key=lambda r: (r[1].stats.starttime, r[0])):
+        component = COMPONENT[trace.stats.channel[-1].upper()]
+        for earlier_path, earlier in kept:
+            if COMPONENT[earlier.stats.channel[-1].upper()] != component:
+                continue
+            count = _overlap(earlier, trace)
+            if count == 0 or _agree(earlier, trace, count):
+                continue
+            skipped["disagreeing_overlap"] += 1
+            print(
+                f"{station_id}: {component} of {path} disagrees with {earlier_path} for "
+                f"{count / trace.stats.sampling_rate:g} s where they overlap; there the samples of "
+                f"{earlier_path}, which starts first, are used"
+            )
+            trace.stats.starttime += count / trace.stats.sampling_rate
+            trace.data = trace.data[count:]
+        if trace.stats.npts:
+            kept.append((path, trace))
+    return [trace for _, trace in kept]
 
 
 def _station_data(station: Station, skipped: collections.Counter):
     """(start UTCDateTime, masked (samples, 3) E/N/Z array at 100 Hz, components present) of one station."""
     obspy = import_obspy()
     band = station.id.split(".")[-1]
-    kept = obspy.Stream()
-    for trace in _read_station(station, skipped):
-        rate = trace.stats.sampling_rate
-        if rate < MIN_SAMPLING_RATE_HZ:
+    usable = []
+    for path, trace in _read_station(station, skipped):
+        if trace.stats.sampling_rate < MIN_SAMPLING_RATE_HZ:
             skipped[f"sampling_rate_below_{MIN_SAMPLING_RATE_HZ:g}_hz"] += 1
             continue
+        usable.append((path, trace))
+    kept = obspy.Stream()
+    for trace in _first_recording_wins(station.id, usable, skipped):
         trace.data = trace.data.astype(np.float64)
-        if rate != stead.SAMPLING_RATE_HZ:
+        if trace.stats.sampling_rate != stead.SAMPLING_RATE_HZ:
             trace.resample(stead.SAMPLING_RATE_HZ)
         trace.stats.channel = band + COMPONENT[trace.stats.channel[-1].upper()]
         kept.append(trace)
