@@ -199,3 +199,8 @@ def test_stead_files_name_one_input(tmp_path):
     with pytest.raises(stead.SteadError) as error:
         stead.SteadFiles(stead_dir=str(tmp_path), csv=("a.csv",)).pairs()
     assert "give --stead_dir or --csv/--hdf5, not both" in _one_line(error)
+
+
+def test_every_regression_target_has_its_bounds_beside_its_units():
+    assert set(stead.TARGET_BOUNDS) == set(stead.REGRESSION_TARGETS)
+    assert all(low < high for low, high in stead.TARGET_BOUNDS.values())

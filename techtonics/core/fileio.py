@@ -186,15 +186,17 @@ def check_writable(directory: str, what: str) -> None:
     """Creates directory and writes a small file into it atomically, before a long run writes `what` there.
 
     Raises UserError "{directory}: cannot write {what} there ({reason})".
-    The file is removed again: no output directory keeps it. It is not
-    empty: tensorflow-io's S3 takes an empty object for a directory and
-    refuses to rename it.
+    A local directory does not keep the file. On an object store it stays: a
+    directory is a prefix there, and exists (for listdir) only while an
+    object is under it. It is not empty: tensorflow-io's S3 takes an empty
+    object for a directory and refuses to rename it.
     """
     check = join(directory, ".write-check")
     try:
         makedirs(directory)
         write_atomic(check, "ok\n")
-        remove(check)
+        if not is_remote(directory):
+            remove(check)
     # The tuple is built when an exception arrives, so it holds TensorFlow's error if _gfile loaded it.
     except _write_errors() as e:
         reason = str(e).partition("\n")[0]  # an object store's error can run to several lines
