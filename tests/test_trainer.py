@@ -433,20 +433,23 @@ def test_sigterm_backs_up_the_step_and_the_same_command_resumes_after_it(
     )
     monkeypatch.undo()
     # Stopped again inside the resumed epoch: its step (a numpy integer after a restore) is backed up too.
-    monkeypatch.setattr(callbacks.FirstStep, "on_train_batch_end", _sigterm_at(epoch=epoch, step=4))
-    with pytest.raises(callbacks.Preempted, match=rf"in epoch {epoch + 1} after step 5 of 6"):
+    monkeypatch.setattr(callbacks.FirstStep, "on_train_batch_end", _sigterm_at(epoch=epoch, step=3))
+    with pytest.raises(callbacks.Preempted, match=rf"in epoch {epoch + 1} after step 4 of 6"):
         trainer.train_and_evaluate(config, str(tmp_path))
     monkeypatch.undo()
     steps = _steps_run(monkeypatch)
     result = trainer.train_and_evaluate(config, str(tmp_path))
-    assert steps == [5] + [0, 1, 2, 3, 4, 5] * (1 - epoch)  # the rest of the epoch, then any epoch after it
+    assert steps == [4, 5] + [0, 1, 2, 3, 4, 5] * (1 - epoch)  # the rest of the epoch, then any epoch after
     assert len(result.history["loss"]) == 2 - epoch and _history_epochs(tmp_path) == [0, 1]
     assert callbacks.completed_epochs(str(tmp_path)) == 2
 
 
-def test_sigterm_at_an_epochs_last_step_lets_the_epoch_end_first(tiny_records, tmp_path, monkeypatch):
+@pytest.mark.parametrize("step", [2, 3], ids=["second-to-last", "last"])
+def test_sigterm_in_an_epochs_last_two_steps_lets_the_epoch_end_first(
+    tiny_records, tmp_path, monkeypatch, step
+):
     config = _config(tiny_records, epochs=3, steps_per_epoch=4, evaluate_split="none")
-    monkeypatch.setattr(callbacks.FirstStep, "on_train_batch_end", _sigterm_at(epoch=0, step=3))
+    monkeypatch.setattr(callbacks.FirstStep, "on_train_batch_end", _sigterm_at(epoch=0, step=step))
     with pytest.raises(callbacks.Preempted, match="in epoch 2 after step 1 of 4"):
         trainer.train_and_evaluate(config, str(tmp_path))
     assert _history_epochs(tmp_path) == [0] and (tmp_path / "checkpoints" / "epoch-001.index").exists()

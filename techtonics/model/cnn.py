@@ -27,6 +27,7 @@ from techtonics.core import options
 from techtonics.core.errors import UserError
 from techtonics.core.options import option
 from techtonics.data import stead
+from techtonics.model.dropout import StepDropout
 from techtonics.model.spectrogram import SpectrogramConfig, SpectrogramImage
 
 
@@ -53,7 +54,7 @@ def _trunk(config: ModelConfig, filters: int, default_dropout: float) -> tuple[t
     x = layers.Conv2D(filters, 5, activation="relu", name="conv")(x)
     x = layers.MaxPooling2D(2, name="pool")(x)
     dropout = default_dropout if config.dropout is None else config.dropout
-    return waveform, layers.Dropout(dropout, name="dropout")(x)
+    return waveform, StepDropout(dropout, name="dropout")(x)
 
 
 def build(

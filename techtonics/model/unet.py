@@ -19,6 +19,7 @@ import tensorflow as tf
 import tf_keras
 
 from techtonics.data import stead
+from techtonics.model.dropout import StepDropout
 
 STRIDES = (4, 4, 3, 5)
 FILTERS = (8, 16, 32, 48, 64)  # the first stage's, then one per downsampling
@@ -59,7 +60,7 @@ def build(*, dropout: float, output_name: str, name: str) -> tf_keras.Model:
         x = _block(conv(FILTERS[level], 1, f"down{level}"), x, f"down{level}")
         skips.append(x)
         x = _block(conv(FILTERS[level + 1], stride, f"pool{level}"), x, f"pool{level}")
-    x = layers.Dropout(dropout, name="dropout")(x)
+    x = StepDropout(dropout, name="dropout")(x)
     for level in reversed(range(len(STRIDES))):
         up = conv(FILTERS[level], STRIDES[level], f"up{level}", layers.Conv1DTranspose)
         x = _block(up, x, f"up{level}")

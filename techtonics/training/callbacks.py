@@ -17,6 +17,12 @@ its state is backed up (`Backup`) and the run stops with one line; the same
 command resumes at the next step. A multi-worker job stops at once and
 resumes at its last completed epoch: its workers receive the signal at
 different steps, and a backup is a collective that all of them must join.
+
+A resumed run is the run that was not killed, with --deterministic: the
+training stream is drawn from (seed, epoch, step) and starts where the
+backup does (input_pipeline.Epochs, `resume_point`), dropout is drawn from
+the step, which the backup holds (model/dropout.py), and a SIGTERM's backup
+carries the epoch's metrics so far, so history.csv is the same too.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ import csv
 import dataclasses
 import io
 import json
+import os
+import shutil
 import signal
 import threading
 import time
@@ -43,9 +51,9 @@ from techtonics.training import tasks
 _SAVED_EPOCH = "ckpt_saved_epoch/.ATTRIBUTES/VARIABLE_VALUE"
 _SAVED_STEP = "ckpt_saved_batch/.ATTRIBUTES/VARIABLE_VALUE"
 _EPOCH_END = -1  # the saved step of a backup made at an epoch's end
-# Written just before a step-level backup, with its epoch and step: a backup whose own saved epoch and step
-# match it is inside that epoch. Any other is an epoch's end, including those of releases before 0.2.0,
-# which saved the epoch's last step.
+# Written just before a step-level backup, with its epoch, step and metrics: a backup whose own saved
+# epoch and step match it is inside that epoch. Any other is an epoch's end, including those of releases
+# before 0.2.0, which saved the epoch's last step.
 _STEP_BACKUP = "step-backup.json"
 
 
@@ -53,24 +61,46 @@ class Preempted(errors.Terminated):
     """Training was stopped by SIGTERM; the message says where it will resume."""
 
 
-def _resume_point(model_dir: str) -> tuple[int, int | None]:
+def resume_point(model_dir: str) -> tuple[int, int | None]:
     """(epoch, step) at which a resumed fit starts: step None at an epoch's start, else the step to resume
     after, inside the epoch."""
     backup = fileio.join(model_dir, "backup")
-    latest = tf.train.latest_checkpoint(fileio.join(backup, "chief"))
-    if not latest:
+    latest = _backup_checkpoint(model_dir)
+    if latest is None:
         return 0, None
-    reader = tf.train.load_checkpoint(latest)
-    epoch, step = int(reader.get_tensor(_SAVED_EPOCH)), int(reader.get_tensor(_SAVED_STEP))
-    marker = fileio.read_json(fileio.join(backup, _STEP_BACKUP))
-    if step != _EPOCH_END and marker == {"epoch": epoch, "step": step}:
+    try:
+        reader = tf.train.load_checkpoint(latest)
+        epoch, step = int(reader.get_tensor(_SAVED_EPOCH)), int(reader.get_tensor(_SAVED_STEP))
+    except DAMAGED as e:
+        raise _damaged_backup(latest, e) from None
+    marker = fileio.read_json(fileio.join(backup, _STEP_BACKUP)) or {}
+    if step != _EPOCH_END and (marker.get("epoch"), marker.get("step")) == (epoch, step):
         return epoch, step
     return epoch + 1, None
 
 
+def _backup_checkpoint(model_dir: str) -> str | None:
+    """The backup's checkpoint that its state file names, even where its files are gone (a damaged
+    backup, not none); None: no backup yet."""
+    state = tf.train.get_checkpoint_state(fileio.join(model_dir, "backup", "chief"))
+    return state.model_checkpoint_path if state else None
+
+
+# What TensorFlow raises reading a checkpoint whose index or data file is missing, cut short or garbled.
+DAMAGED = (tf.errors.OpError, ValueError, IndexError)
+
+
+def _damaged_backup(path: str, error: Exception) -> UserError:
+    backup = os.path.dirname(os.path.dirname(path))
+    return UserError(
+        f"{path}: the backup to resume from is damaged ({str(error).strip().splitlines()[0]}); "
+        f"remove {backup} to train again from the first epoch, or use a new --model_dir"
+    )
+
+
 def completed_epochs(model_dir: str) -> int:
     """Epochs that the backup holds complete: a resumed fit starts after them."""
-    return _resume_point(model_dir)[0]
+    return resume_point(model_dir)[0]
 
 
 def completed_history(model_dir: str, chief: bool) -> list[dict]:
@@ -219,19 +249,36 @@ class Backup(tf_keras.callbacks.BackupAndRestore):
         self.model_dir, self.terminated = model_dir, False
 
     def on_train_begin(self, logs=None):
-        super().on_train_begin(logs)  # restores the backup
-        epoch, step = _resume_point(self.model_dir)
+        epoch, step = resume_point(self.model_dir)  # first: a damaged backup is refused in one line
+        try:
+            super().on_train_begin(logs)  # restores the backup
+        except DAMAGED as e:
+            raise _damaged_backup(_backup_checkpoint(self.model_dir), e) from None
+        self.carried = None
         if step is None:  # fit's initial_epoch (completed_epochs) says where to start
             self._training_state._ckpt_saved_batch.assign(_EPOCH_END)
         else:
+            # None from releases before 0.3.0, whose markers hold no metrics: the epoch's start afresh.
+            self.carried = fileio.read_json(fileio.join(self.backup_dir, _STEP_BACKUP)).get("metrics")
             print(f"resuming epoch {epoch + 1} at step {step + 2} (backed up when a SIGTERM stopped it)")
 
     def on_train_batch_end(self, batch, logs=None):
-        # At an epoch's last step the epoch ends first (validation, checkpoint, history, backup); the
-        # next epoch's first step stops the run.
-        if self.terminated and batch < self.params["steps"] - 1:
+        if self.carried is not None:  # the epoch's metrics go on from the steps trained before the stop
+            for metric, values in zip(self.model.metrics, self.carried, strict=True):
+                for variable, value in zip(metric.variables, values, strict=True):
+                    variable.assign_add(np.asarray(value, variable.dtype.as_numpy_dtype))
+            self.carried = None
+        # In an epoch's last two steps the epoch ends first (validation, checkpoint, history, backup) and
+        # the next epoch's first step stops the run: a resumed epoch has a step after the one that adds
+        # the carried metrics, so its logged metrics are the whole epoch's.
+        if self.terminated and batch < self.params["steps"] - 2:
             epoch = self._current_epoch
-            marker = {"epoch": int(epoch), "step": int(batch)}  # after a resume, numpy integers
+            marker = {
+                "epoch": int(epoch),  # after a resume, numpy integers
+                "step": int(batch),
+                # Keras's metrics are sums (totals, counts): the resumed run adds these to its own.
+                "metrics": [[v.numpy().tolist() for v in metric.variables] for metric in self.model.metrics],
+            }
             fileio.makedirs(self.backup_dir)  # in a run's first epoch, no backup has made it yet
             fileio.write_atomic(fileio.join(self.backup_dir, _STEP_BACKUP), json.dumps(marker))
             self._backup(epoch=epoch, batch=batch)
@@ -304,6 +351,80 @@ class _BestWeights(tf_keras.callbacks.ModelCheckpoint):
                     fileio.remove(path)
 
 
+class _EpochCheckpoints(tf_keras.callbacks.ModelCheckpoint):
+    """checkpoints/epoch-NNN: the weights after every epoch, the newest `keep` of them kept (0: all).
+
+    Before a checkpoint is written, one that the free space cannot hold
+    (with the backup written after it) stops the run in one line, as the
+    converter refuses a conversion that cannot fit. Older ones are removed
+    once the new one is complete (Keras has renamed its files into place).
+    """
+
+    def __init__(self, model_dir: str, chief: bool, keep: int):
+        self.directory, self.chief, self.keep = fileio.join(model_dir, "checkpoints"), chief, keep
+        super().__init__(fileio.join(self.directory, "epoch-{epoch:03d}"), save_weights_only=True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.chief:
+            _check_room(self.directory, self.model)
+        super().on_epoch_end(epoch, logs)
+        if self.chief and self.keep:
+            _prune(self.directory, self.keep)
+
+
+# What an epoch's end writes, in bytes per byte of weights: the checkpoint (1) and the backup, which holds
+# Adam's two moments beside the weights (3), written before the one it replaces is removed.
+_BYTES_PER_WEIGHT_BYTE = 4
+
+
+def _check_room(directory: str, model: tf_keras.Model) -> None:
+    """Refuses in one line an epoch's end that a local disk cannot hold."""
+    if fileio.is_remote(directory):
+        return
+    needed = _BYTES_PER_WEIGHT_BYTE * sum(w.shape.num_elements() * w.dtype.size for w in model.weights)
+    fileio.makedirs(directory)
+    free = shutil.disk_usage(directory).free
+    if needed > free:
+        raise UserError(
+            f"{directory}: the next checkpoint and backup need about {needed / 2**20:,.1f} MB, only "
+            f"{free / 2**20:,.1f} MB are free; free space and run the same command to resume"
+        )
+
+
+def _prune(directory: str, keep: int) -> None:
+    """Removes every epoch checkpoint's files but the newest `keep` epochs'. TensorFlow's `checkpoint`
+    file names only the newest, so no list ever names a removed one."""
+    files: dict[int, list[str]] = {}
+    for path in tf.io.gfile.glob(fileio.join(directory, "epoch-*")):
+        epoch = int(os.path.basename(path).split(".")[0].removeprefix("epoch-"))
+        files.setdefault(epoch, []).append(path)
+    for epoch in sorted(files)[:-keep]:
+        for path in files[epoch]:
+            fileio.remove(path)
+
+
+class StopOnNonFinite(tf_keras.callbacks.Callback):
+    """Stops training in one line when the loss stops being finite, before any backup or export holds the
+    weights that made it: which epoch and step, and the last good checkpoint to go back to."""
+
+    def __init__(self, model_dir: str):
+        super().__init__()
+        self.model_dir, self.epoch = model_dir, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(loss):
+            last = tf.train.latest_checkpoint(fileio.join(self.model_dir, "checkpoints"))
+            raise UserError(
+                f"the training loss became {loss} in epoch {self.epoch + 1} at step {batch + 1}; "
+                f"nothing was exported; the last good weights: {last or 'none (no epoch completed)'}; "
+                "lower --learning_rate or check the records"
+            )
+
+
 def best_weights(model_dir: str) -> str | None:
     """The checkpoint of the best epoch's weights that a model directory holds complete; None: none yet."""
     return tf.train.latest_checkpoint(fileio.join(model_dir, "best"))
@@ -317,14 +438,15 @@ def make_callbacks(
     first_step: FirstStep,
     backup: Backup,
     plateau: PlateauConfig,
+    keep_checkpoints: int,
 ) -> list[tf_keras.callbacks.Callback]:
-    """history: the rows of the epochs already done (every worker must see the same ones)."""
+    """history: the rows of the epochs already done (every worker must see the same ones);
+    keep_checkpoints: the per-epoch checkpoints kept, newest first (0: all)."""
     monitor, mode = task.monitor
     callbacks = [
+        StopOnNonFinite(model_dir),  # first: no other callback sees the step that made a NaN
         first_step,
-        tf_keras.callbacks.ModelCheckpoint(
-            fileio.join(model_dir, "checkpoints", "epoch-{epoch:03d}"), save_weights_only=True
-        ),
+        _EpochCheckpoints(model_dir, chief, keep_checkpoints),
         _BestWeights(
             model_dir,
             chief,

@@ -115,20 +115,28 @@ def check_augmentation(converted: ConvertedDataset, augment: augmentation.Augmen
         )
 
 
-def _step_draws(
-    converted: ConvertedDataset, augment: augmentation.AugmentConfig, seed: int, batch_size: int
-) -> tf.data.Dataset:
-    """Endless {"seed": (2,) int64[, "noise": noise waveforms]} for the augmented step.
+@dataclasses.dataclass(frozen=True)
+class Epochs:
+    """Where a training stream starts, and how many batches an epoch is.
 
-    The noise traces, NOISE_TRACES (or batch_size, if fewer) a batch, come
-    from a pool of the training split's first NOISE_POOL noise records in a
-    file order drawn from the seed (so each seed and worker has its own),
-    read once and kept in memory.
+    steps: batches per epoch (Model.fit's steps_per_epoch); first: the epoch the stream starts in;
+    done: batches of `first` already trained (a resume inside an epoch, callbacks.resume_point).
     """
-    check_augmentation(converted, augment)
-    seeds = tf.data.Dataset.random(seed=seed).batch(2, drop_remainder=True)  # a stateless seed a batch
-    if not augment.noise:
-        return seeds.map(lambda s: {"seed": s})
+
+    steps: int
+    first: int = 0
+    done: int = 0
+
+
+def _epoch_seed(seed: int, epoch: tf.Tensor) -> tf.Tensor:
+    """The seed of one epoch's file order and shuffle: a function of (seed, epoch) alone, so a resumed run
+    draws what an uninterrupted one draws."""
+    return tf.constant(seed, tf.int64) * 1_000_003 + epoch
+
+
+def _noise_pool(converted: ConvertedDataset, seed: int) -> tf.data.Dataset:
+    """The training split's first NOISE_POOL noise records (or all) in a file order drawn from the seed (so
+    each seed and worker has its own), read once and kept in memory."""
 
     def noise_only(serialized):
         features = records.parse_batch(serialized, converted.encoding)
@@ -136,18 +144,39 @@ def _step_draws(
 
     files = list(np.random.default_rng(seed).permutation(converted.files("train")))
     pool = min(augmentation.NOISE_POOL, converted.class_counts("train")["noise"])
-    noise = (
-        tf.data.TFRecordDataset(files, compression_type=converted.compression)
-        .batch(256)
-        .map(noise_only)
-        .unbatch()
-        .take(pool)
-        .cache()  # the pool: read once
-        .shuffle(pool, seed=seed, reshuffle_each_iteration=True)
-        .repeat()
-        .batch(min(augmentation.NOISE_TRACES, batch_size), drop_remainder=True)
-    )
-    return tf.data.Dataset.zip((seeds, noise)).map(lambda s, n: {"seed": s, "noise": n})
+    reader = tf.data.TFRecordDataset(files, compression_type=converted.compression)
+    return reader.batch(256).map(noise_only).unbatch().take(pool).cache()
+
+
+def _step_draws(
+    converted: ConvertedDataset,
+    augment: augmentation.AugmentConfig,
+    seed: int,
+    batch_size: int,
+    epochs: Epochs,
+):
+    """A function of the epoch to its {"seed": (2,) int64[, "noise": noise waveforms]} a batch, for the
+    augmented step: a stateless seed from (seed, epoch, step), and NOISE_TRACES (or batch_size, if fewer)
+    traces of the noise pool in an order drawn from (seed, epoch)."""
+    check_augmentation(converted, augment)
+    pool = _noise_pool(converted, seed) if augment.noise else None
+
+    def draws(epoch):
+        steps = tf.data.Dataset.range(epochs.steps)
+        seeds = steps.map(
+            lambda step: {"seed": tf.stack([tf.constant(seed, tf.int64), epoch * epochs.steps + step])}
+        )
+        if pool is None:
+            return seeds
+        size = min(augmentation.NOISE_POOL, converted.class_counts("train")["noise"])
+        noise = (
+            pool.shuffle(size, seed=_epoch_seed(seed, epoch))
+            .repeat()
+            .batch(min(augmentation.NOISE_TRACES, batch_size), drop_remainder=True)
+        )
+        return tf.data.Dataset.zip((seeds, noise)).map(lambda s, n: {**s, "noise": n})
+
+    return draws
 
 
 def shard_policy(shards: int, workers: int) -> tf.data.experimental.AutoShardPolicy:
@@ -173,6 +202,34 @@ def _service(ds: tf.data.Dataset, address: str, job: str) -> tf.data.Dataset:
     return ds.apply(tf.data.experimental.service.distribute(policy, address, job_name=name))
 
 
+def _records(
+    files: list[str],
+    converted: ConvertedDataset,
+    config: InputConfig,
+    context: tf.distribute.InputContext,
+    pipelines: int,
+    parallel: dict,
+    order_seed: tf.Tensor | int | None = None,
+) -> tf.data.Dataset:
+    """The serialized records of a split that this input pipeline reads; order_seed: the shards' order is
+    drawn from it (None: as listed)."""
+    FILE, DATA = tf.data.experimental.AutoShardPolicy.FILE, tf.data.experimental.AutoShardPolicy.DATA
+    policy, sharded = shard_policy(len(files), pipelines), pipelines > 1
+    ds = tf.data.Dataset.from_tensor_slices(files)
+    if order_seed is not None:  # the same order on every worker (one seed)
+        ds = ds.shuffle(len(files), seed=order_seed)
+    if sharded and policy == FILE:  # each worker reads its own whole shards
+        ds = ds.shard(pipelines, context.input_pipeline_id)
+    ds = ds.interleave(  # several shards read at once: throughput, and more mixing
+        lambda path: tf.data.TFRecordDataset(path, compression_type=converted.compression),
+        cycle_length=min(config.parallel_reads, len(files)),
+        **parallel,
+    )
+    if sharded and policy == DATA:  # fewer shards than workers: every worker keeps every n-th example
+        ds = ds.shard(pipelines, context.input_pipeline_id)
+    return ds
+
+
 def dataset(
     converted: ConvertedDataset,
     split: str,
@@ -181,6 +238,7 @@ def dataset(
     *,
     training: bool,
     seed: int = 0,
+    epochs: Epochs | None = None,
     metadata: bool = False,
     input_context: tf.distribute.InputContext | None = None,
     input_pipelines: int = 1,
@@ -190,10 +248,14 @@ def dataset(
 ) -> tf.data.Dataset:
     """Batches of (waveform (B, 6000, 3), label) of one split, as the task labels them.
 
-    training: shuffled with `seed`, repeated forever and full batches only
-    (so steps are equal on every replica); otherwise one pass in file order
-    with the last partial batch. metadata: a third element with
-    METADATA_FIELDS, the raw label, the task's truth and the arrivals, for evaluation.
+    training: an endless stream of epochs of full batches (so steps are
+    equal on every replica), each epoch a new pass over the split in an
+    order drawn from (seed, epoch) alone; `epochs` (default: one pass's
+    full batches, from epoch 0) says how long an epoch is and where the
+    stream starts, so a resumed run reads what an uninterrupted one reads
+    from there. Otherwise one pass in file order with the last partial batch.
+    metadata: a third element with METADATA_FIELDS, the raw label, the
+    task's truth and the arrivals, for evaluation.
     input_context: this input pipeline's place in a distributed job; the
     dataset then holds only its share, in per-replica batches.
     input_pipelines: the job's (one per worker), when tf.distribute shards
@@ -210,47 +272,65 @@ def dataset(
     batch_size = context.get_per_replica_batch_size(config.batch_size)
     service = config.data_service if training else ""  # a finished service job cannot be read again
     pipelines = 1 if service else context.num_input_pipelines
-    policy = shard_policy(len(files), pipelines)
-    FILE, DATA = tf.data.experimental.AutoShardPolicy.FILE, tf.data.experimental.AutoShardPolicy.DATA
+    DATA = tf.data.experimental.AutoShardPolicy.DATA
     # DATA sharding keeps every n-th example, so every worker must read them in one order.
-    deterministic = config.deterministic or not training or policy == DATA
+    deterministic = config.deterministic or not training or shard_policy(len(files), pipelines) == DATA
     parallel = {"num_parallel_calls": tf.data.AUTOTUNE, "deterministic": deterministic}
-    sharded = pipelines > 1
     augment = augment if training and augment and augment.enabled else None
     class_weights = class_weights if training else None
+    parse = _parse(
+        task,
+        converted.encoding,
+        task.normalization(converted),
+        metadata,
+        bool(augment),
+        class_weights,
+        p_at_s,
+    )
 
-    ds = tf.data.Dataset.from_tensor_slices(files)
-    if training:  # a new file order every epoch, the same on every worker (one seed)
-        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    if sharded and policy == FILE:  # each worker reads its own whole shards
-        ds = ds.shard(pipelines, context.input_pipeline_id)
-    ds = ds.interleave(  # several shards read at once: throughput, and more mixing
-        lambda path: tf.data.TFRecordDataset(path, compression_type=converted.compression),
-        cycle_length=min(config.parallel_reads, len(files)),
-        **parallel,
-    )
-    if sharded and policy == DATA:  # fewer shards than workers: every worker keeps every n-th example
-        ds = ds.shard(pipelines, context.input_pipeline_id)
-    if config.cache:  # the records once read, for every later pass; a file per split
-        ds = ds.cache("" if config.cache == "memory" else f"{config.cache}-{split}")
-    if training:  # shards are already in random order; the buffer mixes the interleaved stream
-        ds = ds.shuffle(config.shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
-    # Full training batches keep steps equal on every replica; a task that drops examples re-batches below.
-    ds = ds.batch(batch_size, drop_remainder=training and not task.filters_examples)
-    normalization = task.normalization(converted)
-    ds = ds.map(
-        _parse(task, converted.encoding, normalization, metadata, bool(augment), class_weights, p_at_s),
-        **parallel,
-    )
-    if task.filters_examples:  # batches of the kept examples, full again
-        ds = ds.rebatch(batch_size, drop_remainder=training)
-    if augment:  # what the step's augmentation draws from: new every batch, the same for one seed
-        draws = _step_draws(converted, augment, seed * 7919 + context.input_pipeline_id, batch_size)
-        ds = tf.data.Dataset.zip((ds, draws)).map(lambda batch, drawn: {**batch, **drawn})
+    def batches(records: tf.data.Dataset) -> tf.data.Dataset:
+        # Full training batches keep steps equal on every replica; a task that drops examples re-batches.
+        ds = records.batch(batch_size, drop_remainder=training and not task.filters_examples)
+        ds = ds.map(parse, **parallel)
+        return ds.rebatch(batch_size, drop_remainder=training) if task.filters_examples else ds
+
+    def read(order_seed=None) -> tf.data.Dataset:
+        return _records(files, converted, config, context, pipelines, parallel, order_seed)
+
+    def cached(records: tf.data.Dataset) -> tf.data.Dataset:  # the records once read, for every later pass
+        return records.cache("" if config.cache == "memory" else f"{config.cache}-{split}")
+
+    if not training:
+        ds = batches(cached(read()) if config.cache else read())
+    else:
+        epochs = epochs or Epochs(steps(converted, split, config, task, training=True))
+        draws = augment and _step_draws(
+            converted, augment, seed * 7919 + context.input_pipeline_id, batch_size, epochs
+        )
+        # With a cache, the shards' order is drawn once (the cache holds it) and each epoch reshuffles.
+        kept = cached(read(seed)) if config.cache else None
+
+        def epoch_batches(epoch):
+            # The epoch's seeds are tensors, given here in full: without this graph's own seed, TensorFlow's
+            # get_seed takes them whatever the global seed (a global seed of 0 fails with a tensor seed).
+            tf.compat.v1.set_random_seed(None)
+            order = _epoch_seed(seed, epoch)
+            ds = read(order) if kept is None else kept
+            ds = ds.shuffle(config.shuffle_buffer, seed=order)  # the buffer mixes the interleaved stream
+            ds = batches(ds.repeat()).take(epochs.steps)  # repeat: a worker's share may fall short
+            if draws:  # what the step's augmentation draws from: new every batch, one per (seed, epoch, step)
+                ds = tf.data.Dataset.zip((ds, draws(epoch))).map(lambda batch, drawn: {**batch, **drawn})
+            return ds.skip(
+                tf.where(epoch == epochs.first, tf.constant(epochs.done, tf.int64), 0)
+            )  # trained before a resume
+
+        ds = tf.data.Dataset.counter(epochs.first).flat_map(epoch_batches)
     ds = ds.with_options(_tf_options(deterministic, input_context, len(files), input_pipelines))
     if service:  # batches made by the tf.data service's workers
         ds = _service(
-            ds, service, repr((files, config, task.describe(), seed, batch_size, augment, class_weights))
+            ds,
+            service,
+            repr((files, config, task.describe(), seed, epochs, batch_size, augment, class_weights)),
         )
     return ds.prefetch(tf.data.AUTOTUNE)  # the next batches ready while the model steps
 
@@ -291,17 +371,19 @@ def training_input(
     seed: int,
     augment: augmentation.AugmentConfig | None = None,
     class_weights: tuple[float, ...] | None = None,
+    epochs: Epochs | None = None,
 ):
     """(DatasetCreator, steps per epoch) of the training split for Model.fit under any strategy.
 
     Every input pipeline builds its own dataset of its own share (FILE or DATA
     sharding) in per-replica batches. A step takes config.batch_size examples
-    in all, and an epoch count // batch_size steps, so every training example
-    is read once per epoch across all workers when their shares are equal.
-    The converter deals shards equal to within one example, so a worker's
-    pass drifts from the epoch by at most one example per shard it reads.
+    in all, and an epoch count // batch_size steps (or epochs.steps), so
+    every training example is read once per epoch across all workers when
+    their shares are equal. The converter deals shards equal to within one
+    example, so a worker's pass drifts from the epoch by at most one example
+    per shard it reads. epochs: where the stream starts (a resumed run).
     """
-    batches = steps(converted, "train", config, task, training=True)
+    epochs = epochs or Epochs(steps(converted, "train", config, task, training=True))
 
     def dataset_fn(input_context: tf.distribute.InputContext) -> tf.data.Dataset:
         return dataset(
@@ -311,9 +393,10 @@ def training_input(
             task,
             training=True,
             seed=seed,
+            epochs=epochs,
             input_context=input_context,
             augment=augment,
             class_weights=class_weights,
         )
 
-    return tf_keras.utils.experimental.DatasetCreator(dataset_fn), batches
+    return tf_keras.utils.experimental.DatasetCreator(dataset_fn), epochs.steps

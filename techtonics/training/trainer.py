@@ -75,6 +75,11 @@ class TrainConfig:
         10, "Epochs in all, at most with early stopping (a resumed run trains only the rest).", minimum=1
     )
     steps_per_epoch: int = option(0, "Cap on steps per epoch; 0: a full pass.", minimum=0)
+    keep_checkpoints: int = option(
+        3,
+        "Per-epoch checkpoints kept, the newest (the best epoch's weights are kept besides); 0: all.",
+        minimum=0,
+    )
     learning_rate: float = option(1e-3, "Adam's learning rate.")
     seed: int = option(0, "Seed of weights, dropout and shuffling.")
     strategy: str = option("auto", "tf.distribute strategy.", choices=distribute.STRATEGIES)
@@ -209,10 +214,17 @@ def _export(config: TrainConfig, task: tasks.Task, converted: ConvertedDataset, 
     """
     tf_keras.mixed_precision.set_global_policy("float32")
     model = task.build_model(config.model)
-    best = callbacks.best_weights(model_dir)
-    model.load_weights(
-        best or tf.train.latest_checkpoint(fileio.join(model_dir, "checkpoints"))
-    ).expect_partial()
+    weights = callbacks.best_weights(model_dir) or tf.train.latest_checkpoint(
+        fileio.join(model_dir, "checkpoints")
+    )
+    try:
+        model.load_weights(weights).expect_partial()
+    except callbacks.DAMAGED as e:
+        raise TrainingError(
+            f"{weights}: the weights to export are damaged ({str(e).strip().splitlines()[0]}); "
+            f"remove them to export {'the last epoch' if 'best' in weights else 'an earlier epoch'}'s, "
+            "or train again in a new --model_dir"
+        ) from None
     info = {
         "image_channels": config.model.image.channels,
         "head": task.head,
@@ -276,18 +288,29 @@ def _fit(model: tf_keras.Model, inputs: dict, callback_list: list, converted: Co
 
 
 def _inputs(
-    config: TrainConfig, task: tasks.Task, converted: ConvertedDataset, workers: int, weights: tuple | None
+    config: TrainConfig,
+    task: tasks.Task,
+    converted: ConvertedDataset,
+    workers: int,
+    weights: tuple | None,
+    model_dir: str,
 ) -> dict:
-    """Model.fit's data arguments: the training stream (weights: each class's) and one validation pass."""
+    """Model.fit's data arguments: the training stream from where model_dir's backup resumes (weights:
+    each class's) and one validation pass."""
+    steps = input_pipeline.steps(converted, "train", config.input, task, training=True)
+    first, done = callbacks.resume_point(model_dir)
+    epochs = input_pipeline.Epochs(
+        min(steps, config.steps_per_epoch or steps), first, 0 if done is None else done + 1
+    )
     train, steps = input_pipeline.training_input(
-        converted, config.input, task, config.seed, config.augment, weights
+        converted, config.input, task, config.seed, config.augment, weights, epochs
     )
     validation, validation_steps = input_pipeline.split_dataset(
         converted, "validation", config.input, task, training=False, input_pipelines=workers
     )
     return {
         "x": train,
-        "steps_per_epoch": min(steps, config.steps_per_epoch) if config.steps_per_epoch else steps,
+        "steps_per_epoch": steps,
         "validation_data": validation,
         # Workers' validation shares differ; tf.distribute ends the pass when all of them are done.
         "validation_steps": validation_steps if workers == 1 else None,
@@ -336,7 +359,7 @@ def _train(
     if config.input.deterministic:
         tf.config.experimental.enable_op_determinism()
     tf_keras.mixed_precision.set_global_policy(config.precision)
-    inputs = _inputs(config, task, converted, distribute.num_workers(strategy), weights)
+    inputs = _inputs(config, task, converted, distribute.num_workers(strategy), weights, model_dir)
     if config.evaluate_split != "none":  # a missing shard is refused now, not after the last epoch
         converted.files(config.evaluate_split)
     replicas, batch_size = strategy.num_replicas_in_sync, config.input.batch_size
@@ -354,7 +377,9 @@ def _train(
         compile_model(model, config, task)
     first_step, backup = callbacks.FirstStep(started), callbacks.Backup(model_dir)
     done = callbacks.completed_history(model_dir, chief)
-    callback_list = callbacks.make_callbacks(task, model_dir, chief, done, first_step, backup, config.plateau)
+    callback_list = callbacks.make_callbacks(
+        task, model_dir, chief, done, first_step, backup, config.plateau, config.keep_checkpoints
+    )
     initial_epoch = callbacks.completed_epochs(model_dir)
     stopping = callbacks.early_stopping(task, done, config.plateau)
     if initial_epoch >= config.epochs or (
