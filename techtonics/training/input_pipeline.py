@@ -317,7 +317,9 @@ def dataset(
             order = _epoch_seed(seed, epoch)
             ds = read(order) if kept is None else kept
             ds = ds.shuffle(config.shuffle_buffer, seed=order)  # the buffer mixes the interleaved stream
-            ds = batches(ds.repeat()).take(epochs.steps)  # repeat: a worker's share may fall short
+            # One pass a epoch; repeated only where a worker's share falls short of the epoch's steps, after
+            # batching, so no record is read ahead into a pass that the epoch does not use.
+            ds = batches(ds).repeat().take(epochs.steps)
             if draws:  # what the step's augmentation draws from: new every batch, one per (seed, epoch, step)
                 ds = tf.data.Dataset.zip((ds, draws(epoch))).map(lambda batch, drawn: {**batch, **drawn})
             return ds.skip(
