@@ -1,6 +1,7 @@
 """Metrics on known predictions, and `python -m techtonics.evaluate` on a trained model."""
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -69,6 +70,21 @@ def test_command_line_evaluates_another_split(trained, tiny_records):
     assert by_offset["offsets_s"] == list(evaluation.OFFSETS_S) and "p_offset.png" in metrics["figures"]
     assert len(by_offset["recall"]) == len(by_offset["mean_p_earthquake"]) == len(evaluation.OFFSETS_S)
     assert all(0.0 <= r <= 1.0 for r in by_offset["recall"])
+
+
+def test_an_export_of_another_task_than_the_model_directorys_is_refused(trained, tmp_path):
+    # Issue 31, item 10: it was evaluated as the export's task, with exit 0.
+    copy = tmp_path / "model"
+    shutil.copytree(trained, copy)
+    config = json.loads((copy / "config.json").read_text())
+    (copy / "config.json").write_text(json.dumps({**config, "task": "regression", "head": "dense"}))
+    with pytest.raises(
+        trainer.TrainingError,
+        match=r"export holds a model of task=classification.*, but .*"
+        r"config.json trained task=regression",
+    ) as error:
+        trainer.evaluate_model_dir(str(copy), "test")
+    assert "\n" not in str(error.value) and not (copy / "eval" / "test").exists()
 
 
 @pytest.mark.parametrize("offset_s", [1.0, 30.0])

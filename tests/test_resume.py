@@ -6,11 +6,12 @@ import shutil
 import numpy as np
 import pytest
 import tensorflow as tf
+import tf_keras
 from test_trainer import _config, _mirrored, _sigterm_at
 
 from techtonics.core.errors import UserError
 from techtonics.data.converted import ConvertedDataset
-from techtonics.model.dropout import StepDropout
+from techtonics.model import dropout
 from techtonics.training import augmentation, callbacks, input_pipeline, tasks, trainer
 
 AUGMENTED = {
@@ -103,17 +104,26 @@ def test_the_training_stream_resumed_inside_an_epoch_is_the_rest_of_the_uninterr
     assert not np.array_equal(np.concatenate(waveforms[:3]), np.concatenate(waveforms[3:]))  # drawn anew
 
 
-def test_dropout_is_drawn_from_the_step_that_checkpoints_save():
-    layer = StepDropout(0.5, seed=7)
+def test_dropout_is_drawn_from_the_optimizers_step_count_and_keeps_keras_checkpoint_layout():
+    def model():
+        inputs = tf_keras.Input([64])
+        built = tf_keras.Model(inputs, dropout.StepDropout(0.5, seed=7)(tf_keras.layers.Dense(64)(inputs)))
+        built.compile(optimizer="adam", loss="mse")
+        dropout.count_steps(built)
+        return built
+
+    first, again = model(), model()
+    layer = first.layers[-1]
     ones = tf.ones([2, 64])
-    first, second = layer(ones, training=True), layer(ones, training=True)
-    assert int(layer.step.numpy()) == 2 and not np.array_equal(first, second)
+    masks = []
+    for step in (0, 1):
+        first.optimizer.iterations.assign(step)
+        masks.append(layer(ones, training=True).numpy())
+    assert not np.array_equal(masks[0], masks[1]) and set(np.unique(masks[0])) <= {0.0, 2.0}
+    again.optimizer.iterations.assign(1)  # as a restored backup sets it
+    np.testing.assert_array_equal(again.layers[-1](ones, training=True), masks[1])
     np.testing.assert_array_equal(layer(ones, training=False), ones)
-    again = StepDropout(0.5, seed=7)
-    again.build(ones.shape)
-    again.step.assign(1)  # as a restored backup sets it
-    np.testing.assert_array_equal(again(ones, training=True), second)
-    assert set(np.unique(first)) <= {0.0, 2.0}  # inverted dropout: kept units scaled by 1 / (1 - rate)
+    assert not layer.weights  # checkpoints of models built with Keras's Dropout still load
 
 
 def test_only_the_newest_epoch_checkpoints_are_kept_besides_the_best(tiny_records, tmp_path):

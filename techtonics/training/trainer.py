@@ -44,7 +44,7 @@ from techtonics.core.errors import UserError
 from techtonics.core.options import option
 from techtonics.data import records, splits
 from techtonics.data.converted import ConvertedDataset
-from techtonics.model import cnn, export
+from techtonics.model import cnn, dropout, export
 from techtonics.training import augmentation, callbacks, evaluation, input_pipeline, step, tasks
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -197,7 +197,8 @@ def _training_recipe(config: TrainConfig) -> dict:
 
 
 def compile_model(model: tf_keras.Model, config: TrainConfig, task: tasks.Task) -> None:
-    """Adam, the task's loss and metrics, XLA and steps per execution as configured."""
+    """Adam, the task's loss and metrics, XLA and steps per execution as configured; dropout drawn from
+    the optimizer's step count, which the backup holds (model/dropout.py)."""
     model.compile(
         optimizer=tf_keras.optimizers.Adam(config.learning_rate),
         loss=task.build_losses(),
@@ -205,6 +206,7 @@ def compile_model(model: tf_keras.Model, config: TrainConfig, task: tasks.Task) 
         jit_compile=config.jit_compile,
         steps_per_execution=config.steps_per_execution,
     )
+    dropout.count_steps(model)
 
 
 def _export(config: TrainConfig, task: tasks.Task, converted: ConvertedDataset, model_dir: str):
@@ -419,7 +421,18 @@ def evaluate_model_dir(model_dir: str, split: str, records_path: str = "") -> di
     config = TrainConfig.load(model_dir, **({"records": records_path} if records_path else {}))
     path = fileio.join(model_dir, "export")
     loaded, info = export.load_exported(path)
+    exported, trained = tasks.from_info(info).defining(), config.make_task().defining()
+    if exported != trained:
+        raise TrainingError(
+            f"{path} holds a model of {_described(exported)}, but {model_dir}'s config.json trained "
+            f"{_described(trained)}; export it again (rerun the training command) or evaluate its own "
+            "model directory"
+        )
     converted, recorded_in = ConvertedDataset(config.records), None if records_path else path
     return evaluation.evaluate(
         loaded, tasks.from_info(info), converted, split, config.input, model_dir, recorded_in
     )
+
+
+def _described(defining: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in defining.items())
