@@ -175,3 +175,20 @@ def test_a_damaged_backup_is_one_line_naming_it(tiny_records, tmp_path, damage):
         UserError, match=r"backup.*: the backup to resume from is damaged .*; remove .*backup"
     ):
         trainer.train_and_evaluate(_config(tiny_records, epochs=2, evaluate_split="none"), str(tmp_path))
+
+
+@pytest.mark.parametrize("damage", ["best-truncated", "last-checkpoint-index-removed"])
+def test_damaged_weights_to_export_are_one_line_naming_them(tiny_records, tmp_path, damage):
+    config = _config(tiny_records, epochs=1, evaluate_split="none")
+    trainer.train_and_evaluate(config, str(tmp_path))
+    if damage == "best-truncated":
+        data = next((tmp_path / "best").glob("*.data-*"))
+        data.write_bytes(data.read_bytes()[:100])
+        message = r"best/weights-001: damaged weights \(.*\); remove .*best to use the last epoch's"
+    else:
+        shutil.rmtree(tmp_path / "best")
+        next((tmp_path / "checkpoints").glob("*.index")).unlink()
+        message = r"checkpoints: no complete checkpoint; train again"
+    with pytest.raises(trainer.TrainingError, match=message) as error:
+        trainer.train_and_evaluate(config, str(tmp_path))  # complete: exports again
+    assert "\n" not in str(error.value)

@@ -216,17 +216,7 @@ def _export(config: TrainConfig, task: tasks.Task, converted: ConvertedDataset, 
     """
     tf_keras.mixed_precision.set_global_policy("float32")
     model = task.build_model(config.model)
-    weights = callbacks.best_weights(model_dir) or tf.train.latest_checkpoint(
-        fileio.join(model_dir, "checkpoints")
-    )
-    try:
-        model.load_weights(weights).expect_partial()
-    except callbacks.DAMAGED as e:
-        raise TrainingError(
-            f"{weights}: the weights to export are damaged ({str(e).strip().splitlines()[0]}); "
-            f"remove them to export {'the last epoch' if 'best' in weights else 'an earlier epoch'}'s, "
-            "or train again in a new --model_dir"
-        ) from None
+    _load_weights(model, callbacks.best_weights(model_dir), model_dir)
     info = {
         "image_channels": config.model.image.channels,
         "head": task.head,
@@ -234,6 +224,21 @@ def _export(config: TrainConfig, task: tasks.Task, converted: ConvertedDataset, 
     }
     path = fileio.join(model_dir, "export")
     return path, export.export_model(model, path, info, task.serving(info))
+
+
+def _load_weights(model: tf_keras.Model, weights: str | None, model_dir: str) -> None:
+    """Loads weights (None: the last epoch's checkpoint); a damaged checkpoint is one line naming it."""
+    weights = weights or tf.train.latest_checkpoint(fileio.join(model_dir, "checkpoints"))
+    if weights is None:  # the state file names a checkpoint whose index is gone
+        raise TrainingError(f"{fileio.join(model_dir, 'checkpoints')}: no complete checkpoint; train again")
+    try:
+        model.load_weights(weights).expect_partial()
+    except callbacks.DAMAGED as e:
+        best = fileio.join(model_dir, "best")
+        again = f"remove {best} to use the last epoch's" if weights.startswith(best) else "train again"
+        raise TrainingError(
+            f"{weights}: damaged weights ({str(e).strip().splitlines()[0]}); {again}"
+        ) from None
 
 
 def _record_job(config: TrainConfig, model_dir: str, flags_text: str | None, converted: ConvertedDataset):
@@ -387,7 +392,7 @@ def _train(
     if initial_epoch >= config.epochs or (
         stopping and stopping.exhausted()
     ):  # complete: fit would only restore, and warn of it
-        model.load_weights(tf.train.latest_checkpoint(fileio.join(model_dir, "checkpoints"))).expect_partial()
+        _load_weights(model, None, model_dir)
         epochs, history = [], {}
     else:
         with callbacks.stop_on_sigterm(backup, distribute.num_workers(strategy)):
