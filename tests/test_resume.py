@@ -84,12 +84,14 @@ def test_a_resumed_run_ends_where_the_uninterrupted_run_ends(
     assert (resumed / "history.csv").read_text() == (tmp_path / "clean" / "history.csv").read_text()
 
 
+@pytest.mark.parametrize("deterministic", [True, False], ids=["deterministic", "parallel-ops"])
 @pytest.mark.parametrize("augment", [None, augmentation.RECOMMENDED], ids=["plain", "augmented"])
 def test_the_training_stream_resumed_inside_an_epoch_is_the_rest_of_the_uninterrupted_stream(
-    tiny_records, augment
+    tiny_records, augment, deterministic
 ):
+    # Without --deterministic too: every example once an epoch, none twice across a stop.
     converted, task = ConvertedDataset(str(tiny_records)), tasks.get("classification")
-    config = input_pipeline.InputConfig(batch_size=8, deterministic=True)
+    config = input_pipeline.InputConfig(batch_size=8, deterministic=deterministic)
 
     def stream(epochs):
         ds = input_pipeline.dataset(

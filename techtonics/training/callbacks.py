@@ -23,6 +23,9 @@ training stream is drawn from (seed, epoch, step) and starts where the
 backup does (input_pipeline.Epochs, `resume_point`), dropout is drawn from
 the step, which the backup holds (model/dropout.py), and a SIGTERM's backup
 carries the epoch's metrics so far, so history.csv is the same too.
+Without --deterministic a resumed run reads the same batches in the same
+order (every example once an epoch, none twice across the stop); only the
+sums of parallel ops may round otherwise.
 """
 
 from __future__ import annotations

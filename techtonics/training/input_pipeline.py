@@ -47,7 +47,11 @@ class InputConfig:
     # (docs/BENCHMARKS.md).
     shuffle_buffer: int = option(1024, "Examples in the shuffle buffer.", minimum=1)
     cache: str = option("", "Cache records after the first epoch: '', 'memory' or a file prefix.")
-    deterministic: bool = option(False, "Fixed input order and deterministic ops (slower).")
+    deterministic: bool = option(
+        False,
+        "Deterministic ops: the same seed gives the same weights, bit for bit, and so does a resumed run "
+        "(slower). The input order is the seed's either way.",
+    )
     parallel_reads: int = option(8, "Shards read at once.", minimum=1)
     data_service: str = option(
         "",
@@ -272,10 +276,9 @@ def dataset(
     batch_size = context.get_per_replica_batch_size(config.batch_size)
     service = config.data_service if training else ""  # a finished service job cannot be read again
     pipelines = 1 if service else context.num_input_pipelines
-    DATA = tf.data.experimental.AutoShardPolicy.DATA
-    # DATA sharding keeps every n-th example, so every worker must read them in one order.
-    deterministic = config.deterministic or not training or shard_policy(len(files), pipelines) == DATA
-    parallel = {"num_parallel_calls": tf.data.AUTOTUNE, "deterministic": deterministic}
+    # In the order the seed gives, always: a resumed epoch skips the batches read before the stop, and DATA
+    # sharding keeps every n-th example (the same rate as any order, docs/BENCHMARKS.md).
+    parallel = {"num_parallel_calls": tf.data.AUTOTUNE, "deterministic": True}
     augment = augment if training and augment and augment.enabled else None
     class_weights = class_weights if training else None
     parse = _parse(
@@ -327,7 +330,7 @@ def dataset(
             )  # trained before a resume
 
         ds = tf.data.Dataset.counter(epochs.first).flat_map(epoch_batches)
-    ds = ds.with_options(_tf_options(deterministic, input_context, len(files), input_pipelines))
+    ds = ds.with_options(_tf_options(input_context, len(files), input_pipelines))
     if service:  # batches made by the tf.data service's workers
         ds = _service(
             ds,
@@ -337,10 +340,10 @@ def dataset(
     return ds.prefetch(tf.data.AUTOTUNE)  # the next batches ready while the model steps
 
 
-def _tf_options(deterministic: bool, input_context, shards: int, input_pipelines: int) -> tf.data.Options:
+def _tf_options(input_context, shards: int, input_pipelines: int) -> tf.data.Options:
     """Order, and how tf.distribute shards a dataset it distributes (not one made per pipeline)."""
     tf_options = tf.data.Options()
-    tf_options.deterministic = deterministic
+    tf_options.deterministic = True
     tf_options.experimental_distribute.auto_shard_policy = (
         tf.data.experimental.AutoShardPolicy.OFF if input_context else shard_policy(shards, input_pipelines)
     )
