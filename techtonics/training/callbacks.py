@@ -375,9 +375,9 @@ class _EpochCheckpoints(tf_keras.callbacks.ModelCheckpoint):
             _prune(self.directory, self.keep)
 
 
-# What an epoch's end writes, in bytes per byte of weights: the checkpoint (1) and the backup, which holds
-# Adam's two moments beside the weights (3), written before the one it replaces is removed.
-_BYTES_PER_WEIGHT_BYTE = 4
+# What an epoch's end writes, in bytes per byte of weights: the checkpoint, a new best and the backup, each
+# the weights and Adam's two moments (3), each written before the one it replaces is removed.
+_BYTES_PER_WEIGHT_BYTE = 9
 
 
 def _check_room(directory: str, model: tf_keras.Model) -> None:
