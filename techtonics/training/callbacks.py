@@ -269,7 +269,8 @@ class Backup(tf_keras.callbacks.BackupAndRestore):
         if self.carried is not None:  # the epoch's metrics go on from the steps trained before the stop
             for metric, values in zip(self.model.metrics, self.carried, strict=True):
                 for variable, value in zip(metric.variables, values, strict=True):
-                    variable.assign_add(np.asarray(value, variable.dtype.as_numpy_dtype))
+                    for replica, carried in zip(self._replicas(variable), value, strict=True):
+                        replica.assign_add(np.asarray(carried, replica.dtype.as_numpy_dtype))
             self.carried = None
         # In an epoch's last two steps the epoch ends first (validation, checkpoint, history, backup) and
         # the next epoch's first step stops the run: a resumed epoch has a step after the one that adds
@@ -279,8 +280,12 @@ class Backup(tf_keras.callbacks.BackupAndRestore):
             marker = {
                 "epoch": int(epoch),  # after a resume, numpy integers
                 "step": int(batch),
-                # Keras's metrics are sums (totals, counts): the resumed run adds these to its own.
-                "metrics": [[v.numpy().tolist() for v in metric.variables] for metric in self.model.metrics],
+                # Keras's metrics are sums (totals, counts), each replica its own: the resumed run adds each
+                # to its own replica's, exactly as the next step would have (a + b is b + a in floats).
+                "metrics": [
+                    [[r.numpy().tolist() for r in self._replicas(v)] for v in metric.variables]
+                    for metric in self.model.metrics
+                ],
             }
             fileio.makedirs(self.backup_dir)  # in a run's first epoch, no backup has made it yet
             fileio.write_atomic(fileio.join(self.backup_dir, _STEP_BACKUP), json.dumps(marker))
@@ -293,6 +298,10 @@ class Backup(tf_keras.callbacks.BackupAndRestore):
     def on_epoch_end(self, epoch, logs=None):
         self._training_state._ckpt_saved_batch.assign(_EPOCH_END)
         self._backup(epoch=epoch)
+
+    def _replicas(self, variable) -> tuple:
+        """A metric variable's copies, one a replica (the variable itself on one device)."""
+        return self.model.distribute_strategy.experimental_local_results(variable)
 
 
 @contextlib.contextmanager

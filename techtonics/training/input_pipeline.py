@@ -157,18 +157,18 @@ def _step_draws(
     augment: augmentation.AugmentConfig,
     seed: int,
     batch_size: int,
-    epochs: Epochs,
+    batches_per_epoch: int,
 ):
     """A function of the epoch to its {"seed": (2,) int64[, "noise": noise waveforms]} a batch, for the
-    augmented step: a stateless seed from (seed, epoch, step), and NOISE_TRACES (or batch_size, if fewer)
+    augmented step: a stateless seed from (seed, epoch, batch), and NOISE_TRACES (or batch_size, if fewer)
     traces of the noise pool in an order drawn from (seed, epoch)."""
     check_augmentation(converted, augment)
     pool = _noise_pool(converted, seed) if augment.noise else None
 
     def draws(epoch):
-        steps = tf.data.Dataset.range(epochs.steps)
-        seeds = steps.map(
-            lambda step: {"seed": tf.stack([tf.constant(seed, tf.int64), epoch * epochs.steps + step])}
+        batches = tf.data.Dataset.range(batches_per_epoch)
+        seeds = batches.map(
+            lambda batch: {"seed": tf.stack([tf.constant(seed, tf.int64), epoch * batches_per_epoch + batch])}
         )
         if pool is None:
             return seeds
@@ -307,8 +307,11 @@ def dataset(
         ds = batches(cached(read()) if config.cache else read())
     else:
         epochs = epochs or Epochs(steps(converted, split, config, task, training=True))
+        # A step takes a batch for every replica that this input pipeline feeds.
+        replicas = context.num_replicas_in_sync // context.num_input_pipelines
+        per_epoch, done = epochs.steps * replicas, epochs.done * replicas
         draws = augment and _step_draws(
-            converted, augment, seed * 7919 + context.input_pipeline_id, batch_size, epochs
+            converted, augment, seed * 7919 + context.input_pipeline_id, batch_size, per_epoch
         )
         # With a cache, the shards' order is drawn once (the cache holds it) and each epoch reshuffles.
         kept = cached(read(seed)) if config.cache else None
@@ -322,12 +325,10 @@ def dataset(
             ds = ds.shuffle(config.shuffle_buffer, seed=order)  # the buffer mixes the interleaved stream
             # One pass a epoch; repeated only where a worker's share falls short of the epoch's steps, after
             # batching, so no record is read ahead into a pass that the epoch does not use.
-            ds = batches(ds).repeat().take(epochs.steps)
+            ds = batches(ds).repeat().take(per_epoch)
             if draws:  # what the step's augmentation draws from: new every batch, one per (seed, epoch, step)
                 ds = tf.data.Dataset.zip((ds, draws(epoch))).map(lambda batch, drawn: {**batch, **drawn})
-            return ds.skip(
-                tf.where(epoch == epochs.first, tf.constant(epochs.done, tf.int64), 0)
-            )  # trained before a resume
+            return ds.skip(tf.where(epoch == epochs.first, tf.constant(done, tf.int64), 0))  # trained before
 
         ds = tf.data.Dataset.counter(epochs.first).flat_map(epoch_batches)
     ds = ds.with_options(_tf_options(input_context, len(files), input_pipelines))
