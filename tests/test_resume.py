@@ -2,6 +2,10 @@
 dropout drawn from the step, bounded checkpoints, a loss that stops being finite, a damaged backup."""
 
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -194,3 +198,29 @@ def test_damaged_weights_to_export_are_one_line_naming_them(tiny_records, tmp_pa
     with pytest.raises(trainer.TrainingError, match=message) as error:
         trainer.train_and_evaluate(config, str(tmp_path))  # complete: exports again
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.slow
+def test_a_sigterm_at_start_up_stops_the_run_in_one_line(tiny_records, tmp_path):
+    # It was swallowed: AutoGraph, converting the input pipeline's functions, caught the SIGTERM's error
+    # and the run trained to its end with exit 0.
+    command = [
+        sys.executable,
+        "-m",
+        "techtonics.train",
+        f"--records={tiny_records}",
+        f"--model_dir={tmp_path}",
+        "--batch_size=8",
+        "--epochs=3",
+        "--evaluate_split=none",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while not (tmp_path / "config.json").exists():
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.005)
+    time.sleep(0.3)  # the input pipeline is being built
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=300)
+    errors_printed = [line for line in stderr.splitlines() if line.startswith(("error", "Traceback"))]
+    assert process.returncode == 143 and len(errors_printed) == 1, stderr[-2000:]
+    assert errors_printed[0].startswith("error: stopped by SIGTERM")

@@ -33,8 +33,12 @@ class UserError(ValueError):
     exit_code = 1  # what the command returns
 
 
-class Terminated(UserError):
-    """The command was stopped by SIGTERM (a scheduler's preemption or time limit, `kill`)."""
+class Terminated(BaseException):
+    """The command was stopped by SIGTERM (a scheduler's preemption or time limit, `kill`).
+
+    Not an Exception, as KeyboardInterrupt is not: code that catches Exception on the way must not swallow
+    it (AutoGraph, converting the input pipeline's functions at start-up, did, and the run went on).
+    """
 
     exit_code = 128 + signal.SIGTERM  # what a process killed by SIGTERM returns; schedulers requeue on it
 
@@ -96,7 +100,7 @@ def run(main: Callable[[list[str]], int | None], arguments: bool = False) -> Non
             return 1
         try:
             code = main(argv)
-        except UserError as e:
+        except (UserError, Terminated) as e:
             print(f"error: {e}", file=sys.stderr)
             code = e.exit_code
         except KeyboardInterrupt:

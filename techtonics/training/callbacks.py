@@ -215,6 +215,8 @@ class HistoryFile(tf_keras.callbacks.Callback):
         else:
             stopped = "epochs" if epoch + 1 == self.params["epochs"] else ""
         values = {k: float(v) for k, v in sorted((logs or {}).items())}
+        for row in self.rows:  # a run that goes on past an earlier last epoch: that one ended nothing
+            row["stopped"] = ""
         self.rows.append({"epoch": epoch, **values, "stopped": stopped})
         names = list(dict.fromkeys(k for row in self.rows for k in row if k != "stopped")) + ["stopped"]
         text = io.StringIO()
