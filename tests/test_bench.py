@@ -115,7 +115,7 @@ def test_quick_run_reports_every_figure_in_json_markdown_and_chart(tmp_path):
     assert all(math.isfinite(row["value"]) and row["value"] > 0 for row in rows.values())
     assert all(row["met"] in (True, False) for row in rows.values() if row["goal"])
     assert results["machine"]["cores"] >= 1 and "tensorflow" in results["machine"]
-    assert {"TFRecord", "ParallelMapV2", "ShuffleAndRepeat"} <= {
+    assert {"TFRecord", "ParallelMapV2", "Shuffle", "FlatMap"} <= {
         stage["stage"] for stage in results["profile"]
     }
     table = (tmp_path / "bench.md").read_text()
