@@ -13,10 +13,11 @@ from techtonics.model import cnn, export
 from techtonics.model.spectrogram import SpectrogramConfig
 from techtonics.training import tasks
 
-# docs/ORIGINAL.md, after the spectrogram layer.
+# docs/ORIGINAL.md, after the spectrogram layer; its Dropout is StepDropout, Keras's with draws a resumed run
+# repeats (model/dropout.py).
 LAYERS = {
-    "classification": ["Conv2D", "MaxPooling2D", "Dropout", "Flatten", "Dense", "Dense", "Dense"],
-    "regression": ["Conv2D", "MaxPooling2D", "Dropout", "Flatten", "Dense", "Dense"],
+    "classification": ["Conv2D", "MaxPooling2D", "StepDropout", "Flatten", "Dense", "Dense", "Dense"],
+    "regression": ["Conv2D", "MaxPooling2D", "StepDropout", "Flatten", "Dense", "Dense"],
 }
 
 
