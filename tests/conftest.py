@@ -26,6 +26,17 @@ tf.config.set_logical_device_configuration(
 )
 
 
+@pytest.fixture(autouse=True)
+def _ops_nondeterministic_again():
+    """A --deterministic run in this process turns on TensorFlow's process-wide op determinism (a
+    command runs one job); the next test's XLA training, which has no deterministic max-pool gradient,
+    must not inherit it. TensorFlow's switch back is not public."""
+    yield
+    from tensorflow.python.framework import config as tf_config
+
+    tf_config.disable_op_determinism()
+
+
 @pytest.fixture(scope="session")
 def real_metadata_csv() -> pathlib.Path:
     """100 real STEAD metadata rows (earthquakes, no waveforms) from ../shared/data."""

@@ -132,7 +132,7 @@ def test_scale_refuses_what_the_disk_cannot_hold_before_generating(tmp_path):
     error = done.stderr.strip().splitlines()[-1]
     assert (
         error.startswith(f"error: {tmp_path}: 20,000 and 100,000,000 traces need about ")
-        and "GB free" in error
+        and "GB are free" in error
     )
     assert list(tmp_path.iterdir()) == []
 

@@ -13,6 +13,7 @@ import tensorflow as tf
 import tf_keras
 from test_trainer import _config, _mirrored, _sigterm_at
 
+from techtonics.core import fileio
 from techtonics.core.errors import UserError
 from techtonics.data.converted import ConvertedDataset
 from techtonics.model import dropout
@@ -155,7 +156,7 @@ def test_only_the_newest_epoch_checkpoints_are_kept_besides_the_best(tiny_record
 
 def test_an_epoch_end_that_cannot_fit_stops_in_one_line_before_writing(tiny_records, tmp_path, monkeypatch):
     monkeypatch.setattr(
-        callbacks.shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9, 1000)
+        fileio.shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9, 1000)
     )
     with pytest.raises(
         UserError, match=r"checkpoints: the next checkpoint and backup need about .* MB, only 0.0 MB"

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import sys
 
 from techtonics.bench import conversion, measurements
@@ -50,14 +49,9 @@ class ScaleError(UserError):
 
 def check_disk(workdir: str, sizes: list[int]) -> None:
     """Refuses, before generating anything, sizes whose STEAD and records do not fit on the disk."""
-    os.makedirs(workdir, exist_ok=True)
     needed = sum(n * _DISK_PER_TRACE for n in sizes if not os.path.exists(_done_marker(workdir, n)))
-    free = shutil.disk_usage(workdir).free
-    if needed > free:
-        raise ScaleError(
-            f"{workdir}: {' and '.join(f'{n:,}' for n in sizes)} traces need about {needed / 1e9:.0f} GB "
-            f"of disk, {free / 1e9:.0f} GB free; use --scale_traces=N for fewer, or another --output_dir"
-        )
+    what = f"{' and '.join(f'{n:,}' for n in sizes)} traces"
+    fileio.check_room(workdir, needed, what, "use --scale_traces=N for fewer, or another --output_dir")
 
 
 def _done_marker(workdir: str, traces: int) -> str:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import sys
 import time
 
@@ -35,13 +34,10 @@ from techtonics.data import records
 
 def _check_free_space(config: plan.ConvertConfig, traces: int) -> None:
     """Refuses a local conversion that cannot fit, before writing anything."""
-    if fileio.is_remote(config.output_dir) or config.compression != "NONE":
-        return
-    needed, free = traces * plan.record_bytes(config.encoding), shutil.disk_usage(config.output_dir).free
-    if needed > free:
-        raise plan.ConversionError(
-            f"{config.output_dir}: {traces} traces need about {needed / 2**20:,.0f} MB, "
-            f"only {free / 2**20:,.0f} MB are free; free space or choose another --output_dir"
+    if config.compression == "NONE":  # compressed records: their size is not known before
+        needed = traces * plan.record_bytes(config.encoding)
+        fileio.check_room(
+            config.output_dir, needed, f"{traces} traces", "free space or choose another --output_dir"
         )
 
 

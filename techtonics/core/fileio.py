@@ -203,6 +203,23 @@ def check_writable(directory: str, what: str) -> None:
         raise UserError(f"{directory}: cannot write {what} there ({reason})") from None
 
 
+def check_room(directory: str, needed: int, what: str, remedy: str) -> None:
+    """Refuses in one line, before anything is written, `what` (about `needed` bytes) that a local
+    directory's disk cannot hold; nothing for a bucket, which has no free space to ask."""
+    if is_remote(directory):
+        return
+    makedirs(directory)
+    free = shutil.disk_usage(directory).free
+    if needed > free:
+        raise UserError(
+            f"{directory}: {what} need about {_size(needed)}, only {_size(free)} are free; {remedy}"
+        )
+
+
+def _size(count: int) -> str:
+    return f"{count / 1e9:,.0f} GB" if count >= 1e10 else f"{count / 2**20:,.1f} MB"
+
+
 def _write_errors() -> tuple[type[Exception], ...]:
     """OSError locally; also tf.errors.OpError (object stores) once TensorFlow is loaded, not importing it."""
     tf = sys.modules.get("tensorflow")

@@ -36,7 +36,6 @@ import dataclasses
 import io
 import json
 import os
-import shutil
 import signal
 import threading
 import time
@@ -215,8 +214,6 @@ class HistoryFile(tf_keras.callbacks.Callback):
         else:
             stopped = "epochs" if epoch + 1 == self.params["epochs"] else ""
         values = {k: float(v) for k, v in sorted((logs or {}).items())}
-        for row in self.rows:  # a run that goes on past an earlier last epoch: that one ended nothing
-            row["stopped"] = ""
         self.rows.append({"epoch": epoch, **values, "stopped": stopped})
         names = list(dict.fromkeys(k for row in self.rows for k in row if k != "stopped")) + ["stopped"]
         text = io.StringIO()
@@ -393,16 +390,10 @@ _BYTES_PER_WEIGHT_BYTE = 9
 
 def _check_room(directory: str, model: tf_keras.Model) -> None:
     """Refuses in one line an epoch's end that a local disk cannot hold."""
-    if fileio.is_remote(directory):
-        return
     needed = _BYTES_PER_WEIGHT_BYTE * sum(w.shape.num_elements() * w.dtype.size for w in model.weights)
-    fileio.makedirs(directory)
-    free = shutil.disk_usage(directory).free
-    if needed > free:
-        raise UserError(
-            f"{directory}: the next checkpoint and backup need about {needed / 2**20:,.1f} MB, only "
-            f"{free / 2**20:,.1f} MB are free; free space and run the same command to resume"
-        )
+    fileio.check_room(
+        directory, needed, "the next checkpoint and backup", "free space and run the same command to resume"
+    )
 
 
 def _prune(directory: str, keep: int) -> None:
