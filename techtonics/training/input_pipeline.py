@@ -36,6 +36,9 @@ from techtonics.training import augmentation
 from techtonics.training.tasks import Task
 
 METADATA_FIELDS = ("snr_db", "source_distance_km", "trace_name")
+# Parallel steps keep their order, always: a resumed epoch skips the batches read before the stop, and DATA
+# sharding keeps every n-th example (the same rate as any order, docs/BENCHMARKS.md).
+_PARALLEL = {"num_parallel_calls": tf.data.AUTOTUNE, "deterministic": True}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,7 +141,7 @@ def _epoch_seed(seed: int, epoch: tf.Tensor) -> tf.Tensor:
     return tf.constant(seed, tf.int64) * 1_000_003 + epoch
 
 
-def _noise_pool(converted: ConvertedDataset, seed: int) -> tf.data.Dataset:
+def _noise_pool(converted: ConvertedDataset, seed: int, pool: int) -> tf.data.Dataset:
     """The training split's first NOISE_POOL noise records (or all) in a file order drawn from the seed (so
     each seed and worker has its own), read once and kept in memory."""
 
@@ -147,7 +150,6 @@ def _noise_pool(converted: ConvertedDataset, seed: int) -> tf.data.Dataset:
         return tf.boolean_mask(features["waveform"], features["label"] != stead.EARTHQUAKE_CLASS)
 
     files = list(np.random.default_rng(seed).permutation(converted.files("train")))
-    pool = min(augmentation.NOISE_POOL, converted.class_counts("train")["noise"])
     reader = tf.data.TFRecordDataset(files, compression_type=converted.compression)
     return reader.batch(256).map(noise_only).unbatch().take(pool).cache()
 
@@ -163,7 +165,8 @@ def _step_draws(
     augmented step: a stateless seed from (seed, epoch, batch), and NOISE_TRACES (or batch_size, if fewer)
     traces of the noise pool in an order drawn from (seed, epoch)."""
     check_augmentation(converted, augment)
-    pool = _noise_pool(converted, seed) if augment.noise else None
+    size = min(augmentation.NOISE_POOL, converted.class_counts("train")["noise"])
+    pool = _noise_pool(converted, seed, size) if augment.noise else None
 
     def draws(epoch):
         batches = tf.data.Dataset.range(batches_per_epoch)
@@ -172,7 +175,6 @@ def _step_draws(
         )
         if pool is None:
             return seeds
-        size = min(augmentation.NOISE_POOL, converted.class_counts("train")["noise"])
         noise = (
             pool.shuffle(size, seed=_epoch_seed(seed, epoch))
             .repeat()
@@ -212,7 +214,6 @@ def _records(
     config: InputConfig,
     context: tf.distribute.InputContext,
     pipelines: int,
-    parallel: dict,
     order_seed: tf.Tensor | int | None = None,
 ) -> tf.data.Dataset:
     """The serialized records of a split that this input pipeline reads; order_seed: the shards' order is
@@ -227,7 +228,7 @@ def _records(
     ds = ds.interleave(  # several shards read at once: throughput, and more mixing
         lambda path: tf.data.TFRecordDataset(path, compression_type=converted.compression),
         cycle_length=min(config.parallel_reads, len(files)),
-        **parallel,
+        **_PARALLEL,
     )
     if sharded and policy == DATA:  # fewer shards than workers: every worker keeps every n-th example
         ds = ds.shard(pipelines, context.input_pipeline_id)
@@ -276,9 +277,6 @@ def dataset(
     batch_size = context.get_per_replica_batch_size(config.batch_size)
     service = config.data_service if training else ""  # a finished service job cannot be read again
     pipelines = 1 if service else context.num_input_pipelines
-    # In the order the seed gives, always: a resumed epoch skips the batches read before the stop, and DATA
-    # sharding keeps every n-th example (the same rate as any order, docs/BENCHMARKS.md).
-    parallel = {"num_parallel_calls": tf.data.AUTOTUNE, "deterministic": True}
     augment = augment if training and augment and augment.enabled else None
     class_weights = class_weights if training else None
     parse = _parse(
@@ -294,11 +292,11 @@ def dataset(
     def batches(records: tf.data.Dataset) -> tf.data.Dataset:
         # Full training batches keep steps equal on every replica; a task that drops examples re-batches.
         ds = records.batch(batch_size, drop_remainder=training and not task.filters_examples)
-        ds = ds.map(parse, **parallel)
+        ds = ds.map(parse, **_PARALLEL)
         return ds.rebatch(batch_size, drop_remainder=training) if task.filters_examples else ds
 
     def read(order_seed=None) -> tf.data.Dataset:
-        return _records(files, converted, config, context, pipelines, parallel, order_seed)
+        return _records(files, converted, config, context, pipelines, order_seed)
 
     def cached(records: tf.data.Dataset) -> tf.data.Dataset:  # the records once read, for every later pass
         return records.cache("" if config.cache == "memory" else f"{config.cache}-{split}")
