@@ -4,10 +4,9 @@ The package is grouped by stage (core, data, synthetic, conversion, model,
 training, prediction, cluster, experiments, bench); its top-level modules are
 the commands. Importing the package selects Keras 2 (tf-keras) for every
 later `import tensorflow`: MultiWorkerMirroredStrategy and BackupAndRestore's
-chief/worker logic work there and not in Keras 3 (WORKSPACE.md, known problems).
+chief/worker logic work there and not in Keras 3 (docs/known_problems.md).
 """
 
-import importlib
 import os
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -16,13 +15,3 @@ os.environ.setdefault(
 )  # TensorFlow's C++ INFO/WARNING lines drown progress output
 
 __version__ = "0.2.0"
-
-# Modules that 0.1.0 documented at the top level, kept importable there for one release.
-_MOVED = {"stead": "techtonics.data.stead"}
-
-
-def __getattr__(name: str):
-    """`from techtonics import stead` as 0.1.0's README showed it."""
-    if name in _MOVED:
-        return importlib.import_module(_MOVED[name])
-    raise AttributeError(f"module 'techtonics' has no attribute {name!r}")

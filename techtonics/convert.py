@@ -24,7 +24,6 @@ options.define_flags(stead.SteadFiles)
 options.define_flags(seisbench.SeisBenchFiles)
 flags.DEFINE_string("output_dir", None, "Where shards and manifest.json go (local, gs://, s3://).")
 options.define_flags(plan.ConvertConfig)
-flags.DEFINE_alias("num_workers", "processes")  # the old spelling, for one release
 flags.DEFINE_bool(
     "verify",
     False,

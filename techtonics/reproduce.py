@@ -6,8 +6,7 @@
 Generates, converts, trains the original's classifier and regressors, and
 writes RESULTS.md: every metric beside the figure the original reported on
 real STEAD (techtonics/experiments/reproduction.py says how). Every stage
-resumes what an interrupted run left. --workdir is the old name of
---output_dir, kept for one release.
+resumes what an interrupted run left.
 """
 
 from absl import flags
@@ -16,7 +15,6 @@ from techtonics.core import errors
 from techtonics.experiments import reproduction
 
 flags.DEFINE_string("output_dir", "workdir/reproduce", "Where the data, records and models go.")
-flags.DEFINE_alias("workdir", "output_dir")
 flags.DEFINE_integer(
     "traces", 10_000, "Synthetic traces in all (the original's subsets: 9-12 thousand).", 100
 )

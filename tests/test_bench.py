@@ -165,7 +165,7 @@ def test_an_interpreter_without_seisbench_is_refused_before_measuring(tmp_path):
         "-m",
         "techtonics.bench",
         f"--seisbench_python={sys.executable}",
-        f"--workdir={tmp_path}",  # --output_dir's old spelling, kept for one release
+        f"--output_dir={tmp_path}",
     ]
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=300)
     assert done.returncode == 1 and list(tmp_path.iterdir()) == []

@@ -67,10 +67,3 @@ def test_old_exports_predict():
         answers["classification.p_noise"] + answers["classification.p_earthquake"], 1.0, rtol=1e-6
     )
     assert np.isfinite(answers["regression.source_magnitude"]).all()
-
-
-def test_the_readme_import_of_0_1_0_still_works():
-    from techtonics import stead as old
-    from techtonics.data import stead as new
-
-    assert old is new

@@ -91,13 +91,12 @@ def test_the_figure_module_leaves_matplotlib_as_it_found_it():
 
 
 def test_bad_destination_or_real_rows_fail_in_one_line_before_any_run(tmp_path):
-    # --workdir is --output_dir's old spelling, kept for one release.
-    for output, flag, message in (
-        ("--output_dir", f"--results={tmp_path}/a_file/RESULTS.md", "cannot write the results there"),
-        ("--workdir", f"--real_metadata={tmp_path}/missing.csv", "missing.csv: no such file"),
+    for flag, message in (
+        (f"--results={tmp_path}/a_file/RESULTS.md", "cannot write the results there"),
+        (f"--real_metadata={tmp_path}/missing.csv", "missing.csv: no such file"),
     ):
         (tmp_path / "a_file").write_text("not a directory")
-        command = [sys.executable, "-m", "techtonics.reproduce", f"{output}={tmp_path}/work", flag]
+        command = [sys.executable, "-m", "techtonics.reproduce", f"--output_dir={tmp_path}/work", flag]
         done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=REPO)
         assert done.returncode == 1 and done.stderr.strip().splitlines()[-1].startswith("error: ")
         assert message in done.stderr and not (tmp_path / "work").exists()

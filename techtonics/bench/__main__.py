@@ -6,7 +6,6 @@
 
 Results: OUTPUT_DIR/bench.json, bench.md (the tables and the input profile)
 and bench.png (every ratio against its goal); suite.py runs the parts.
---workdir is the old name of --output_dir, kept for one release.
 """
 
 from absl import flags, logging
@@ -16,12 +15,10 @@ from techtonics.core import errors
 from techtonics.synthetic import reference
 
 flags.DEFINE_string("output_dir", "/tmp/techtonics-bench", "Where generated data and results go.")
-flags.DEFINE_alias("workdir", "output_dir")
 flags.DEFINE_bool("quick", False, "Small sizes, for a quick check.")
 flags.DEFINE_integer(
     "processes", None, "Generating and converting processes (default: all cores).", lower_bound=1
 )
-flags.DEFINE_alias("workers", "processes")  # the old spelling, for one release
 flags.DEFINE_multi_enum("parts", list(suite.DEFAULT_PARTS), suite.PARTS, "What to measure.")
 flags.DEFINE_integer(
     "scale_traces",

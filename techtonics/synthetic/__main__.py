@@ -18,7 +18,6 @@ flags.DEFINE_integer("noise", 1000, "Number of noise traces.", lower_bound=0)
 flags.DEFINE_integer("seed", 0, "Random seed; the same seed writes byte-identical files.")
 flags.DEFINE_bool("merged", False, "Write one merged.csv/.hdf5 pair instead of chunk1 and chunk2.")
 flags.DEFINE_integer("processes", None, "Generating processes (default: all cores).", lower_bound=1)
-flags.DEFINE_alias("num_workers", "processes")  # the old spelling, for one release
 flags.DEFINE_enum(
     "profile",
     "stead",
