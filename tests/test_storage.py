@@ -1,8 +1,8 @@
 """s3:// for real: conversion, training, resume and prediction against a local S3 server (moto).
 
 Every S3 access runs in a subprocess: tensorflow-io's S3 client would abort
-this process at exit (errors._exit). GCS has no local test: see WORKSPACE.md
-(storage) for why.
+this process at exit (errors._exit). GCS has no local test: see docs/storage.md
+for why.
 """
 
 import os

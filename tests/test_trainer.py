@@ -54,7 +54,7 @@ def _mirrored():
 @pytest.mark.parametrize("task", list(tasks.TASKS))
 @pytest.mark.parametrize("strategy", ["default+xla", "mirrored"])
 def test_trains_exports_and_evaluates(tiny_records, tmp_path, task, strategy):
-    # XLA under MirroredStrategy on logical CPUs fails upstream (WORKSPACE.md, known problems):
+    # XLA under MirroredStrategy on logical CPUs fails upstream (docs/known_problems.md):
     # mirrored runs without it.
     config = _config(tiny_records, task=task, jit_compile=strategy == "default+xla")
     override = _mirrored() if strategy == "mirrored" else None

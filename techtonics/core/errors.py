@@ -66,7 +66,7 @@ def _explanation(error: BaseException) -> str | None:
             return NO_SPACE
         return "out of memory; lower --batch_size or --shuffle_buffer (--cache=memory holds a whole split)"
     if isinstance(error, tf.errors.PermissionDeniedError | tf.errors.UnauthenticatedError):
-        return "access denied; check the credentials for this path (WORKSPACE.md, storage)"
+        return "access denied; check the credentials for this path (docs/storage.md)"
     return None
 
 

@@ -272,7 +272,7 @@ def directory_lock(directory: str, what: str):
     releases when the holder ends, killed or not, so a crashed run never
     leaves a lock behind. Object stores (gs://, s3://) have no locks: there
     nothing is held, and two runs on one prefix are the user's to avoid
-    (WORKSPACE.md, object storage).
+    (docs/storage.md).
     """
     if is_remote(directory):
         yield

@@ -126,7 +126,7 @@ def detect(output_dir: str, model_dirs: list[str], seed: int = 0) -> dict:
     predictions = os.path.join(output_dir, "predictions")
     models = [f"--model={os.path.join(d, 'export')}" for d in model_dirs]
     command = [sys.executable, "-m", "techtonics.predict", *models, f"--waveforms={recording}"]
-    command += [f"--output_dir={predictions}"]  # at --threshold=auto, the classifier's own (README)
+    command += [f"--output_dir={predictions}"]  # --threshold=auto: the classifier's own (docs/prediction.md)
     print(f"\npredicting: {' '.join(command[1:])}", flush=True)
     if subprocess.run([*command, "--noprogress"], check=False).returncode != 0:
         raise errors.UserError(f"predicting over {recording} failed (its error is above)")

@@ -257,8 +257,8 @@ on data shaped like STEAD's, not how they would score on STEAD itself.
   the test split with every earthquake's P placed 30 s in, as the
   augmentation places it (evaluation's p_offset; STEAD puts P 4-9 s in),
   for the plain and the augmented model alike. An augmented P-arrival
-  regressor has the arrival head (README, "Arrivals anywhere in the
-  window").
+  regressor has the arrival head (docs/training.md, "Arrivals anywhere in
+  the window").
 - The synthetic STEAD is easier than the real one where its physics is
   simpler (docs/SYNTHETIC.md, "What is not like STEAD"): P onsets are
   cleaner than real ones (one impulsive arrival on a stationary
