@@ -9,12 +9,12 @@ BIN := $(VENV)/bin
 WORKDIR ?= workdir/demo
 PYTEST_ARGS ?=
 
-.PHONY: demo reproduce test test-fast lint clean
+.PHONY: demo reproduce test test-fast lint docs clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,waveforms]'
+	$(BIN)/pip install --quiet -e '.[test,waveforms,docs]'
 	touch $@
 
 demo: $(VENV)/.installed
@@ -29,7 +29,12 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check techtonics tools tests
 	$(BIN)/ruff format --check techtonics tools tests
 
-test: lint
+# The documentation site, in workdir/site; --strict turns every warning, a broken link or anchor among
+# them, into a failure. NO_MKDOCS_2_WARNING silences mkdocs-material's banner about its successor.
+docs: $(VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir workdir/site
+
+test: lint docs
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: $(VENV)/.installed
