@@ -6,22 +6,28 @@
         --split=test --output_dir=/tmp/test-predictions
     python -m techtonics.predict --model=models/classification/export --waveforms='/data/mseed/*.mseed' \\
         --output_dir=/tmp/detections --stride=10 --threshold=auto
+    python -m techtonics.predict --model=models/classification/export --sds_root=/data/SDS \\
+        --start=2024-01-01 --end=2025-01-01 --stations='XX.STA0*' --output_dir=/out --slurm_shards
     python -m techtonics.predict --model=models/classification/export --stead_dir=/data/STEAD \\
         --output_dir=/out --num_shards=4 --shard_index=2        # writes /out/shard-00002-of-00004/
     python -m techtonics.predict --merge=/out --output_dir=/out
 
-One input of four: STEAD files (--stead_dir, or --csv and --hdf5; optionally
+One input of five: STEAD files (--stead_dir, or --csv and --hdf5; optionally
 --trace_list), a SeisBench-format dataset (--seisbench_dir; --trace_list too),
-a converted dataset (--records and --split), or continuous recordings in
-any format ObsPy reads (--waveforms: files, directories or globs). Every
-model predicts from the same batches. Writes OUTPUT_DIR/
-predictions.csv and summary.json; for --waveforms also detections.csv, the
-same detections as QuakeML (detections.xml) and, with an arrival model,
-picks.csv in PhaseNet's columns (prediction/catalog.py), and
-figures/<station>.png. --threshold=auto (the default) detects at the
-threshold the classifier's evaluation chose on its validation split.
---output is the old name of --output_dir, kept for one release. The logic
-is in techtonics.prediction (predictor.py, inputs.py, continuous.py).
+a converted dataset (--records and --split), or continuous recordings: in
+any format ObsPy reads (--waveforms: files, directories or globs), or a
+SeisComP Data Structure archive (--sds_root), with --start, --end and
+--stations choosing what of them. Every model predicts from the same
+batches. Writes OUTPUT_DIR/predictions.csv and summary.json; for
+continuous input also detections.csv, the same detections as QuakeML
+(detections.xml) and, with an arrival model, picks.csv in PhaseNet's
+columns (prediction/catalog.py), and figures/<station>.png.
+--threshold=auto (the default) detects at the threshold the classifier's
+evaluation chose on its validation split. Continuous input is predicted
+one station-day at a time, in memory that follows a day, and a killed run
+resumes from the station-days it finished (prediction/archive.py,
+chunk_store.py). The logic is in techtonics.prediction (predictor.py,
+inputs.py, continuous.py).
 
 Across machines: --num_shards=N --shard_index=I (or a Slurm array's
 variables) predict one contiguous share of the input into
@@ -39,7 +45,6 @@ flags.DEFINE_multi_string(
     "model", None, "An exported model directory (a model directory's export/); repeat for more."
 )
 flags.DEFINE_string("output_dir", None, "Where predictions.csv, detections.csv and figures go.")
-flags.DEFINE_alias("output", "output_dir")  # the old spelling, for one release
 options.define_flags(inputs.SourceConfig)
 options.define_flags(predictor.PredictConfig)
 options.define_flags(sharding.ShardConfig)

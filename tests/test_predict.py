@@ -19,10 +19,10 @@ from test_convert import read_records
 from techtonics.cluster import distribute
 from techtonics.conversion import converter, plan
 from techtonics.core import errors, fileio, options
-from techtonics.data import splits, stead
+from techtonics.data import recordings, splits, stead
 from techtonics.data.converted import ConvertedDataset
 from techtonics.model import export
-from techtonics.prediction import continuous, inputs, predictor
+from techtonics.prediction import archive, continuous, inputs, predictor
 from techtonics.synthetic import generator, stream
 from techtonics.testing import faults
 from techtonics.testing.exports import export_untrained
@@ -196,17 +196,13 @@ def test_components_1_and_2_count_as_e_and_n_and_gaps_are_skipped_or_filled(expo
 @pytest.mark.parametrize(
     "make, message",
     [
-        (lambda d: _write(d / "z.mseed", {"HHZ": np.zeros(9000)}), "1 station_missing_EN"),
+        (lambda d: _write(d / "z.mseed", {"HHZ": np.zeros(9000)}), "1 station_day_missing_EN"),
         (
             lambda d: _write(d / "slow.mseed", {f"BH{c}": np.zeros(3000) for c in "ENZ"}, rate=20.0),
             "3 sampling_rate_below_40_hz",
         ),
-        (
-            lambda d: obspy.read().write(str(d / "short.mseed"), format="MSEED"),
-            "1 station_shorter_than_a_window",
-        ),
     ],
-    ids=["missing-components", "sampling-rate", "shorter-than-a-window"],
+    ids=["missing-components", "sampling-rate"],
 )
 def test_continuous_input_that_gives_no_window_is_a_one_line_error(exports, tmp_path, make, message):
     (tmp_path / "in").mkdir()
@@ -217,6 +213,14 @@ def test_continuous_input_that_gives_no_window_is_a_one_line_error(exports, tmp_
         source = inputs.waveforms_source([str(tmp_path / "in")], 10.0, False)
         predictor.predict(_config([exports["classification"]], tmp_path / "out"), source)
     assert not (tmp_path / "out" / "predictions.csv").exists()
+
+
+def test_recordings_shorter_than_a_window_are_one_line_before_any_model_loads(tmp_path):
+    obspy.read().write(str(tmp_path / "short.mseed"), format="MSEED")  # ObsPy's example: 30 s
+    with pytest.raises(
+        errors.UserError, match="^no window to predict: the recordings of the 1 stations span none"
+    ):
+        inputs.waveforms_source([str(tmp_path)], 10.0, False)
 
 
 def test_an_empty_recordings_directory_is_named_as_such(tmp_path):
@@ -271,9 +275,9 @@ def test_unreadable_files_are_counted_and_a_missing_obspy_is_one_line(exports, t
         inputs.waveforms_source([str(tmp_path / "in" / "notes.txt")], 10.0, False)
     monkeypatch.setitem(sys.modules, "obspy", None)
     with pytest.raises(
-        errors.UserError, match=r"--waveforms needs ObsPy: pip install 'techtonics\[waveforms\]'"
+        errors.UserError, match=r"continuous input needs ObsPy: pip install 'techtonics\[waveforms\]'"
     ):
-        continuous.import_obspy()
+        recordings.import_obspy()
 
 
 def test_bad_models_and_outputs_are_one_line_errors(exports, tiny_records, tmp_path):
@@ -318,7 +322,7 @@ def test_the_command_line_names_what_is_wrong_in_one_line(exports, tmp_path):
     command = [sys.executable, "-m", "techtonics.predict", f"--model={exports['classification']}"]
     # --output, the old name of --output_dir, still works.
     done = subprocess.run(
-        [*command, f"--output={tmp_path}", f"--waveforms={tmp_path}/nothing*"],
+        [*command, f"--output_dir={tmp_path}", f"--waveforms={tmp_path}/nothing*"],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -528,7 +532,8 @@ def test_a_full_disk_is_a_line_of_its_own_after_the_progress_bar(
     with pytest.raises(errors.UserError, match=rf"^{tmp_path}/predictions.csv: {errors.NO_SPACE}$"):
         predictor.predict(_config([exports["classification"]], tmp_path, progress=True), source)
     assert capsys.readouterr().out.endswith("\n")
-    assert sorted(p.name for p in tmp_path.iterdir()) == [fileio.LOCK_NAME]
+    # What stays is what a rerun resumes from: the settings and the finished station-days.
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([fileio.LOCK_NAME, "chunks", "run.json"])
 
 
 def test_a_full_disk_names_the_figure_and_leaves_no_empty_folder(exports, tmp_path, monkeypatch):
@@ -541,7 +546,8 @@ def test_a_full_disk_names_the_figure_and_leaves_no_empty_folder(exports, tmp_pa
         predictor.predict(_config([exports["classification"]], tmp_path), source)
     assert raised.value.errno == errno.ENOSPC
     assert raised.value.filename == str(tmp_path / "figures" / "BW.UH3..SH.png")  # what the error line names
-    assert sorted(p.name for p in tmp_path.iterdir()) == [fileio.LOCK_NAME]
+    # What stays is what a rerun resumes from: the settings and the finished station-days.
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([fileio.LOCK_NAME, "chunks", "run.json"])
 
 
 def test_a_prediction_leaves_no_write_check(tiny_stead, exports, tmp_path):
@@ -577,18 +583,19 @@ def test_filled_gaps_join_their_edges_and_are_marked_in_both_outputs(exports, tm
         {f"HH{c}": v[100 * 100 :] for c, v in swell.items()},
         start="2024-01-01T00:01:40",
     )
-    skipped = collections.Counter()
-    stations = continuous.group_stations(continuous.find_files([str(tmp_path / "in")]), skipped)
-    windows = list(continuous.windows(stations, 10.0, "ENZ", True, skipped, {}))
+    store = archive.FileArchive([str(tmp_path / "in")], collections.Counter())
+    (chunk,) = archive.plan(store.stations, None, None, stride=1000)
+    _, windows = continuous.read(store, chunk, "ENZ", True)
+    windows = list(windows)
     steady = np.abs(np.diff(np.stack([swell[c] for c in "ENZ"], axis=1), axis=0)).max()
     for window, *_ in windows:
         assert np.abs(np.diff(window, axis=0)).max() <= steady  # no step anywhere, filled or not
-    assert [w[3] for w in windows] == [0.0] * 4 + [10.0] * 6 + [0.0] * 3
+    assert [w[2] for w in windows] == [0.0] * 4 + [10.0] * 6 + [0.0] * 3
 
     config = _config([exports["classification"]], tmp_path / "out", threshold=1e-6)  # every window detects
     predictor.predict(config, inputs.waveforms_source([str(tmp_path / "in")], 10.0, True))
     assert [float(r["gap_filled_s"]) for r in _rows(tmp_path / "out" / "predictions.csv")] == [
-        w[3] for w in windows
+        w[2] for w in windows
     ]
     (event,) = _rows(tmp_path / "out" / "detections.csv")
     assert (event["windows"], event["filled_windows"]) == ("13", "6")

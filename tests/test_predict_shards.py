@@ -123,7 +123,7 @@ def test_three_waveform_shards_merged_equal_one_machine_even_with_an_empty_shard
     _station(tmp_path / "in" / "E.mseed", "E", components="Z")  # skipped: the classifier needs E and N
     (tmp_path / "in" / "notes.txt").write_text("not a recording\n")  # skipped by every shard, counted once
     paths = [str(tmp_path / "in")]
-    # Stations A-E in 3 shards: A, B | C, D | E, the last with nothing to predict.
+    # Stations A-E (a station-day each) in 3 shards: A, B | C, D | E, the last with nothing to predict.
     one, merged = _one_and_merged(
         tmp_path,
         [*models, arrivals],  # picks.csv too
@@ -133,7 +133,7 @@ def test_three_waveform_shards_merged_equal_one_machine_even_with_an_empty_shard
     )
     files = ["predictions.csv", "detections.csv", "detections.xml", "picks.csv"]
     a, b = _assert_same_outputs(one, merged, files)
-    assert a["detections"] == 4 and a["skipped"] == {"station_missing_EN": 1, "unreadable_file": 1}
+    assert a["detections"] == 4 and a["skipped"] == {"station_day_missing_EN": 1, "unreadable_file": 1}
     assert [os.path.basename(p) for p in b["figures"]] == ["SY.A..HH.png", "SY.B..HH.png", "SY.C..HH.png"]
     assert sorted(os.listdir(merged / "figures")) == sorted(os.listdir(one / "figures"))
     empty = json.loads((merged / "shard-00002-of-00003" / "summary.json").read_text())

@@ -23,9 +23,9 @@ import tensorflow as tf
 from techtonics.bench import datasets
 from techtonics.bench.report import Row
 from techtonics.benchmark import data, scoring, targets
-from techtonics.data import stead
+from techtonics.data import recordings, stead
 from techtonics.model import export
-from techtonics.prediction import continuous, inputs, predictor
+from techtonics.prediction import inputs, predictor
 from techtonics.synthetic import stream
 from techtonics.testing import exports
 
@@ -79,7 +79,7 @@ def _stead_traces(pair: stead.SteadPair):
 
 
 def _stream_windows(path: str):
-    recording = continuous.import_obspy().read(path)  # ObsPy is an extra: imported only when measured
+    recording = recordings.import_obspy().read(path)  # ObsPy is an extra: imported only when measured
     data = np.stack([recording.select(channel=f"HH{c}")[0].data for c in stead.CHANNELS], axis=1)
     for i in range(min(_LOOP_PREDICTIONS, (len(data) - stead.TRACE_SAMPLES) // 1000 + 1)):  # a 10 s stride
         yield data[i * 1000 : i * 1000 + stead.TRACE_SAMPLES]

@@ -44,10 +44,9 @@ import numpy as np
 import pandas as pd
 
 from techtonics.core import fileio
-from techtonics.data import records, stead
+from techtonics.data import recordings, records, stead
 from techtonics.data import seisbench_waveforms as waveforms
 from techtonics.data.seisbench import Chunk, DataFormat, SeisBenchError
-from techtonics.prediction import continuous
 
 SPLIT_COLUMN = "split"
 SPLITS = {"train": "train", "dev": "validation", "test": "test"}
@@ -252,7 +251,7 @@ def load_chunk(chunk: Chunk, on_bad_trace: str = "skip", labelled: bool = True) 
     for i, trace_order in enumerate(order):
         if reasons[i] is None and channels[i] < needed[trace_order]:
             reasons[i] = "missing_components"
-        elif reasons[i] is None and not (np.isfinite(rate[i]) and rate[i] >= continuous.MIN_SAMPLING_RATE_HZ):
+        elif reasons[i] is None and not (np.isfinite(rate[i]) and rate[i] >= recordings.MIN_SAMPLING_RATE_HZ):
             reasons[i] = "bad_sampling_rate"
     bad = np.array([r is not None for r in reasons], bool)
     if bad.any() and on_bad_trace == "fail":

@@ -23,8 +23,7 @@ import numpy as np
 import pandas as pd
 
 from techtonics.core import fileio
-from techtonics.data import seisbench, stead
-from techtonics.prediction import continuous
+from techtonics.data import recordings, seisbench, stead
 
 # The columns a plan adds for reading (seisbench_metadata.load_chunk); a shard's traces carry them.
 NAME = "seisbench_name"  # the trace's SeisBench trace_name: block$location
@@ -75,7 +74,7 @@ def channel_columns(component_order: str) -> tuple[int, int, int] | None:
     """Where E, N and Z are among a trace's components ("ZNE" -> (2, 1, 0)); None if one is missing."""
     found: dict[int, int] = {}
     for position, component in enumerate(component_order.upper()):
-        channel = continuous.COMPONENT.get(component)
+        channel = recordings.COMPONENT.get(component)
         if channel is not None:
             found.setdefault(stead.CHANNELS.index(channel), position)
     return tuple(found[c] for c in range(len(stead.CHANNELS))) if len(found) == len(stead.CHANNELS) else None

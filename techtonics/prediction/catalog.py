@@ -30,6 +30,7 @@ import io
 
 import techtonics
 from techtonics.core import fileio
+from techtonics.data import recordings
 from techtonics.prediction import continuous
 
 DETECTION_FIELDS = ("station", "start", "end", "peak_probability", "peak_window_start", "windows")
@@ -41,13 +42,13 @@ _ID = "smi:techtonics"
 def _text(name: str, value) -> str:
     """A detection's field as a comment's value: times in ISO 8601 UTC, numbers exactly."""
     if continuous.is_time(name):
-        return str(continuous.import_obspy().UTCDateTime(value))
+        return str(recordings.import_obspy().UTCDateTime(value))
     return repr(value) if isinstance(value, float) else str(value)
 
 
 def _compact(seconds: float) -> str:
     """A time as a QuakeML resource identifier may hold it (no colons)."""
-    return continuous.import_obspy().UTCDateTime(seconds).strftime("%Y%m%dT%H%M%S.%f")
+    return recordings.import_obspy().UTCDateTime(seconds).strftime("%Y%m%dT%H%M%S.%f")
 
 
 def _model(key: str) -> str:
@@ -57,7 +58,7 @@ def _model(key: str) -> str:
 
 def _event(detection: dict, entries: dict[str, str]):
     """One detection as an ObsPy Event."""
-    obspy = continuous.import_obspy()
+    obspy = recordings.import_obspy()
     ev = obspy.core.event
     station = detection["station"]
     event_id = f"{_ID}/detection/{station}/{_compact(detection['start'])}"
@@ -108,7 +109,7 @@ def quakeml(detections: list[dict], entries: dict[str, str], detector: str, thre
     that are magnitudes or arrivals; detector: the probability column that
     detects; threshold: the probability it must reach.
     """
-    ev = continuous.import_obspy().core.event
+    ev = recordings.import_obspy().core.event
     catalog = ev.Catalog(
         events=[_event(d, entries) for d in detections],
         resource_id=ev.ResourceIdentifier(f"{_ID}/detections"),
@@ -126,7 +127,7 @@ def quakeml(detections: list[dict], entries: dict[str, str], detector: str, thre
 
 def picks_csv(detections: list[dict], entries: dict[str, str]) -> str:
     """One row per arrival estimate of every detection, in PhaseNet's columns (PICK_COLUMNS)."""
-    obspy = continuous.import_obspy()
+    obspy = recordings.import_obspy()
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(PICK_COLUMNS)

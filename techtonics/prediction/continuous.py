@@ -1,28 +1,34 @@
-"""Continuous recordings (any format ObsPy reads) as STEAD-like windows; detections from predictions.
+"""Continuous recordings as STEAD-like windows, one chunk (a station-day, archive.py) at a time; detections.
 
-Files, directories and globs are read headers first to group traces by
-station: network.station.location and channel band (`HH`, `BH`, `EH`, ...).
-Components map to E/N/Z, and 1/2 count as E/N. One station's recordings
-at a time are read, resampled to 100 Hz where needed (ObsPy's Fourier
-resampling) and merged per component, so memory follows the largest
-station, not the whole input. Windows of 6,000 samples step by the stride,
-each exactly as a STEAD trace: raw counts, float32, columns E, N, Z. A
-window that touches a gap is skipped and counted, or its gaps are filled
-(`fill_gaps`) by linear interpolation between the samples on either side
-(ObsPy's merge `fill_value="interpolate"`): a constant fill, such as the
-window's median, steps at the gap's edges, and a step is broadband energy
-that a detector takes for an onset. Each window says how many seconds of it
-were filled. A component that no model
-uses may be missing and is zeros; a missing component that a model uses
-skips the station, counted.
+`read` reads one chunk: the files its archive names for the chunk's span
+(one window past its day), the station's traces of known components,
+resampled to 100 Hz where needed (ObsPy's Fourier resampling) and merged
+per component, as raw counts, float32, columns E, N, Z. Memory follows a
+chunk, not the archive. Its windows of 6,000 samples start on the station's
+stride grid, each exactly as a STEAD trace. A window that touches a gap is
+skipped and counted, or its gaps are filled (`fill_gaps`) by linear
+interpolation between the samples on either side: a constant fill, such as
+the window's median, steps at the gap's edges, and a step is broadband
+energy that a detector takes for an onset. A window in which a component
+that a model uses has no sample at all is skipped either way (there is
+nothing to interpolate between). Each window says how many seconds of it
+were filled. Components that no model uses are zeros.
+
+A file is read only over the chunk's span (MiniSEED's records outside it
+are not decoded), except one whose rate is not 100 Hz: it is read and
+resampled whole, so its samples are the same in every chunk that reads it.
+Bad files are skipped, counted and named in one line, and the chunk goes
+on with the others: one ObsPy cannot decode, one below 40 Hz, and a day
+file whose samples lie outside the day its name gives (SDS).
 
 Recordings of one component that overlap may agree (a file read twice, day
 files that share a record) or disagree. Where they disagree, the samples of
 the recording that starts first (of two that start together, the file whose
 path sorts first) are used, and the later one gives only the samples
 outside it: each such overlap is counted (`disagreeing_overlap`) and named
-with its station and files. Samples are compared at the recordings' own
-rate, before resampling; recordings of different rates always disagree.
+with its station and files, in the chunk whose day it starts in. Samples
+are compared at the recordings' own rate, before resampling; recordings of
+different rates always disagree.
 
 `detections` merges windows whose earthquake probability reaches the
 threshold, and overlap, into events.
@@ -32,107 +38,154 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import glob
-import os
-import warnings
 from collections.abc import Iterator
 
 import numpy as np
 
-from techtonics.core.errors import UserError
-from techtonics.data import stead
-
-COMPONENT = {"E": "E", "1": "E", "N": "N", "2": "N", "Z": "Z"}
-# Below this rate a recording cannot hold the image's band (the spectrogram reaches 50 Hz at 100 Hz).
-MIN_SAMPLING_RATE_HZ = 40.0
-_PLOT_POINTS = 4000  # min/max pairs kept per station for its figure
-
-
-def import_obspy():
-    """ObsPy, or one line saying how to install it."""
-    try:
-        import obspy
-    except ImportError:
-        raise UserError(
-            "--waveforms needs ObsPy: pip install 'techtonics[waveforms]' (or pip install obspy)"
-        ) from None
-    return obspy
-
-
-def find_files(paths: list[str]) -> list[str]:
-    """Every file named, under a directory or matching a glob, sorted; one line for a path with none."""
-    found = []
-    for path in paths:
-        if os.path.isdir(path):
-            matches = [os.path.join(root, f) for root, _, files in os.walk(path) for f in files]
-        else:
-            matches = [m for m in glob.glob(path) if os.path.isfile(m)]
-        if not matches:
-            empty = os.path.isdir(path)
-            raise UserError(
-                f"{path}: {'an empty directory' if empty else 'no such file, directory or matching files'}"
-            )
-        found += matches
-    return sorted(set(found))
+from techtonics.data import recordings, stead
+from techtonics.prediction import archive
 
 
 @dataclasses.dataclass
-class Station:
-    """One station's recordings: its id (NET.STA.LOC.BAND) and files per component."""
+class ChunkRead:
+    """What reading one chunk found: the windows it gives, what it skipped, and its figure's points.
 
-    id: str
-    files: set[str] = dataclasses.field(default_factory=set)
-    components: set[str] = dataclasses.field(default_factory=set)
-
-
-def group_stations(files: list[str], skipped: collections.Counter) -> list[Station]:
-    """Stations by network.station.location and band, from the headers; unreadable files are counted."""
-    obspy = import_obspy()
-    stations: dict[str, Station] = {}
-    for path in files:
-        try:
-            headers = obspy.read(path, headonly=True)
-        except Exception as e:  # ObsPy raises TypeError, ValueError, OSError, ... for what it cannot read
-            skipped["unreadable_file"] += 1
-            print(
-                f"skipped {path}: ObsPy cannot read it ({type(e).__name__}: {str(e).splitlines()[0][:200]})"
-            )
-            continue
-        for trace in headers:
-            s = trace.stats
-            component = COMPONENT.get(s.channel[-1:].upper())
-            if component is None:
-                skipped["unknown_component"] += 1
-                continue
-            key = f"{s.network}.{s.station}.{s.location}.{s.channel[:-1]}"
-            station = stations.setdefault(key, Station(key))
-            station.files.add(path)
-            station.components.add(component)
-    if not stations and files:
-        raise UserError(f"{files[0]}: no readable recordings in the {len(files)} files given")
-    return [stations[k] for k in sorted(stations)]
-
-
-def _read_station(station: Station, skipped: collections.Counter) -> list[tuple[str, object]]:
-    """(path, trace) of the station's traces of known components, from every file whose samples ObsPy can
-    decode.
-
-    Headers can be intact while the data is not (corrupt Steim frames): such a
-    file is skipped, counted and named, and the station's other files are read.
+    plot: (point indices into the station's figure, Z minimum, Z maximum)
+    of the samples the chunk owns (from its first window's start to the
+    next chunk's; the station's last chunk also owns its last window's
+    tail), then the figure's start (POSIX s) and seconds per point.
     """
-    obspy = import_obspy()
-    recordings = []
+
+    chunk: archive.Chunk
+    windows: int
+    skipped: collections.Counter
+    plot: tuple
+
+
+def read(
+    store, chunk: archive.Chunk, channels: str, fill_gaps: bool
+) -> tuple[ChunkRead, Iterator[tuple[np.ndarray, float, float]]]:
+    """One chunk of the store (an archive): what it found, and its windows as (window (6000, 3) float32,
+    start POSIX s, seconds of it filled), in order. channels: the components the models use."""
+    skipped = collections.Counter()
+    data = _chunk_data(store, chunk, channels, skipped)
+    if data is None:
+        if not skipped:  # no file of the day was bad: it has none
+            skipped["station_day_without_data"] += 1
+        return empty(chunk, skipped)
+    values, mask = np.ma.getdata(data), np.ma.getmaskarray(data)
+    offsets = np.arange(chunk.windows) * chunk.stride
+    gaps = _per_window(mask.any(axis=1), offsets)
+    blank = np.stack([_per_window(mask[:, c], offsets) for c in range(mask.shape[1])], axis=1)
+    keep = (gaps == 0) if not fill_gaps else (blank < stead.TRACE_SAMPLES).all(axis=1)
+    skipped["window_in_a_gap"] += int(np.count_nonzero(~keep))
+    found = ChunkRead(chunk, int(np.count_nonzero(keep)), skipped, _plot_points(chunk, values, mask))
+
+    def windows():
+        for offset, gap in zip(offsets[keep], gaps[keep]):
+            window = values[offset : offset + stead.TRACE_SAMPLES]
+            if gap:
+                window = _interpolated(np.ma.MaskedArray(window, mask[offset : offset + stead.TRACE_SAMPLES]))
+            yield window, chunk.start(chunk.first + offset // chunk.stride), gap / stead.SAMPLING_RATE_HZ
+
+    return found, windows()
+
+
+def empty(chunk: archive.Chunk, skipped: collections.Counter) -> tuple[ChunkRead, Iterator]:
+    """A chunk that gives no window (read's answer), with what it skipped."""
+    return ChunkRead(chunk, 0, skipped, _plot_points(chunk, np.zeros((0, 3)), np.ones((0, 3), bool))), iter(
+        ()
+    )
+
+
+def _per_window(flags: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """How many of each window's samples are flagged (a running sum: one pass over the chunk)."""
+    running = np.concatenate([[0], np.cumsum(flags, dtype=np.int64)])
+    return running[offsets + stead.TRACE_SAMPLES] - running[offsets]
+
+
+def _plot_points(chunk: archive.Chunk, values: np.ndarray, mask: np.ndarray):
+    """The chunk's share of its station's figure: Z's min and max per point (ChunkRead.plot)."""
+    owned = min(len(values), chunk.samples if chunk.last else chunk.windows * chunk.stride)
+    z = np.where(mask[:owned, stead.Z], np.nan, values[:owned, stead.Z])
+    first = (chunk.first - chunk.plot_first) * chunk.stride  # the station's sample at the chunk's start
+    points = (first + np.arange(owned)) // chunk.plot_step
+    starts = np.flatnonzero(np.diff(points, prepend=-1))
+    low, high = (np.fmin.reduceat(z, starts), np.fmax.reduceat(z, starts)) if owned else (z, z)
+    step_s = chunk.plot_step / stead.SAMPLING_RATE_HZ
+    return points[starts], low, high, np.float64(chunk.start(chunk.plot_first)), np.float64(step_s)
+
+
+def _chunk_data(store, chunk: archive.Chunk, channels: str, skipped: collections.Counter):
+    """The chunk's samples as a masked (samples, 3) float32 E/N/Z array, gaps masked; None if it has none."""
+    obspy = recordings.import_obspy()
+    station, rate = chunk.station, stead.SAMPLING_RATE_HZ
+    start = obspy.UTCDateTime(chunk.start(chunk.first))
+    end = start + (chunk.samples - 1) / rate
+    owned = (start, obspy.UTCDateTime(chunk.start(chunk.first + chunk.windows)))
+    usable = []
+    # A second's margin: the samples nearest the ends, and which of two overlapping recordings starts first.
+    for path in store.files(station, start - 1, end + 1):
+        for trace in _read_file(store, station, path, start - 1, end + 1, skipped):
+            if trace.stats.sampling_rate >= recordings.MIN_SAMPLING_RATE_HZ:
+                usable.append((path, trace))
+            elif owned[0] <= trace.stats.starttime < owned[1]:
+                skipped[f"sampling_rate_below_{recordings.MIN_SAMPLING_RATE_HZ:g}_hz"] += 1
+                print(
+                    f"skipped {path}: {trace.id} at {trace.stats.sampling_rate:g} Hz, below "
+                    f"{recordings.MIN_SAMPLING_RATE_HZ:g} Hz"
+                )
+    band = station.id.split(".")[-1]
+    kept = obspy.Stream()
+    for trace in _first_recording_wins(station.id, usable, skipped, owned):
+        trace.data = trace.data.astype(np.float64)
+        if trace.stats.sampling_rate != rate:
+            trace.resample(rate)
+        trace.stats.channel = band + recordings.COMPONENT[trace.stats.channel[-1].upper()]
+        kept.append(trace)
+    if not kept:
+        return None
+    kept.merge(method=1, fill_value=None)  # gaps become masked samples
+    kept.trim(start, end, pad=True, fill_value=None, nearest_sample=True)
+    data = np.ma.masked_all((chunk.samples, len(stead.CHANNELS)), np.float32)
+    for trace in kept:
+        count = min(chunk.samples, trace.stats.npts)
+        data[:count, stead.CHANNELS.index(trace.stats.channel[-1])] = np.ma.asarray(
+            trace.data[:count], np.float32
+        )
+    for c in stead.CHANNELS:
+        if c not in channels:
+            data[:, stead.CHANNELS.index(c)] = 0.0  # unused by every model
+    missing = [c for c in channels if np.ma.getmaskarray(data[:, stead.CHANNELS.index(c)]).all()]
+    if missing:
+        skipped[f"station_day_missing_{''.join(missing)}"] += 1
+        print(
+            f"{station.id} on {chunk.day()}: no {', '.join(missing)} samples, which a model uses; "
+            f"its {chunk.windows} windows are skipped"
+        )
+    return data
+
+
+def _read_file(store, station: archive.Station, path: str, start, end, skipped: collections.Counter) -> list:
+    """The station's traces of known components in one file, over start to end (whole at another rate than
+    100 Hz); none, counted and named, for a file ObsPy cannot decode or (SDS) one outside its day."""
+    obspy = recordings.import_obspy()
     net, sta, loc, band = station.id.split(".")
-    for path in sorted(station.files):
-        try:
-            traces = obspy.read(path).select(network=net, station=sta, location=loc, channel=f"{band}?")
-        except Exception as e:  # ObsPy's decoders raise their own errors (InternalMSEEDError, ...)
-            skipped["undecodable_file"] += 1
-            print(f"skipped {path} for {station.id}: ObsPy cannot decode its samples ({type(e).__name__})")
-            continue
-        # Unknown components (R/T, X/Y) were counted when grouping; the model uses E/N/Z only.
-        recordings += [(path, t) for t in traces if t.stats.channel[-1:].upper() in COMPONENT]
-    return recordings
+    try:
+        if store.outside_its_day(path):
+            skipped["file_outside_its_day"] += 1
+            print(f"skipped {path}: its samples lie outside the day its name gives")
+            return []
+        traces = obspy.read(path, format=store.format, starttime=start, endtime=end)
+        if any(t.stats.sampling_rate != stead.SAMPLING_RATE_HZ for t in traces):
+            traces = obspy.read(path, format=store.format)  # resampled whole, as every chunk reads it
+    except Exception as e:  # ObsPy's decoders raise their own errors (InternalMSEEDError, ...)
+        skipped["undecodable_file"] += 1
+        print(f"skipped {path} for {station.id}: ObsPy cannot decode it ({type(e).__name__})")
+        return []
+    traces = traces.select(network=net, station=sta, location=loc, channel=f"{band}?")
+    # Unknown components (R/T, X/Y) were counted when the archive was listed; the models use E/N/Z only.
+    return [t for t in traces if t.stats.channel[-1:].upper() in recordings.COMPONENT]
 
 
 def _overlap(earlier, later) -> int:
@@ -151,25 +204,27 @@ def _agree(earlier, later, count: int) -> bool:
 
 
 def _first_recording_wins(
-    station_id: str, recordings: list[tuple[str, object]], skipped: collections.Counter
+    station_id: str, found: list[tuple[str, object]], skipped: collections.Counter, owned: tuple
 ) -> list:
     """The traces of (path, trace) recordings with every overlap that disagrees cut from the recording that
-    starts later (the module's rule); each such overlap is counted and named."""
+    starts later (the module's rule); each such overlap that starts within owned (the chunk's own span,
+    so that two chunks reading it count it once) is counted and named."""
     kept: list[tuple[str, object]] = []
-    for path, trace in sorted(recordings, key=lambda r: (r[1].stats.starttime, r[0])):
-        component = COMPONENT[trace.stats.channel[-1].upper()]
+    for path, trace in sorted(found, key=lambda r: (r[1].stats.starttime, r[0])):
+        component = recordings.COMPONENT[trace.stats.channel[-1].upper()]
         for earlier_path, earlier in kept:
-            if COMPONENT[earlier.stats.channel[-1].upper()] != component:
+            if recordings.COMPONENT[earlier.stats.channel[-1].upper()] != component:
                 continue
             count = _overlap(earlier, trace)
             if count == 0 or _agree(earlier, trace, count):
                 continue
-            skipped["disagreeing_overlap"] += 1
-            print(
-                f"{station_id}: {component} of {path} disagrees with {earlier_path} for "
-                f"{count / trace.stats.sampling_rate:g} s where they overlap; there the samples of "
-                f"{earlier_path}, which starts first, are used"
-            )
+            if owned[0] <= trace.stats.starttime < owned[1]:  # named once: by the chunk it starts in
+                skipped["disagreeing_overlap"] += 1
+                print(
+                    f"{station_id}: {component} of {path} disagrees with {earlier_path} for "
+                    f"{count / trace.stats.sampling_rate:g} s where they overlap; there the samples of "
+                    f"{earlier_path}, which starts first, are used"
+                )
             trace.stats.starttime += count / trace.stats.sampling_rate
             trace.data = trace.data[count:]
         if trace.stats.npts:
@@ -177,121 +232,14 @@ def _first_recording_wins(
     return [trace for _, trace in kept]
 
 
-def _station_data(station: Station, skipped: collections.Counter):
-    """(start UTCDateTime, masked (samples, 3) E/N/Z array at 100 Hz, components present) of one station."""
-    obspy = import_obspy()
-    band = station.id.split(".")[-1]
-    usable = []
-    for path, trace in _read_station(station, skipped):
-        if trace.stats.sampling_rate < MIN_SAMPLING_RATE_HZ:
-            skipped[f"sampling_rate_below_{MIN_SAMPLING_RATE_HZ:g}_hz"] += 1
-            continue
-        usable.append((path, trace))
-    kept = obspy.Stream()
-    for trace in _first_recording_wins(station.id, usable, skipped):
-        trace.data = trace.data.astype(np.float64)
-        if trace.stats.sampling_rate != stead.SAMPLING_RATE_HZ:
-            trace.resample(stead.SAMPLING_RATE_HZ)
-        trace.stats.channel = band + COMPONENT[trace.stats.channel[-1].upper()]
-        kept.append(trace)
-    if not kept:
-        return None, None, set()
-    kept.merge(method=1, fill_value=None)  # gaps become masked samples
-    start = min(t.stats.starttime for t in kept)
-    end = max(t.stats.endtime for t in kept)
-    kept.trim(start, end, pad=True, fill_value=None, nearest_sample=True)
-    samples = min(t.stats.npts for t in kept)
-    data = np.ma.masked_all((samples, len(stead.CHANNELS)), np.float32)
-    present = set()
-    for trace in kept:
-        column = stead.CHANNELS.index(trace.stats.channel[-1])
-        data[:, column] = np.ma.asarray(trace.data[:samples], np.float32)
-        present.add(trace.stats.channel[-1])
-    return start, data, present
-
-
-def _plot_trace(z: np.ma.MaskedArray) -> np.ndarray:
-    """The Z channel as (points, 2) min/max pairs, for the station's figure."""
-    values = z.filled(np.nan)
-    step = max(1, len(values) // _PLOT_POINTS)
-    usable = len(values) // step * step
-    blocks = values[:usable].reshape(-1, step)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # an all-gap block: NaN, drawn as nothing
-        return np.stack([np.nanmin(blocks, axis=1), np.nanmax(blocks, axis=1)], axis=1)
-
-
-def windows(
-    stations: list[Station],
-    stride_s: float,
-    channels: str,
-    fill_gaps: bool,
-    skipped: collections.Counter,
-    plots: dict,
-) -> Iterator[tuple[np.ndarray, str, float, float]]:
-    """(window (6000, 3) float32, station id, window start as a POSIX timestamp, seconds of it filled) of
-    every station, in order.
-
-    channels: the components the models use; skipped: counts by reason; plots:
-    filled with each station's (start timestamp, Z min/max pairs, seconds per pair).
-    """
-    stride = int(round(stride_s * stead.SAMPLING_RATE_HZ))
-    length = stead.TRACE_SAMPLES
-    for station in stations:
-        try:
-            start, data, present = _station_data(station, skipped)
-        except Exception as e:  # ObsPy's resampling and merging refuse what they cannot join; one station
-            skipped["station_unusable"] += 1
-            print(f"skipped {station.id}: {type(e).__name__}: {str(e).splitlines()[0][:200]}")
-            continue
-        if data is None:
-            continue
-        missing = [c for c in channels if c not in present]
-        if missing:
-            skipped[f"station_missing_{''.join(missing)}"] += 1
-            print(f"skipped {station.id}: no {', '.join(missing)} component, which a model uses")
-            continue
-        for c in stead.CHANNELS:
-            if c not in present:
-                data[:, stead.CHANNELS.index(c)] = 0.0  # unused by every model
-        if len(data) < length:
-            skipped["station_shorter_than_a_window"] += 1
-            print(
-                f"skipped {station.id}: {len(data) / stead.SAMPLING_RATE_HZ:.1f} s, "
-                "shorter than one window (60 s)"
-            )
-            continue
-        z = data[:, stead.Z]
-        plots[station.id] = (
-            start.timestamp,
-            _plot_trace(z),
-            max(1, len(z) // _PLOT_POINTS) / stead.SAMPLING_RATE_HZ,
-        )
-        for offset in range(0, len(data) - length + 1, stride):
-            window = data[offset : offset + length]
-            gap = np.ma.getmaskarray(window).any(axis=1)
-            if gap.any():
-                if not fill_gaps:
-                    skipped["window_in_a_gap"] += 1
-                    continue
-                window = _interpolated(window)
-            yield (
-                np.asarray(window, np.float32),
-                station.id,
-                start.timestamp + offset / stead.SAMPLING_RATE_HZ,
-                gap.sum() / stead.SAMPLING_RATE_HZ,
-            )
-
-
 def _interpolated(window: np.ma.MaskedArray) -> np.ndarray:
-    """The window with each channel's gaps joined linearly to the samples on either side (held at ends)."""
+    """The window with each channel's gaps joined linearly to the samples on either side (held at ends);
+    every channel holds a sample (read keeps no window without one)."""
     filled = np.ma.getdata(window).copy()
     samples = np.arange(len(window))
     for c in range(window.shape[1]):
         gap = np.ma.getmaskarray(window[:, c])
-        if gap.all():  # the component is missing from the whole window: nothing to join
-            filled[:, c] = 0.0
-        elif gap.any():
+        if gap.any():
             filled[gap, c] = np.interp(samples[gap], samples[~gap], filled[~gap, c])
     return filled
 

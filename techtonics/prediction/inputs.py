@@ -23,9 +23,17 @@ import tensorflow as tf
 from techtonics.core import options
 from techtonics.core.errors import UserError
 from techtonics.core.options import option
-from techtonics.data import records, seisbench, seisbench_metadata, seisbench_waveforms, splits, stead
+from techtonics.data import (
+    recordings,
+    records,
+    seisbench,
+    seisbench_metadata,
+    seisbench_waveforms,
+    splits,
+    stead,
+)
 from techtonics.data.converted import ConvertedDataset
-from techtonics.prediction import continuous, sharding
+from techtonics.prediction import archive, continuous, sharding
 
 WAVEFORM = tf.TensorSpec([None, *stead.WAVEFORM_SHAPE], tf.float32)
 
@@ -39,9 +47,14 @@ class Source:
     make: Callable[[int, str], tf.data.Dataset]
     total: int | None
     skipped: collections.Counter = dataclasses.field(default_factory=collections.Counter)
-    plots: dict = dataclasses.field(default_factory=dict)  # continuous: station -> its Z trace, for figures
     shard: sharding.Shard = sharding.WHOLE  # the share of the input this source reads
-    units: int = 0  # the whole input's units, before sharding: traces, record files or stations
+    units: int = 0  # the whole input's units, before sharding: traces, record files or station-day chunks
+    # Continuous input: what the input is (run.json holds it), this shard's chunks (archive.Chunk), the
+    # chunks done before (skipped when read), and each chunk's ChunkRead, queued before its windows.
+    settings: dict = dataclasses.field(default_factory=dict)
+    chunks: list = dataclasses.field(default_factory=list)
+    done: set = dataclasses.field(default_factory=set)
+    reads: collections.deque = dataclasses.field(default_factory=collections.deque)
 
     def __post_init__(self):
         # What `skipped` holds when the source is made, listing the whole input (unreadable files,
@@ -65,9 +78,47 @@ class SourceConfig:
     waveforms: tuple[str, ...] = option(
         (), "Continuous input: files, directories or globs of recordings ObsPy reads."
     )
+    sds_root: str | None = option(
+        None, "Continuous input: a SeisComP Data Structure archive (one MiniSEED file per channel and day)."
+    )
+    start: str | None = option(
+        None,
+        "Continuous input: predict the windows that start at or after this UTC time (2024-03-01T00:00:00).",
+    )
+    end: str | None = option(
+        None, "Continuous input: ... and before this UTC time (windows read past it to their end)."
+    )
+    stations: tuple[str, ...] = option(
+        (),
+        "Continuous input: only these stations: NET.STA[.LOC[.CHA]] patterns with * and ?, comma-separated.",
+    )
 
     def __post_init__(self):
         options.check(self)
+        continuous_only = {"--start": self.start, "--end": self.end, "--stations": self.stations}
+        given = [name for name, value in continuous_only.items() if value]
+        if given and not (self.waveforms or self.sds_root):
+            raise UserError(f"{', '.join(given)}: for continuous input (--waveforms or --sds_root) only")
+        if self.sds_root and not (self.start and self.end):
+            raise UserError("--sds_root: give --start and --end, the UTC range to predict")
+        start, end = self.time_range()
+        if start is not None and end is not None and start >= end:
+            raise UserError(f"--start={self.start} is not before --end={self.end}")
+
+    def time_range(self) -> tuple[float | None, float | None]:
+        """--start and --end as POSIX seconds (None where not given); one line for a time that is not one."""
+        times = []
+        for name, value in (("start", self.start), ("end", self.end)):
+            if value is None:
+                times.append(None)
+                continue
+            try:
+                times.append(recordings.import_obspy().UTCDateTime(value).timestamp)
+            except (TypeError, ValueError):
+                raise UserError(
+                    f"--{name}={value}: not a UTC time (2024-03-01 or 2024-03-01T12:00:00)"
+                ) from None
+        return times[0], times[1]
 
     def source(self, stride_s: float, fill_gaps: bool, shard: sharding.Shard = sharding.WHOLE) -> Source:
         """The input named; exactly one must be. stride_s, fill_gaps: how recordings are windowed; shard:
@@ -77,19 +128,21 @@ class SourceConfig:
             "--seisbench_dir": self.seisbench_files.given,
             "--records": self.records,
             "--waveforms": self.waveforms,
+            "--sds_root": self.sds_root,
         }
         given = [name for name, value in named.items() if value]
         if len(given) != 1:
             raise UserError(
                 "give one input: --stead_dir (or --csv and --hdf5), --seisbench_dir, --records, "
-                "or --waveforms" + (f"; got {' and '.join(given)}" if given else "")
+                "--waveforms or --sds_root" + (f"; got {' and '.join(given)}" if given else "")
             )
         if self.seisbench_files.given:
             return seisbench_source(self.seisbench_files.chunks(), self.trace_list, shard)
         if self.records:
             return records_source(self.records, self.split, shard)
-        if self.waveforms:
-            return waveforms_source(list(self.waveforms), stride_s, fill_gaps, shard)
+        if self.waveforms or self.sds_root:
+            where = dict(sds_root=self.sds_root, time_range=self.time_range(), stations=self.stations)
+            return waveforms_source(list(self.waveforms), stride_s, fill_gaps, shard, **where)
         return stead_source(list(self.stead_files.pairs()), self.trace_list, shard)
 
 
@@ -220,13 +273,42 @@ def records_source(path: str, split: str, shard: sharding.Shard = sharding.WHOLE
 
 
 def waveforms_source(
-    paths: list[str], stride_s: float, fill_gaps: bool, shard: sharding.Shard = sharding.WHOLE
+    paths: list[str],
+    stride_s: float,
+    fill_gaps: bool,
+    shard: sharding.Shard = sharding.WHOLE,
+    time_range: tuple[float | None, float | None] = (None, None),
+    stations: tuple[str, ...] = (),
+    sds_root: str | None = None,
+    chunk_seconds: float = archive.CHUNK_SECONDS,
 ) -> Source:
-    """Sliding windows over continuous recordings (continuous.py), station by station; or over the
-    shard's contiguous block of stations."""
-    files = continuous.find_files(paths)
+    """Sliding windows over continuous recordings (files, directories or globs; or an SDS archive at
+    sds_root), station-day chunk by chunk (archive.py, continuous.read); or over the shard's contiguous
+    block of chunks.
+
+    time_range: (start, end) POSIX seconds or None (SourceConfig.time_range);
+    stations: NET.STA[.LOC[.CHA]] patterns (archive.select); chunk_seconds:
+    the chunks' length (a day; tests cut shorter and longer ones). A range in
+    which no station has a file is one line.
+    """
     skipped = collections.Counter()
-    stations = continuous.group_stations(files, skipped)
+    store = archive.SdsArchive(sds_root, skipped) if sds_root else archive.FileArchive(paths, skipped)
+    chosen = archive.select(store.stations, stations)
+    stride = int(round(stride_s * stead.SAMPLING_RATE_HZ))
+    chunks = archive.plan(chosen, *time_range, stride, chunk_seconds)
+    if chunks and time_range != (
+        None,
+        None,
+    ):  # the range may hold no file: one line before anything is written
+        utc = recordings.import_obspy().UTCDateTime
+        start, end = utc(chunks[0].start(chunks[0].first)), utc(max(c.end() for c in chunks))
+        chunks = chunks if any(store.files(s, start, end) for s in chosen) else []
+    if not chunks:
+        within = " within --start and --end" if time_range != (None, None) else ""
+        raise UserError(
+            f"no window to predict: the recordings of the {len(chosen)} stations span none (60 s){within}"
+        )
+    settings = {"input": sds_root or paths, "range": list(time_range), "stations": list(stations)}
     source = Source(
         "waveforms",
         ["station", "window_start", "gap_filled_s"],
@@ -234,29 +316,51 @@ def waveforms_source(
         None,
         skipped,
         shard=shard,
-        units=len(stations),
+        units=len(chunks),
+        settings={**settings, "stride": stride_s, "fill_gaps": fill_gaps},
+        chunks=list(shard.take(chunks)),
     )
-    stations = shard.take(stations)
 
     def make(batch_size: int, channels: str) -> tf.data.Dataset:
         def generate():
-            yield from continuous.windows(
-                stations, stride_s, channels, fill_gaps, source.skipped, source.plots
-            )
+            named = set()
+            for chunk in source.chunks:
+                if chunk.index in source.done:
+                    continue
+                found, windows = _read_chunk(store, chunk, channels, fill_gaps, named)
+                source.reads.append(found)  # before its windows: the consumer knows how many will come
+                for window, start, filled_s in windows:
+                    yield window, chunk.station.id, start, filled_s, chunk.index
 
         signature = (
             tf.TensorSpec(stead.WAVEFORM_SHAPE, tf.float32),
             tf.TensorSpec([], tf.string),
             tf.TensorSpec([], tf.float64),
             tf.TensorSpec([], tf.float64),
+            tf.TensorSpec([], tf.int64),
         )
         ds = tf.data.Dataset.from_generator(generate, output_signature=signature).batch(batch_size)
-        return ds.map(lambda w, s, t, f: (w, {"station": s, "window_start": t, "gap_filled_s": f})).prefetch(
-            2
-        )
+        named = lambda w, s, t, f, c: (w, {"station": s, "window_start": t, "gap_filled_s": f, "chunk": c})  # noqa: E731
+        return ds.map(named).prefetch(2)
 
     source.make = make
     return source
+
+
+def _read_chunk(store, chunk: archive.Chunk, channels: str, fill_gaps: bool, named: set):
+    """continuous.read, with a station that lacks a component the models use (named once: named holds the
+    stations named so far), or a chunk ObsPy cannot join, giving no window: counted, and the run goes on."""
+    missing = "".join(c for c in channels if c not in chunk.station.components)
+    if missing:
+        if chunk.station.id not in named:
+            named.add(chunk.station.id)
+            print(f"skipped {chunk.station.id}: no {', '.join(missing)} component, which a model uses")
+        return continuous.empty(chunk, collections.Counter({f"station_day_missing_{missing}": 1}))
+    try:
+        return continuous.read(store, chunk, channels, fill_gaps)
+    except Exception as e:  # ObsPy's resampling and merging refuse what they cannot join; one chunk
+        print(f"skipped {chunk.station.id} on {chunk.day()}: {type(e).__name__}: {str(e)[:200]}")
+        return continuous.empty(chunk, collections.Counter({"chunk_unusable": 1}))
 
 
 def iso_time(seconds: np.ndarray) -> np.ndarray:

@@ -22,7 +22,8 @@ import shutil
 
 from techtonics.core import fileio
 from techtonics.core.errors import UserError
-from techtonics.prediction import predictor, sharding
+from techtonics.data import recordings
+from techtonics.prediction import chunk_store, outputs, predictor, sharding
 
 SUMMARY = "summary.json"
 _JOINED_KEYS = ("_csv", "_xml")  # the summary keys naming the files merge joins; figures/ and summary apart
@@ -158,11 +159,14 @@ def _merge(shards: list[Finished], output_dir: str) -> dict:
     fileio.remove_temporaries(output_dir)
     fileio.rmtree(fileio.join(output_dir, "figures"))
     fileio.remove(fileio.join(output_dir, SUMMARY))
-    for name in _joined_files(shards):
-        paths = [fileio.join(s.directory, name) for s in shards]
-        (_join_csv if name.endswith(".csv") else _join_quakeml)(paths, fileio.join(output_dir, name))
-    if "figures" in summary:
-        summary["figures"] = _copy_figures(shards, output_dir, summary["settings"]["max_figures"])
+    if "detecting" in summary:  # continuous: detections may span a shard's edge, so all is made anew
+        summary.update(_from_chunks(shards, output_dir, summary))
+    else:
+        for name in _joined_files(shards):
+            paths = [fileio.join(s.directory, name) for s in shards]
+            (_join_csv if name.endswith(".csv") else _join_quakeml)(paths, fileio.join(output_dir, name))
+        if "figures" in summary:
+            summary["figures"] = _copy_figures(shards, output_dir, summary["settings"]["max_figures"])
     fileio.write_atomic(fileio.join(output_dir, SUMMARY), json.dumps(summary, indent=2) + "\n")
     print(
         f"merged {len(shards)} shards into {output_dir}: {summary['predictions']:,} predictions"
@@ -170,6 +174,32 @@ def _merge(shards: list[Finished], output_dir: str) -> dict:
         + f" in {summary['seconds']:.1f} machine-seconds; skipped: {predictor.reasons(summary['skipped'])}"
     )
     return summary
+
+
+def _from_chunks(shards: list[Finished], output_dir: str, summary: dict) -> dict:
+    """A continuous prediction's outputs made from every shard's chunk files in order, as one run makes
+    them (outputs.write_continuous); one line when the shards' chunks do not tile the plan or one is gone."""
+    expected = 0
+    for shard in shards:
+        first, stop = shard.summary["chunks"]
+        if first != expected:
+            raise UserError(f"{shard.directory}: its chunks start at {first}, not {expected}: another plan's")
+        expected = stop
+    if expected != summary["shard"]["input_units"]:
+        raise UserError(f"the shards' chunks end at {expected} of {summary['shard']['input_units']}")
+    paths = []
+    for shard in shards:
+        directory = fileio.join(shard.directory, chunk_store.DIRECTORY)
+        paths += [chunk_store.chunk_path(directory, i) for i in range(*shard.summary["chunks"])]
+    gone = next((path for path in paths if not fileio.exists(path)), None)
+    if gone:
+        raise UserError(f"{gone}: a finished shard's chunk is missing; predict that shard again")
+    with fileio.open_file(fileio.join(shards[0].directory, "predictions.csv"), "r") as f:
+        header = f.readline().rstrip("\n").split(",")
+    identity, columns = header[:3], header[3:]  # station, window_start, gap_filled_s; then the models'
+    detecting = outputs.Detecting(**summary["detecting"])
+    written = outputs.write_continuous(paths, output_dir, identity, columns, detecting)
+    return {k: v for k, v in written.items() if k != "skipped"}  # the shards' summed skips are the run's
 
 
 def _joined_files(shards: list[Finished]) -> list[str]:
@@ -203,6 +233,8 @@ def _summary(shards: list[Finished], output_dir: str) -> dict:
             merged[key] = dict(sum((collections.Counter(v) for v in values), collections.Counter()))
         elif key.endswith(("_csv", "_xml")):  # a file's path in the shard's directory
             merged[key] = fileio.join(output_dir, _basename(value))
+        elif key == "chunks":  # each shard's block of the plan: _from_chunks checks that they tile it
+            merged[key] = [0, first["shard"]["input_units"]]
         elif key in ("model_ids", "figures", "predictions_per_second"):
             merged[key] = value  # checked by in_order; copied and counted below
         elif key == "seconds" or (isinstance(value, int) and not isinstance(value, bool)):
@@ -252,9 +284,7 @@ def _join_csv(paths: list[str], path: str) -> None:
 
 def _join_quakeml(paths: list[str], path: str) -> None:
     """The first catalog with every other's events after its own, in order (ObsPy reads and writes them)."""
-    from techtonics.prediction import continuous
-
-    obspy = continuous.import_obspy()
+    obspy = recordings.import_obspy()
     catalog = obspy.read_events(paths[0])
     for source in paths[1:]:
         catalog.extend(obspy.read_events(source).events)

@@ -1,11 +1,12 @@
 """What prediction writes: predictions.csv, and for continuous input each station's detections and figure.
 
 `PredictionWriter` streams rows into predictions.csv under a temporary name
-and renames it when complete. `Stations` gathers a continuous recording's
-window probabilities station by station, turns them into detections
-(continuous.detections) when a station ends, draws the first stations, and
-writes detections.csv, and the same detections as QuakeML and picks
-(catalog.py).
+and renames it when complete. For continuous input, `write_continuous`
+makes every output from the finished chunk files (chunk_store.py), in
+order: predictions.csv, and through `Stations`, which gathers each
+station's window probabilities, its detections (continuous.detections),
+the first stations' figures, detections.csv, and the same detections as
+QuakeML and picks (catalog.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import csv
+import dataclasses
 import errno
 import io
 
@@ -20,7 +22,7 @@ import numpy as np
 
 from techtonics.core import errors, fileio
 from techtonics.core.errors import UserError
-from techtonics.prediction import catalog, continuous, figures, inputs
+from techtonics.prediction import catalog, chunk_store, continuous, figures, inputs
 
 # What a run on continuous input may write beside predictions.csv: a run that writes less leaves none of
 # an earlier run's (predictor.predict removes them first).
@@ -30,10 +32,9 @@ DETECTION_FILES = ("detections.csv", "detections.xml", "picks.csv")
 class PredictionWriter:
     """predictions.csv, one row per trace or window, streamed to a temporary file and renamed on close."""
 
-    def __init__(self, path: str, identity: list[str], columns: list[str], batch_size: int):
-        """identity: the columns naming a row; columns: the models' (Predictor.columns); batch_size: rows
-        the input reads at a time."""
-        self.path, self.columns, self.rows, self.batch_size = path, [*identity, *columns], 0, batch_size
+    def __init__(self, path: str, identity: list[str], columns: list[str]):
+        """identity: the columns naming a row; columns: the models' (Predictor.columns)."""
+        self.path, self.columns, self.rows = path, [*identity, *columns], 0
         self._tmp = fileio.temporary_path(path)
         self._file = fileio.open_file(self._tmp, "w")
         self._write([self.columns])
@@ -73,85 +74,116 @@ class PredictionWriter:
         fileio.remove(self._tmp)
 
 
+@dataclasses.dataclass(frozen=True)
+class Detecting:
+    """What turns a continuous prediction's windows into detections; summary.json records it for --merge."""
+
+    detector: str | None  # the probability column that detects (None: no model detects, nothing is written)
+    estimates: list[str]  # the regressors' columns each detection reports
+    threshold: float  # the detecting probability
+    max_figures: int  # stations drawn
+    catalog_entries: dict[
+        str, str
+    ]  # {a detection's field: "magnitude", "P" or "S"} (Predictor.catalog_entries)
+    chosen_by: dict[str, str]  # the arrivals reported from their most confident window, by its probability
+
+
+def write_continuous(
+    paths: list[str], output_dir: str, identity: list[str], columns: list[str], detecting: Detecting
+) -> dict:
+    """predictions.csv, detections and figures from finished chunk files (chunk_store), in order.
+
+    identity: predictions.csv's first columns; columns: the models'. Returns
+    what the summary records of them, with the chunks' skip counts summed.
+    """
+    writer = PredictionWriter(fileio.join(output_dir, "predictions.csv"), identity, columns)
+    stations, skipped = Stations(output_dir, detecting), collections.Counter()
+    try:
+        for path in paths:
+            station, values, chunk_skipped, plot = chunk_store.read(path)
+            skipped.update(chunk_skipped)
+            if len(values["window_start"]):
+                text = {
+                    "station": np.full(len(values["window_start"]), station),
+                    "window_start": inputs.iso_time(values["window_start"]),
+                    "gap_filled_s": values["gap_filled_s"],
+                }
+                writer.write(text, {c: values[c] for c in columns})
+            stations.add(station, values, plot)
+        writer.close()
+    except BaseException:
+        writer.discard()
+        raise
+    return {
+        "predictions": writer.rows,
+        "predictions_csv": writer.path,
+        "skipped": skipped,
+        **stations.finish(),
+    }
+
+
 class Stations:
     """Continuous input: each station's probabilities, made into detections and a figure when it ends."""
 
-    def __init__(
-        self,
-        output_dir: str,
-        detector: str | None,
-        estimates: list[str],
-        threshold: float,
-        max_figures: int,
-        catalog_entries: dict[str, str],
-        chosen_by: dict[str, str],
-    ):
-        """detector: the probability column that detects (None: no model detects, so nothing is written);
-        estimates: the regressors' columns each detection reports; threshold: the detecting probability;
-        max_figures: stations drawn; catalog_entries: {a detection's field: "magnitude", "P" or "S"} for
-        the estimates that are magnitudes or arrivals in QuakeML (Predictor.catalog_entries); chosen_by:
-        the arrivals reported from their most confident window, by the probability's column."""
-        self.output_dir, self.detector, self.estimates = output_dir, detector, estimates
-        self.threshold, self.max_figures, self.catalog_entries = threshold, max_figures, catalog_entries
-        self.chosen_by = chosen_by
-        self.current, self.rows, self.events, self.figures = None, collections.defaultdict(list), [], []
+    def __init__(self, output_dir: str, detecting: Detecting):
+        self.output_dir, self.detecting = output_dir, detecting
+        self.current, self.rows, self.plot, self.events, self.figures = (
+            None,
+            collections.defaultdict(list),
+            [],
+            [],
+            [],
+        )
 
-    def add(
-        self,
-        stations: np.ndarray,
-        starts: np.ndarray,
-        filled_s: np.ndarray,
-        outputs: dict[str, np.ndarray],
-        plots: dict,
-    ) -> None:
-        """A batch of windows: their stations, start times (POSIX s), seconds of gaps filled and every
-        column; plots: station -> its Z trace for the figure (continuous.windows fills it)."""
-        for station in dict.fromkeys(stations):  # in order of appearance
-            if station != self.current:
-                self._finish_station(plots)
-                self.current = station
-            keep = stations == station
-            self.rows["start"].append(starts[keep])
-            self.rows["filled_s"].append(filled_s[keep])
-            for column in [self.detector, *self.estimates] if self.detector else []:
-                self.rows[column].append(outputs[column][keep])
+    def add(self, station: str, values: dict[str, np.ndarray], plot: tuple) -> None:
+        """One chunk of a station: its windows' values (window_start, gap_filled_s and every column) and its
+        share of the station's figure (continuous.ChunkRead.plot)."""
+        if station != self.current:
+            self._finish_station()
+            self.current = station
+        detector = self.detecting.detector
+        for column in (
+            ["window_start", "gap_filled_s", detector, *self.detecting.estimates] if detector else []
+        ):
+            self.rows[column].append(values[column])
+        self.plot.append(plot)
 
-    def _finish_station(self, plots: dict) -> None:
-        if self.current is None or not self.detector:
+    def _finish_station(self) -> None:
+        if self.current is None or not self.detecting.detector:
             return
+        d = self.detecting
         columns = {k: np.concatenate(v) for k, v in self.rows.items()}
         self.rows.clear()
         starts, probability, filled_s = (
-            columns.pop("start"),
-            columns.pop(self.detector),
-            columns.pop("filled_s"),
+            columns.pop("window_start"),
+            columns.pop(d.detector),
+            columns.pop("gap_filled_s"),
         )
-        events = continuous.detections(starts, probability, columns, self.threshold, filled_s, self.chosen_by)
+        events = continuous.detections(starts, probability, columns, d.threshold, filled_s, d.chosen_by)
         self.events += [{"station": self.current, **event} for event in events]
-        plot = plots.pop(self.current, None)  # held only until its station ends
-        if plot is not None and len(self.figures) < self.max_figures:
+        plot, self.plot = _envelope(self.plot), []
+        if len(self.figures) < d.max_figures:
             out_dir = fileio.join(self.output_dir, "figures")
             fileio.makedirs(out_dir)
             self.figures.append(
                 figures.station_detections(
-                    self.current, plot, starts, probability, events, self.threshold, out_dir
+                    self.current, plot, starts, probability, events, d.threshold, out_dir
                 )
             )
 
-    def finish(self, plots: dict) -> dict:
+    def finish(self) -> dict:
         """Ends the last station and writes detections.csv, detections.xml and picks.csv (when a model
         estimates arrivals); returns what the run's summary adds."""
-        self._finish_station(plots)
-        if not self.detector:
+        self._finish_station()
+        d = self.detecting
+        if not d.detector:
             return {}
         path = fileio.join(self.output_dir, "detections.csv")
         fileio.write_atomic(path, self._detections_csv())
-        written = catalog.write(
-            self.output_dir, self.events, self.catalog_entries, self.detector, self.threshold
-        )
+        written = catalog.write(self.output_dir, self.events, d.catalog_entries, d.detector, d.threshold)
         return {
             "detections": len(self.events),
-            "threshold": self.threshold,
+            "threshold": d.threshold,
             "detections_csv": path,
             **written,
             "figures": self.figures,
@@ -178,3 +210,16 @@ class Stations:
                 [inputs.iso_time([event[k]])[0] if k in times else event.get(k, "") for k in names]
             )
         return text.getvalue()
+
+
+def _envelope(shares: list[tuple]) -> tuple:
+    """A station's figure from its chunks' shares: (first window's start, (points, 2) Z min/max, seconds
+    per point); a point that two chunks share takes both."""
+    points = np.concatenate([share[0] for share in shares])
+    size = int(points.max()) + 1 if len(points) else 0
+    low, high = np.full(size, np.nan), np.full(size, np.nan)
+    for share in shares:
+        np.fmin.at(low, share[0], share[1])
+        np.fmax.at(high, share[0], share[2])
+    start, step_s = shares[0][3:]
+    return float(start), np.stack([low, high], axis=1), float(step_s)

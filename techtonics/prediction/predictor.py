@@ -30,7 +30,7 @@ from techtonics.core.errors import UserError
 from techtonics.core.options import option
 from techtonics.data import stead
 from techtonics.model import export
-from techtonics.prediction import continuous, inputs, outputs, sharding
+from techtonics.prediction import chunk_store, continuous, inputs, outputs, sharding
 from techtonics.training import tasks
 
 
@@ -189,25 +189,47 @@ class PredictConfig:
 
 
 def _predict_all(
-    predictor: Predictor,
-    source: inputs.Source,
-    writer: outputs.PredictionWriter,
-    stations: outputs.Stations | None,
-    bar: tf_keras.utils.Progbar | None,
+    predictor: Predictor, source: inputs.Source, writer: outputs.PredictionWriter, bar, batch_size
 ) -> None:
-    """Every batch of the source through every model, into predictions.csv (and the stations)."""
-    for waveform, identity in source.make(writer.batch_size, predictor.channels):
+    """Every batch of a source of traces through every model, into predictions.csv."""
+    for waveform, identity in source.make(batch_size, predictor.channels):
         answers = predictor.predict(waveform)
         values = {k: v.numpy() for k, v in identity.items()}
-        text = {k: v.astype(str) if v.dtype == object else v for k, v in values.items()}
-        if stations:
-            text["window_start"] = inputs.iso_time(values["window_start"])
-            stations.add(
-                text["station"], values["window_start"], values["gap_filled_s"], answers, source.plots
-            )
-        writer.write(text, answers)
+        writer.write({k: v.astype(str) if v.dtype == object else v for k, v in values.items()}, answers)
         if bar:
             bar.add(len(waveform))
+
+
+def _predict_chunks(predictor: Predictor, source: inputs.Source, store, bar, batch_size: int) -> int:
+    """Every window of the source's chunks left to do through every model, each chunk into its file once all
+    its windows are predicted (chunk_store); returns the windows predicted."""
+    columns = ["window_start", "gap_filled_s", *predictor.columns]
+    received = collections.defaultdict(list)  # chunk index -> its batches' columns so far
+    predicted, started = 0, time.perf_counter()
+
+    def store_finished():  # the chunks read so far whose windows are all predicted, in order
+        while source.reads:
+            found = source.reads[0]
+            parts = received.get(found.chunk.index, [])
+            if sum(len(part["window_start"]) for part in parts) < found.windows:
+                return
+            source.reads.popleft()
+            received.pop(found.chunk.index, None)
+            values = {c: np.concatenate([p[c] for p in parts]) if parts else np.zeros(0) for c in columns}
+            store.write(found.chunk.index, found.chunk.station.id, values, found.skipped, found.plot)
+            if bar:
+                rate = predicted / max(time.perf_counter() - started, 1e-9)
+                bar.add(1, values=[("windows/s", rate)])
+
+    for waveform, identity in source.make(batch_size, predictor.channels):
+        values = {**{k: v.numpy() for k, v in identity.items()}, **predictor.predict(waveform)}
+        chunk = values.pop("chunk")
+        for index in np.unique(chunk):
+            received[int(index)].append({c: values[c][chunk == index] for c in columns})
+        predicted += len(waveform)
+        store_finished()
+    store_finished()  # chunks without windows that were read after the last batch
+    return predicted
 
 
 def predict(
@@ -239,29 +261,42 @@ def _predict(config: PredictConfig, source: inputs.Source, strategy: tf.distribu
     """predict's work, once it holds the output directory."""
     # What an earlier run into this directory left: killed runs' temporaries, stations it drew, detections
     # this run may not write, and its summary, written last, which marks a finished run (a merge refuses a
-    # shard without one).
+    # shard without one). A continuous run's finished chunks stay: it resumes from them.
     _remove_outputs(config.output_dir)
     strategy = strategy or distribute.machine_strategy(config.strategy)
     predictor = Predictor(list(config.models), strategy, config.batch_size)
-    path = fileio.join(config.output_dir, "predictions.csv")
-    writer = outputs.PredictionWriter(path, source.identity, predictor.columns, config.batch_size)
-    stations = (
-        outputs.Stations(
-            config.output_dir,
-            predictor.detector,
-            predictor.estimates,
-            _detection_threshold(config, predictor),
-            config.max_figures,
-            predictor.catalog_entries,
-            predictor.chosen_by,
-        )
-        if source.kind == "waveforms"
-        else None
-    )
-    bar = tf_keras.utils.Progbar(source.total, unit_name="prediction") if config.progress else None
+    summary = {
+        "models": [m.name for m in predictor.models],
+        "shard": source.shard.summary(source.kind, source.units),
+        "model_ids": [sharding.model_id(path) for path in config.models],
+        "settings": {k: getattr(config, k) for k in ("stride", "fill_gaps", "threshold", "max_figures")},
+    }
     started = time.perf_counter()
+    if source.kind == "waveforms":
+        predicted = _predict_continuous(config, source, predictor, summary)
+    else:
+        predicted = _predict_traces(config, source, predictor, summary)
+    seconds = time.perf_counter() - started
+    summary.update(seconds=seconds, predictions_per_second=predicted / seconds)
+    fileio.write_atomic(fileio.join(config.output_dir, "summary.json"), json.dumps(summary, indent=2) + "\n")
+    unit = "windows" if source.kind == "waveforms" else "traces"
+    detected = f", {summary['detections']} detections" if "detections" in summary else ""
+    shard = f"{source.shard.name}: " if source.shard.count > 1 else ""
+    print(
+        f"{shard}predicted {predicted:,} {unit} with {len(predictor.models)} model"
+        f"{'' if len(predictor.models) == 1 else 's'} in {seconds:.1f} s "
+        f"({summary['predictions_per_second']:,.0f}/s){detected}; skipped: {reasons(summary['skipped'])}"
+    )
+    return summary
+
+
+def _predict_traces(config: PredictConfig, source: inputs.Source, predictor: Predictor, summary: dict) -> int:
+    """Traces (STEAD, SeisBench, records) streamed into predictions.csv; fills summary, returns the count."""
+    path = fileio.join(config.output_dir, "predictions.csv")
+    writer = outputs.PredictionWriter(path, source.identity, predictor.columns)
+    bar = tf_keras.utils.Progbar(source.total, unit_name="prediction") if config.progress else None
     try:
-        _predict_all(predictor, source, writer, stations, bar)
+        _predict_all(predictor, source, writer, bar, config.batch_size)
         if not writer.rows and source.shard.count == 1:  # a shard may hold nothing: its merge judges
             raise UserError(f"nothing to predict: every input was skipped ({reasons(source.skipped)})")
         writer.close()
@@ -270,33 +305,67 @@ def _predict(config: PredictConfig, source: inputs.Source, strategy: tf.distribu
         if bar:  # its line is still open: the error starts a line of its own
             print(flush=True)
         raise
-    seconds = time.perf_counter() - started
     if bar and source.total is None:  # a bar without a known end leaves its line open
         print(flush=True)
-    summary = {
-        "predictions": writer.rows,
-        "models": [m.name for m in predictor.models],
-        "seconds": seconds,
-        "predictions_per_second": writer.rows / seconds,
-        "skipped": dict(source.skipped),
-        "predictions_csv": writer.path,
-        # What merge.py checks the shards of one job against each other with.
-        "shard": source.shard.summary(source.kind, source.units),
-        "model_ids": [sharding.model_id(path) for path in config.models],
-        "settings": {k: getattr(config, k) for k in ("stride", "fill_gaps", "threshold", "max_figures")},
-    }
-    if stations:
-        summary.update(stations.finish(source.plots))
-    fileio.write_atomic(fileio.join(config.output_dir, "summary.json"), json.dumps(summary, indent=2) + "\n")
-    unit = "windows" if stations else "traces"
-    detected = f", {summary['detections']} detections" if "detections" in summary else ""
-    shard = f"{source.shard.name}: " if source.shard.count > 1 else ""
-    print(
-        f"{shard}predicted {writer.rows:,} {unit} with {len(predictor.models)} model"
-        f"{'' if len(predictor.models) == 1 else 's'} in {seconds:.1f} s "
-        f"({summary['predictions_per_second']:,.0f}/s){detected}; skipped: {reasons(source.skipped)}"
+    summary.update(predictions=writer.rows, skipped=dict(source.skipped), predictions_csv=writer.path)
+    return writer.rows
+
+
+def _predict_continuous(
+    config: PredictConfig, source: inputs.Source, predictor: Predictor, summary: dict
+) -> int:
+    """Chunks of recordings, each into its file (resuming from those an earlier run finished), then the
+    outputs made from all of them; fills summary, returns the windows predicted by this run."""
+    detecting = outputs.Detecting(
+        predictor.detector,
+        predictor.estimates,
+        _detection_threshold(config, predictor),
+        config.max_figures,
+        predictor.catalog_entries,
+        predictor.chosen_by,
     )
-    return summary
+    store = chunk_store.ChunkStore(
+        config.output_dir,
+        {
+            **source.settings,
+            "models": [m["digest"] for m in summary["model_ids"]],
+            "threshold": detecting.threshold,
+            "shard": [source.shard.index, source.shard.count],
+        },
+    )
+    fileio.remove_temporaries(store.directory)  # a killed run's chunk that was being written
+    source.done = store.done() & {c.index for c in source.chunks}
+    if source.done:
+        print(f"resuming: {len(source.done)} of {len(source.chunks)} station-days are done")
+    bar = None
+    if config.progress:
+        bar = tf_keras.utils.Progbar(
+            len(source.chunks), unit_name="station-day", stateful_metrics=["windows/s"]
+        )
+        bar.update(len(source.done))
+    try:
+        predicted = _predict_chunks(predictor, source, store, bar, config.batch_size)
+    except BaseException:
+        if bar:
+            print(flush=True)
+        raise
+    paths = [store.path(c.index) for c in source.chunks]
+    written = outputs.write_continuous(
+        paths, config.output_dir, source.identity, predictor.columns, detecting
+    )
+    written["skipped"] = dict(written["skipped"] + source.skipped)
+    if not written["predictions"] and source.shard.count == 1:  # a shard may hold nothing: its merge judges
+        raise UserError(f"nothing to predict: every input was skipped ({reasons(written['skipped'])})")
+    summary.update(
+        written,
+        station_days=len(source.chunks),
+        resumed_station_days=len(source.done),
+        chunks=list(source.shard.bounds(source.units)),
+        detecting=dataclasses.asdict(detecting),
+    )
+    if source.shard.count == 1:  # a shard keeps its chunks for --merge
+        store.remove()
+    return predicted
 
 
 def _detection_threshold(config: PredictConfig, predictor: Predictor) -> float:
