@@ -103,6 +103,10 @@ class FileArchive:
         """A file named by the user has no day of its own."""
         return False
 
+    def first_sample(self, station: Station, path: str) -> float:
+        """The time (POSIX s) of path's first sample of the station, from its header."""
+        return min(first for p, first, _ in station.spans if p == path)
+
 
 class SdsArchive:
     """A SeisComP Data Structure (YEAR/NET/STA/CHAN.TYPE/NET.STA.LOC.CHAN.TYPE.YEAR.DAY), via ObsPy."""
@@ -140,14 +144,18 @@ class SdsArchive:
             found |= set(self.client._get_filenames(net, sta, loc, channel, start, end))
         return sorted(found)
 
+    def first_sample(self, station: Station, path: str) -> float:
+        """The start of the day a day file's name gives (POSIX s): where its samples should begin."""
+        return self._day(path).timestamp
+
+    def _day(self, path: str):
+        match = self._DAY.search(path)
+        return recordings.import_obspy().UTCDateTime(year=int(match[1]), julday=int(match[2]))
+
     def outside_its_day(self, path: str) -> bool:
         """Whether a day file's samples lie outside the day its name gives (beyond the client's border)."""
-        obspy = recordings.import_obspy()
-        match = self._DAY.search(path)
-        if not match:
-            return False
-        headers = obspy.read(path, format=self.format, headonly=True)
-        day = obspy.UTCDateTime(year=int(match[1]), julday=int(match[2]))
+        headers = recordings.import_obspy().read(path, format=self.format, headonly=True)
+        day = self._day(path)
         border = self.client.fileborder_seconds + 1.0
         return any(
             t.stats.endtime < day - border or t.stats.starttime > day + 86_400 + border for t in headers

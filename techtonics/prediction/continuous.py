@@ -106,7 +106,7 @@ def _per_window(flags: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 def _plot_points(chunk: archive.Chunk, values: np.ndarray, mask: np.ndarray):
     """The chunk's share of its station's figure: Z's min and max per point (ChunkRead.plot)."""
-    owned = min(len(values), chunk.samples if chunk.last else chunk.windows * chunk.stride)
+    owned = min(len(values), _owned_samples(chunk))
     z = np.where(mask[:owned, stead.Z], np.nan, values[:owned, stead.Z])
     first = (chunk.first - chunk.plot_first) * chunk.stride  # the station's sample at the chunk's start
     points = (first + np.arange(owned)) // chunk.plot_step
@@ -116,20 +116,25 @@ def _plot_points(chunk: archive.Chunk, values: np.ndarray, mask: np.ndarray):
     return points[starts], low, high, np.float64(chunk.start(chunk.plot_first)), np.float64(step_s)
 
 
+def _owned_samples(chunk: archive.Chunk) -> int:
+    """Samples from the chunk's first window's start to the next chunk's (its last window's end for the
+    station's last chunk)."""
+    return chunk.samples if chunk.last else min(chunk.windows * chunk.stride, chunk.samples)
+
+
 def _chunk_data(store, chunk: archive.Chunk, channels: str, skipped: collections.Counter):
     """The chunk's samples as a masked (samples, 3) float32 E/N/Z array, gaps masked; None if it has none."""
     obspy = recordings.import_obspy()
     station, rate = chunk.station, stead.SAMPLING_RATE_HZ
     start = obspy.UTCDateTime(chunk.start(chunk.first))
     end = start + (chunk.samples - 1) / rate
-    owned = (start, obspy.UTCDateTime(chunk.start(chunk.first + chunk.windows)))
     usable = []
     # A second's margin: the samples nearest the ends, and which of two overlapping recordings starts first.
     for path in store.files(station, start - 1, end + 1):
-        for trace in _read_file(store, station, path, start - 1, end + 1, skipped):
+        for trace in _read_file(store, chunk, path, start - 1, end + 1, skipped):
             if trace.stats.sampling_rate >= recordings.MIN_SAMPLING_RATE_HZ:
                 usable.append((path, trace))
-            elif owned[0] <= trace.stats.starttime < owned[1]:
+            elif _owns(chunk, trace.stats.starttime.timestamp):
                 skipped[f"sampling_rate_below_{recordings.MIN_SAMPLING_RATE_HZ:g}_hz"] += 1
                 print(
                     f"skipped {path}: {trace.id} at {trace.stats.sampling_rate:g} Hz, below "
@@ -137,7 +142,7 @@ def _chunk_data(store, chunk: archive.Chunk, channels: str, skipped: collections
                 )
     band = station.id.split(".")[-1]
     kept = obspy.Stream()
-    for trace in _first_recording_wins(station.id, usable, skipped, owned):
+    for trace in _first_recording_wins(chunk, usable, skipped):
         trace.data = trace.data.astype(np.float64)
         if trace.stats.sampling_rate != rate:
             trace.resample(rate)
@@ -156,7 +161,8 @@ def _chunk_data(store, chunk: archive.Chunk, channels: str, skipped: collections
     for c in stead.CHANNELS:
         if c not in channels:
             data[:, stead.CHANNELS.index(c)] = 0.0  # unused by every model
-    missing = [c for c in channels if np.ma.getmaskarray(data[:, stead.CHANNELS.index(c)]).all()]
+    own = data[: _owned_samples(chunk)]  # the next day's first minute does not make up for this day
+    missing = [c for c in channels if np.ma.getmaskarray(own[:, stead.CHANNELS.index(c)]).all()]
     if missing:
         skipped[f"station_day_missing_{''.join(missing)}"] += 1
         print(
@@ -166,22 +172,40 @@ def _chunk_data(store, chunk: archive.Chunk, channels: str, skipped: collections
     return data
 
 
-def _read_file(store, station: archive.Station, path: str, start, end, skipped: collections.Counter) -> list:
-    """The station's traces of known components in one file, over start to end (whole at another rate than
-    100 Hz); none, counted and named, for a file ObsPy cannot decode or (SDS) one outside its day."""
+def _owns(chunk: archive.Chunk, t: float) -> bool:
+    """Whether the chunk names what begins at t (POSIX s): the chunk whose own span holds t, the station's
+    first chunk what begins before and its last what begins after. A file or overlap that two chunks read
+    is so counted and named once."""
+    own_start, own_end = chunk.start(chunk.first), chunk.start(chunk.first + chunk.windows)
+    return (own_start <= t or chunk.first == chunk.plot_first) and (t < own_end or chunk.last)
+
+
+def _read_file(store, chunk: archive.Chunk, path: str, start, end, skipped: collections.Counter) -> list:
+    """The station's traces of known components in one file, over start to end (whole, and named, at a rate
+    other than 100 Hz); none, counted and named, for a file ObsPy cannot decode or (SDS) outside its day."""
     obspy = recordings.import_obspy()
+    station = chunk.station
     net, sta, loc, band = station.id.split(".")
+
+    def named(reason: str, line: str) -> None:  # by the chunk that owns the file: once
+        if _owns(chunk, store.first_sample(station, path)):
+            skipped[reason] += 1
+            print(line)
+
     try:
         if store.outside_its_day(path):
-            skipped["file_outside_its_day"] += 1
-            print(f"skipped {path}: its samples lie outside the day its name gives")
+            named("file_outside_its_day", f"skipped {path}: its samples lie outside the day its name gives")
             return []
         traces = obspy.read(path, format=store.format, starttime=start, endtime=end)
-        if any(t.stats.sampling_rate != stead.SAMPLING_RATE_HZ for t in traces):
+        rates = {t.stats.sampling_rate for t in traces} - {stead.SAMPLING_RATE_HZ}
+        if rates:
             traces = obspy.read(path, format=store.format)  # resampled whole, as every chunk reads it
+            named("resampled_file", f"resampled {path}: {', '.join(f'{r:g}' for r in sorted(rates))} Hz")
     except Exception as e:  # ObsPy's decoders raise their own errors (InternalMSEEDError, ...)
-        skipped["undecodable_file"] += 1
-        print(f"skipped {path} for {station.id}: ObsPy cannot decode it ({type(e).__name__})")
+        named(
+            "undecodable_file",
+            f"skipped {path} for {station.id}: ObsPy cannot decode it ({type(e).__name__})",
+        )
         return []
     traces = traces.select(network=net, station=sta, location=loc, channel=f"{band}?")
     # Unknown components (R/T, X/Y) were counted when the archive was listed; the models use E/N/Z only.
@@ -204,11 +228,10 @@ def _agree(earlier, later, count: int) -> bool:
 
 
 def _first_recording_wins(
-    station_id: str, found: list[tuple[str, object]], skipped: collections.Counter, owned: tuple
+    chunk: archive.Chunk, found: list[tuple[str, object]], skipped: collections.Counter
 ) -> list:
     """The traces of (path, trace) recordings with every overlap that disagrees cut from the recording that
-    starts later (the module's rule); each such overlap that starts within owned (the chunk's own span,
-    so that two chunks reading it count it once) is counted and named."""
+    starts later (the module's rule); each such overlap is counted and named by the chunk that owns it."""
     kept: list[tuple[str, object]] = []
     for path, trace in sorted(found, key=lambda r: (r[1].stats.starttime, r[0])):
         component = recordings.COMPONENT[trace.stats.channel[-1].upper()]
@@ -218,10 +241,10 @@ def _first_recording_wins(
             count = _overlap(earlier, trace)
             if count == 0 or _agree(earlier, trace, count):
                 continue
-            if owned[0] <= trace.stats.starttime < owned[1]:  # named once: by the chunk it starts in
+            if _owns(chunk, trace.stats.starttime.timestamp):
                 skipped["disagreeing_overlap"] += 1
                 print(
-                    f"{station_id}: {component} of {path} disagrees with {earlier_path} for "
+                    f"{chunk.station.id}: {component} of {path} disagrees with {earlier_path} for "
                     f"{count / trace.stats.sampling_rate:g} s where they overlap; there the samples of "
                     f"{earlier_path}, which starts first, are used"
                 )
