@@ -323,14 +323,15 @@ def test_bad_day_files_are_named_counted_and_the_other_days_predicted(models, tm
     )  # day 4's first and last ten minutes; the archive ends at midnight
 
 
-def test_a_day_at_another_rate_is_resampled_and_predicted(models, tmp_path):
+def test_a_day_at_another_rate_is_resampled_named_and_predicted(models, tmp_path, capsys):
     root = str(tmp_path / "sds")
     _days(root, "STA01", range(2))
     _days(root, "STA01", [2], rate=200.0)
     summary = _predict(models[:1], tmp_path / "out", _sds_source(root, end="2024-01-03"))
-    # Day 2's last windows read into day 3's file, at 200 Hz: resampled, named once.
+    # Day 2's last windows read into day 3's files, at 200 Hz: resampled, each named once.
     assert summary["predictions"] == 2 * 115
-    assert set(summary["skipped"]) == {"window_in_a_gap", "resampled_file"}
+    assert set(summary["skipped"]) == {"window_in_a_gap"}  # resampled, not skipped
+    assert capsys.readouterr().out.count(".D.2024.003: 200 Hz to 100 Hz") == 3
 
 
 def test_progress_counts_station_days(models, recording, tmp_path, capsys):

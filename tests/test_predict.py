@@ -532,8 +532,7 @@ def test_a_full_disk_is_a_line_of_its_own_after_the_progress_bar(
     with pytest.raises(errors.UserError, match=rf"^{tmp_path}/predictions.csv: {errors.NO_SPACE}$"):
         predictor.predict(_config([exports["classification"]], tmp_path, progress=True), source)
     assert capsys.readouterr().out.endswith("\n")
-    # What stays is what a rerun resumes from: the settings and the finished station-days.
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([fileio.LOCK_NAME, "chunks", "run.json"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [fileio.LOCK_NAME]
 
 
 def test_a_full_disk_names_the_figure_and_leaves_no_empty_folder(exports, tmp_path, monkeypatch):

@@ -73,7 +73,33 @@ def trainer_run(records_dir: str, model_dir: str, values: dict) -> dict:
     return {"first_step_seconds": trainer.train_and_evaluate(config, model_dir).first_step_seconds}
 
 
-MEASUREMENTS = {f.__name__: f for f in (pipeline_rate, epoch_rate, training_rates, trainer_run)}
+def archive_prediction(
+    sds_root: str, start: str, end: str, model: str, stride_s: float, chunk_seconds: float, output_dir: str
+) -> dict:
+    """Predicts an SDS archive's range as the command does, in chunks of chunk_seconds (archive.py): the
+    windows predicted and the seconds predicting took (models loaded before)."""
+    from techtonics.core import options
+    from techtonics.prediction import inputs, predictor
+
+    fileio.rmtree(output_dir)  # a whole run, not one resumed
+    span = options.build(inputs.SourceConfig, {"sds_root": sds_root, "start": start, "end": end}).time_range()
+    source = inputs.waveforms_source(
+        [], stride_s, False, time_range=span, sds_root=sds_root, chunk_seconds=chunk_seconds
+    )
+    config = options.build(
+        predictor.PredictConfig,
+        {"progress": False, "stride": stride_s},
+        models=(model,),
+        output_dir=output_dir,
+    )
+    summary = predictor.predict(config, source)
+    fileio.rmtree(output_dir)
+    return {"windows": summary["predictions"], "seconds": summary["seconds"]}
+
+
+MEASUREMENTS = {
+    f.__name__: f for f in (pipeline_rate, epoch_rate, training_rates, trainer_run, archive_prediction)
+}
 
 
 def measure(name: str, arguments: str, result: str) -> dict:

@@ -12,6 +12,7 @@ import resource
 import tensorflow as tf
 
 from techtonics.bench import (
+    archive,
     conversion,
     datasets,
     mixing,
@@ -25,7 +26,7 @@ from techtonics.bench import (
 )
 from techtonics.training import input_pipeline
 
-PARTS = ("conversion", "mixing", "pipeline", "training", "prediction", "storage", "scale")
+PARTS = ("conversion", "mixing", "pipeline", "training", "prediction", "archive", "storage", "scale")
 DEFAULT_PARTS = PARTS[:-1]  # scale takes about an hour and 45 GB
 BATCH_SIZE = 32
 
@@ -70,6 +71,8 @@ def run(
         rows += training.run(output_dir, pipeline_traces, BATCH_SIZE, steps=3 if quick else 100)
     if "prediction" in parts:
         rows += prediction.run(output_dir, pipeline_traces, stream_hours=2.0 if quick else 8.0)
+    if "archive" in parts:
+        rows += archive.run(output_dir, quick)
     if "storage" in parts:
         rows += storage.run(output_dir, pipeline_traces, BATCH_SIZE)
     if "scale" in parts:

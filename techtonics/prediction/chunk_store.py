@@ -71,9 +71,10 @@ class ChunkStore:
         )
         fileio.write_atomic(self.path(index), buffer.getvalue())
 
-    def remove(self) -> None:
-        """The chunk files, once the outputs made from them are written."""
-        fileio.rmtree(self.directory)
+
+def remove(output_dir: str) -> None:
+    """A finished run's chunk files, once the outputs made from them are written."""
+    fileio.rmtree(fileio.join(output_dir, DIRECTORY))
 
 
 def chunk_path(directory: str, index: int) -> str:

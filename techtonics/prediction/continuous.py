@@ -75,9 +75,12 @@ def read(
         return empty(chunk, skipped)
     values, mask = np.ma.getdata(data), np.ma.getmaskarray(data)
     offsets = np.arange(chunk.windows) * chunk.stride
-    gaps = _per_window(mask.any(axis=1), offsets)
-    blank = np.stack([_per_window(mask[:, c], offsets) for c in range(mask.shape[1])], axis=1)
-    keep = (gaps == 0) if not fill_gaps else (blank < stead.TRACE_SAMPLES).all(axis=1)
+    if mask.any():
+        gaps = _per_window(mask.any(axis=1), offsets)
+        blank = np.stack([_per_window(mask[:, c], offsets) for c in range(mask.shape[1])], axis=1)
+        keep = (gaps == 0) if not fill_gaps else (blank < stead.TRACE_SAMPLES).all(axis=1)
+    else:  # most days: no gap, and no pass over the mask
+        gaps, keep = np.zeros(len(offsets), np.int64), np.ones(len(offsets), bool)
     skipped["window_in_a_gap"] += int(np.count_nonzero(~keep))
     found = ChunkRead(chunk, int(np.count_nonzero(keep)), skipped, _plot_points(chunk, values, mask))
 
@@ -106,14 +109,23 @@ def _per_window(flags: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 def _plot_points(chunk: archive.Chunk, values: np.ndarray, mask: np.ndarray):
     """The chunk's share of its station's figure: Z's min and max per point (ChunkRead.plot)."""
-    owned = min(len(values), _owned_samples(chunk))
+    owned, step = min(len(values), _owned_samples(chunk)), chunk.plot_step
     z = np.where(mask[:owned, stead.Z], np.nan, values[:owned, stead.Z])
     first = (chunk.first - chunk.plot_first) * chunk.stride  # the station's sample at the chunk's start
-    points = (first + np.arange(owned)) // chunk.plot_step
-    starts = np.flatnonzero(np.diff(points, prepend=-1))
+    starts = (
+        np.unique(np.concatenate([[0], np.arange((-first) % step, owned, step)]))
+        if owned
+        else np.zeros(0, int)
+    )
     low, high = (np.fmin.reduceat(z, starts), np.fmax.reduceat(z, starts)) if owned else (z, z)
-    step_s = chunk.plot_step / stead.SAMPLING_RATE_HZ
-    return points[starts], low, high, np.float64(chunk.start(chunk.plot_first)), np.float64(step_s)
+    points = (first + starts) // step
+    return (
+        points,
+        low,
+        high,
+        np.float64(chunk.start(chunk.plot_first)),
+        np.float64(step / stead.SAMPLING_RATE_HZ),
+    )
 
 
 def _owned_samples(chunk: archive.Chunk) -> int:
@@ -143,9 +155,11 @@ def _chunk_data(store, chunk: archive.Chunk, channels: str, skipped: collections
     band = station.id.split(".")[-1]
     kept = obspy.Stream()
     for trace in _first_recording_wins(chunk, usable, skipped):
-        trace.data = trace.data.astype(np.float64)
+        # Float32 is what the windows hold: counts rounded once either way. Resampling works in float64.
         if trace.stats.sampling_rate != rate:
+            trace.data = trace.data.astype(np.float64)
             trace.resample(rate)
+        trace.data = trace.data.astype(np.float32)
         trace.stats.channel = band + recordings.COMPONENT[trace.stats.channel[-1].upper()]
         kept.append(trace)
     if not kept:
@@ -200,7 +214,10 @@ def _read_file(store, chunk: archive.Chunk, path: str, start, end, skipped: coll
         rates = {t.stats.sampling_rate for t in traces} - {stead.SAMPLING_RATE_HZ}
         if rates:
             traces = obspy.read(path, format=store.format)  # resampled whole, as every chunk reads it
-            named("resampled_file", f"resampled {path}: {', '.join(f'{r:g}' for r in sorted(rates))} Hz")
+            if min(rates) >= recordings.MIN_SAMPLING_RATE_HZ and _owns(
+                chunk, store.first_sample(station, path)
+            ):
+                print(f"resampled {path}: {', '.join(f'{r:g}' for r in sorted(rates))} Hz to 100 Hz")
     except Exception as e:  # ObsPy's decoders raise their own errors (InternalMSEEDError, ...)
         named(
             "undecodable_file",

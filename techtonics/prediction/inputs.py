@@ -331,6 +331,7 @@ def waveforms_source(
                 source.reads.append(found)  # before its windows: the consumer knows how many will come
                 for window, start, filled_s in windows:
                     yield window, chunk.station.id, start, filled_s, chunk.index
+                windows = None  # its day's samples go before the next day is read: one day in memory
 
         signature = (
             tf.TensorSpec(stead.WAVEFORM_SHAPE, tf.float32),

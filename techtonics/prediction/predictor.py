@@ -279,6 +279,8 @@ def _predict(config: PredictConfig, source: inputs.Source, strategy: tf.distribu
     seconds = time.perf_counter() - started
     summary.update(seconds=seconds, predictions_per_second=predicted / seconds)
     fileio.write_atomic(fileio.join(config.output_dir, "summary.json"), json.dumps(summary, indent=2) + "\n")
+    if source.kind == "waveforms" and source.shard.count == 1:  # a shard keeps its chunks for --merge
+        chunk_store.remove(config.output_dir)  # once the summary marks the outputs whole
     unit = "windows" if source.kind == "waveforms" else "traces"
     detected = f", {summary['detections']} detections" if "detections" in summary else ""
     shard = f"{source.shard.name}: " if source.shard.count > 1 else ""
@@ -363,8 +365,6 @@ def _predict_continuous(
         chunks=list(source.shard.bounds(source.units)),
         detecting=dataclasses.asdict(detecting),
     )
-    if source.shard.count == 1:  # a shard keeps its chunks for --merge
-        store.remove()
     return predicted
 
 
