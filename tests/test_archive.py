@@ -278,6 +278,39 @@ def test_a_rerun_with_other_settings_is_refused_in_one_line(
         _predict(chosen, tmp_path / "out", source(change.get("stride", 10.0)), **change)
 
 
+def test_a_refused_rerun_leaves_the_finished_outputs_and_an_archive_that_changed_is_not_resumed(
+    models, tmp_path, monkeypatch
+):
+    root = str(tmp_path / "sds")
+    _days(root, "STA01", range(3))
+    finished = _predict(models[:1], tmp_path / "done", _sds_source(root))
+    kept = sorted(os.listdir(tmp_path / "done"))
+    with pytest.raises(errors.UserError, match="holds a prediction with other threshold"):
+        _predict(models[:1], tmp_path / "done", _sds_source(root), threshold="0.3")
+    assert sorted(os.listdir(tmp_path / "done")) == kept and finished["predictions"]
+    # Killed after one station-day; then a station that sorts first joins the archive: the chunk numbers
+    # now stand for other station-days.
+    write = chunk_store.ChunkStore.write
+    monkeypatch.setattr(chunk_store.ChunkStore, "write", lambda *a: (_ for _ in ()).throw(_Killed()))
+    with pytest.raises(_Killed):
+        _predict(models[:1], tmp_path / "out", _sds_source(root))
+    monkeypatch.setattr(chunk_store.ChunkStore, "write", write)
+    _days(root, "STA00", range(3))
+    with pytest.raises(
+        errors.UserError, match=r"holds a prediction with other station-days \(the archive changed"
+    ):
+        _predict(models[:1], tmp_path / "out", _sds_source(root))
+
+
+def test_shards_of_other_ranges_are_not_merged(models, sds, tmp_path):
+    for index, start in enumerate(("2024-01-01", "2024-01-02")):
+        shard = sharding.Shard(index, 2)
+        config = options.build(inputs.SourceConfig, {"sds_root": sds, "start": start, "end": "2024-01-04"})
+        _predict(models[:1], shard.output_dir(str(tmp_path)), config.source(10.0, False, shard))
+    with pytest.raises(errors.UserError, match="summary.json's (chunks|run|shard) .* differs"):
+        merge.merge([str(tmp_path)], str(tmp_path))
+
+
 @pytest.mark.parametrize(
     "values, message",
     [

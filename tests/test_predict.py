@@ -419,9 +419,11 @@ def test_earthquakes_in_a_synthetic_stream_are_detected_at_their_times_and_noise
     assert os.path.exists(tmp_path / "out" / "figures" / f"{detections[0]['station']}.png")
 
 
-def test_a_stride_below_a_sample_is_refused():
+def test_a_stride_below_a_sample_or_between_samples_is_refused():
     with pytest.raises(errors.UserError, match=r"--stride=0.001: must be at least 0.01"):
         _config(["m"], "out", stride=0.001)  # 0 samples: no window would ever follow the first
+    with pytest.raises(errors.UserError, match=r"^--stride=0.015: give a whole number of samples"):
+        _config(["m"], "out", stride=0.015)  # windows start on samples: it would be rounded
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ import os
 import numpy as np
 import pandas as pd
 
+from techtonics.core import fileio
 from techtonics.data import stead
 from techtonics.model import export
 from techtonics.prediction import inputs, predictor
@@ -54,6 +55,7 @@ class Recording:
 
 
 def _predict(models: list[str], recording_path: str, output_dir: str, stride_s: float) -> None:
+    fileio.rmtree(output_dir)  # an earlier score's, of other models: prediction refuses to mix settings
     config = predictor.PredictConfig(tuple(models), output_dir, stride=stride_s, progress=False)
     predictor.predict(config, inputs.waveforms_source([recording_path], stride_s, False))
 

@@ -20,7 +20,7 @@ import os
 import subprocess
 import sys
 
-from techtonics.core import errors
+from techtonics.core import errors, fileio
 from techtonics.data import records
 from techtonics.experiments import stages
 from techtonics.synthetic import stream
@@ -124,6 +124,7 @@ def detect(output_dir: str, model_dirs: list[str], seed: int = 0) -> dict:
     if not os.path.exists(recording):
         stream.write_stream(recording, STREAM_SECONDS, list(STREAM_EVENTS), seed=seed)
     predictions = os.path.join(output_dir, "predictions")
+    fileio.rmtree(predictions)  # an earlier demo's, of models since retrained: prediction refuses to mix them
     models = [f"--model={os.path.join(d, 'export')}" for d in model_dirs]
     command = [sys.executable, "-m", "techtonics.predict", *models, f"--waveforms={recording}"]
     command += [f"--output_dir={predictions}"]  # --threshold=auto: the classifier's own (docs/prediction.md)

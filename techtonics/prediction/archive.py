@@ -219,6 +219,10 @@ class Chunk:
     plot_step: int  # samples per point of the station's figure
     last: bool  # the station's last chunk: its figure takes the tail of its last window
 
+    def key(self) -> list:
+        """What the chunk stands for: its station, grid and windows (a plan's digest is made of these)."""
+        return [self.station.id, self.origin, self.stride, self.first, self.windows]
+
     def start(self, k: int) -> float:
         """Window k's start, POSIX seconds."""
         return self.origin + k * self.stride / stead.SAMPLING_RATE_HZ

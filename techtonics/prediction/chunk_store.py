@@ -32,18 +32,22 @@ _PLOT = ("plot_points", "plot_min", "plot_max", "plot_start", "plot_step_s")  # 
 class ChunkStore:
     """The chunk files of one prediction's output directory, held to one set of settings."""
 
-    def __init__(self, output_dir: str, settings: dict):
-        """Refuses in one line a directory whose run.json holds other settings; starts or resumes it."""
-        self.output_dir = output_dir
+    def __init__(self, output_dir: str, settings: dict, shard: list[int], detecting):
+        """Refuses in one line a directory whose run.json holds other settings or another shard; starts or
+        resumes it. settings: what the shards of one run share; detecting: outputs.Detecting."""
+        self.output_dir, self.detecting = output_dir, detecting
         self.directory = fileio.join(output_dir, DIRECTORY)
+        self.settings = json.loads(json.dumps(settings))  # as run.json reads back: tuples as lists
+        settings = {**self.settings, "shard": shard}
         path = fileio.join(output_dir, SETTINGS)
-        settings = json.loads(json.dumps(settings))  # as run.json reads back: tuples as lists
         if fileio.exists(path):
             earlier = fileio.read_json(path)
             changed = sorted(k for k in {*earlier, *settings} if earlier.get(k) != settings.get(k))
             if changed:
+                # The plan follows from the other settings; alone, it says the archive changed since.
+                named = [k for k in changed if k != "plan"] or ["station-days (the archive changed since)"]
                 raise UserError(
-                    f"{output_dir}: holds a prediction with other {', '.join(changed)} ({path}); remove it "
+                    f"{output_dir}: holds a prediction with other {', '.join(named)} ({path}); remove it "
                     "or give another --output_dir"
                 )
         else:

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import warnings
 from collections.abc import Iterator
 
 import numpy as np
@@ -177,7 +178,9 @@ def _chunk_data(store, chunk: archive.Chunk, channels: str, skipped: collections
             data[:, stead.CHANNELS.index(c)] = 0.0  # unused by every model
     own = data[: _owned_samples(chunk)]  # the next day's first minute does not make up for this day
     missing = [c for c in channels if np.ma.getmaskarray(own[:, stead.CHANNELS.index(c)]).all()]
-    if missing:
+    if len(missing) == len(channels):  # only the next day's first minute: the day has no data of its own
+        skipped["station_day_without_data"] += 1
+    elif missing:
         skipped[f"station_day_missing_{''.join(missing)}"] += 1
         print(
             f"{station.id} on {chunk.day()}: no {', '.join(missing)} samples, which a model uses; "
@@ -198,6 +201,8 @@ def _read_file(store, chunk: archive.Chunk, path: str, start, end, skipped: coll
     """The station's traces of known components in one file, over start to end (whole, and named, at a rate
     other than 100 Hz); none, counted and named, for a file ObsPy cannot decode or (SDS) outside its day."""
     obspy = recordings.import_obspy()
+    from obspy.io.mseed import InternalMSEEDWarning
+
     station = chunk.station
     net, sta, loc, band = station.id.split(".")
 
@@ -210,7 +215,14 @@ def _read_file(store, chunk: archive.Chunk, path: str, start, end, skipped: coll
         if store.outside_its_day(path):
             named("file_outside_its_day", f"skipped {path}: its samples lie outside the day its name gives")
             return []
-        traces = obspy.read(path, format=store.format, starttime=start, endtime=end)
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always", InternalMSEEDWarning)
+            traces = obspy.read(path, format=store.format, starttime=start, endtime=end)
+        if any(issubclass(w.category, InternalMSEEDWarning) for w in said):  # records it could not decode
+            named(
+                "file_with_damaged_records",
+                f"{path}: ObsPy skipped records it could not decode; read the rest",
+            )
         rates = {t.stats.sampling_rate for t in traces} - {stead.SAMPLING_RATE_HZ}
         if rates:
             traces = obspy.read(path, format=store.format)  # resampled whole, as every chunk reads it

@@ -14,13 +14,16 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime
+import hashlib
+import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
 
-from techtonics.core import options
+from techtonics.core import fileio, options
 from techtonics.core.errors import UserError
 from techtonics.core.options import option
 from techtonics.data import (
@@ -308,7 +311,15 @@ def waveforms_source(
         raise UserError(
             f"no window to predict: the recordings of the {len(chosen)} stations span none (60 s){within}"
         )
-    settings = {"input": sds_root or paths, "range": list(time_range), "stations": list(stations)}
+    where = [sds_root] if sds_root else paths
+    settings = {
+        "input": [p if fileio.is_remote(p) else os.path.abspath(p) for p in where],  # one archive, any cwd
+        "range": list(time_range),
+        "stations": list(stations),
+        # Which station-day each chunk file stands for: an archive that gained a station or a day since a
+        # killed run numbers its chunks otherwise, so resuming from its files is refused.
+        "plan": hashlib.sha256(json.dumps([c.key() for c in chunks]).encode()).hexdigest()[:32],
+    }
     source = Source(
         "waveforms",
         ["station", "window_start", "gap_filled_s"],
@@ -331,7 +342,7 @@ def waveforms_source(
                 source.reads.append(found)  # before its windows: the consumer knows how many will come
                 for window, start, filled_s in windows:
                     yield window, chunk.station.id, start, filled_s, chunk.index
-                windows = None  # its day's samples go before the next day is read: one day in memory
+                window = windows = None  # its day's samples go before the next day is read: one day in memory
 
         signature = (
             tf.TensorSpec(stead.WAVEFORM_SHAPE, tf.float32),

@@ -156,11 +156,12 @@ def _merge(shards: list[Finished], output_dir: str) -> dict:
         raise UserError(
             f"nothing to predict: every input was skipped ({predictor.reasons(summary['skipped'])})"
         )
+    chunks = _chunk_paths(shards, summary) if "detecting" in summary else []  # checked before removing
     fileio.remove_temporaries(output_dir)
     fileio.rmtree(fileio.join(output_dir, "figures"))
     fileio.remove(fileio.join(output_dir, SUMMARY))
-    if "detecting" in summary:  # continuous: detections may span a shard's edge, so all is made anew
-        summary.update(_from_chunks(shards, output_dir, summary))
+    if chunks:  # continuous: detections may span a shard's edge, so all is made anew
+        summary.update(_from_chunks(shards, chunks, output_dir, summary))
     else:
         for name in _joined_files(shards):
             paths = [fileio.join(s.directory, name) for s in shards]
@@ -176,9 +177,9 @@ def _merge(shards: list[Finished], output_dir: str) -> dict:
     return summary
 
 
-def _from_chunks(shards: list[Finished], output_dir: str, summary: dict) -> dict:
-    """A continuous prediction's outputs made from every shard's chunk files in order, as one run makes
-    them (outputs.write_continuous); one line when the shards' chunks do not tile the plan or one is gone."""
+def _chunk_paths(shards: list[Finished], summary: dict) -> list[str]:
+    """Every chunk file of a continuous prediction's shards, in order; one line when the shards' chunks do
+    not tile the plan or one is gone."""
     expected = 0
     for shard in shards:
         first, stop = shard.summary["chunks"]
@@ -194,11 +195,18 @@ def _from_chunks(shards: list[Finished], output_dir: str, summary: dict) -> dict
     gone = next((path for path in paths if not fileio.exists(path)), None)
     if gone:
         raise UserError(f"{gone}: a finished shard's chunk is missing; predict that shard again")
+    return paths
+
+
+def _from_chunks(shards: list[Finished], paths: list[str], output_dir: str, summary: dict) -> dict:
+    """A continuous prediction's outputs made from its chunk files in order, as one run makes them
+    (outputs.write_continuous)."""
     with fileio.open_file(fileio.join(shards[0].directory, "predictions.csv"), "r") as f:
         header = f.readline().rstrip("\n").split(",")
     identity, columns = header[:3], header[3:]  # station, window_start, gap_filled_s; then the models'
-    detecting = outputs.Detecting(**summary["detecting"])
-    written = outputs.write_continuous(paths, output_dir, identity, columns, detecting)
+    written = outputs.write_continuous(
+        paths, output_dir, identity, columns, outputs.Detecting(**summary["detecting"])
+    )
     return {k: v for k, v in written.items() if k != "skipped"}  # the shards' summed skips are the run's
 
 

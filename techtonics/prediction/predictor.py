@@ -174,6 +174,9 @@ class PredictConfig:
     def __post_init__(self):
         options.check(self)
         self.given_threshold()  # refuses a bad value now, before any model loads
+        samples = self.stride * stead.SAMPLING_RATE_HZ
+        if abs(samples - round(samples)) > 1e-6:  # windows start on samples: another stride would be rounded
+            raise UserError(f"--stride={self.stride:g}: give a whole number of samples (0.01 s at 100 Hz)")
 
     def given_threshold(self) -> float | None:
         """--threshold as a probability; None for auto."""
@@ -242,8 +245,12 @@ def predict(
     """
     fileio.check_writable(config.output_dir, "the predictions")
     with fileio.directory_lock(config.output_dir, "a prediction"):
+        strategy = strategy or distribute.machine_strategy(config.strategy)
+        predictor = Predictor(list(config.models), strategy, config.batch_size)
+        # A continuous run into a directory that holds another's is refused here, before anything is removed.
+        store = _chunk_store(config, source, predictor) if source.kind == "waveforms" else None
         try:
-            return _predict(config, source, strategy)
+            return _predict(config, source, predictor, store)
         except BaseException:
             _remove_outputs(config.output_dir)  # a failed run leaves nothing half-written, not even figures/
             raise
@@ -257,14 +264,14 @@ def _remove_outputs(output_dir: str) -> None:
         fileio.remove(fileio.join(output_dir, name))
 
 
-def _predict(config: PredictConfig, source: inputs.Source, strategy: tf.distribute.Strategy | None) -> dict:
-    """predict's work, once it holds the output directory."""
+def _predict(
+    config: PredictConfig, source: inputs.Source, predictor: Predictor, store: chunk_store.ChunkStore | None
+) -> dict:
+    """predict's work, once it holds the output directory (and, for continuous input, its chunk store)."""
     # What an earlier run into this directory left: killed runs' temporaries, stations it drew, detections
     # this run may not write, and its summary, written last, which marks a finished run (a merge refuses a
     # shard without one). A continuous run's finished chunks stay: it resumes from them.
     _remove_outputs(config.output_dir)
-    strategy = strategy or distribute.machine_strategy(config.strategy)
-    predictor = Predictor(list(config.models), strategy, config.batch_size)
     summary = {
         "models": [m.name for m in predictor.models],
         "shard": source.shard.summary(source.kind, source.units),
@@ -272,8 +279,8 @@ def _predict(config: PredictConfig, source: inputs.Source, strategy: tf.distribu
         "settings": {k: getattr(config, k) for k in ("stride", "fill_gaps", "threshold", "max_figures")},
     }
     started = time.perf_counter()
-    if source.kind == "waveforms":
-        predicted = _predict_continuous(config, source, predictor, summary)
+    if store:
+        predicted = _predict_continuous(config, source, predictor, store, summary)
     else:
         predicted = _predict_traces(config, source, predictor, summary)
     seconds = time.perf_counter() - started
@@ -313,28 +320,41 @@ def _predict_traces(config: PredictConfig, source: inputs.Source, predictor: Pre
     return writer.rows
 
 
-def _predict_continuous(
-    config: PredictConfig, source: inputs.Source, predictor: Predictor, summary: dict
-) -> int:
-    """Chunks of recordings, each into its file (resuming from those an earlier run finished), then the
-    outputs made from all of them; fills summary, returns the windows predicted by this run."""
+def _chunk_store(
+    config: PredictConfig, source: inputs.Source, predictor: Predictor
+) -> chunk_store.ChunkStore:
+    """The output directory's chunk store, held to this run's settings (refused in one line if it holds
+    another's): the source's (input, range, stations, stride, the plan's digest), the models', the
+    detection threshold and the shard."""
+    threshold = _detection_threshold(config, predictor)
+    settings = {
+        **source.settings,
+        "models": [sharding.model_id(path)["digest"] for path in config.models],
+        "threshold": threshold,
+    }
     detecting = outputs.Detecting(
         predictor.detector,
         predictor.estimates,
-        _detection_threshold(config, predictor),
+        threshold,
         config.max_figures,
         predictor.catalog_entries,
         predictor.chosen_by,
     )
-    store = chunk_store.ChunkStore(
-        config.output_dir,
-        {
-            **source.settings,
-            "models": [m["digest"] for m in summary["model_ids"]],
-            "threshold": detecting.threshold,
-            "shard": [source.shard.index, source.shard.count],
-        },
+    return chunk_store.ChunkStore(
+        config.output_dir, settings, [source.shard.index, source.shard.count], detecting
     )
+
+
+def _predict_continuous(
+    config: PredictConfig,
+    source: inputs.Source,
+    predictor: Predictor,
+    store: chunk_store.ChunkStore,
+    summary: dict,
+) -> int:
+    """Chunks of recordings, each into its file (resuming from those an earlier run finished), then the
+    outputs made from all of them; fills summary, returns the windows predicted by this run."""
+    detecting = store.detecting
     fileio.remove_temporaries(store.directory)  # a killed run's chunk that was being written
     source.done = store.done() & {c.index for c in source.chunks}
     if source.done:
@@ -363,6 +383,7 @@ def _predict_continuous(
         station_days=len(source.chunks),
         resumed_station_days=len(source.done),
         chunks=list(source.shard.bounds(source.units)),
+        run=store.settings,  # a merge joins only shards of one run
         detecting=dataclasses.asdict(detecting),
     )
     return predicted
