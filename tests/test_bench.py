@@ -55,6 +55,7 @@ FIGURES = {
         for what in ("loop", "memory", "pipeline", "fed")
     ),
     "prediction.pick_benchmark",
+    *(f"archive.{what}" for what in ("station_days", "fed", "chunked", "memory", "longest")),
     "storage.local",
     "storage.s3",
 }
@@ -108,7 +109,7 @@ def test_the_trainer_measurement_returns_the_trainers_first_step_time(tiny_recor
 @pytest.mark.slow
 def test_quick_run_reports_every_figure_in_json_markdown_and_chart(tmp_path):
     command = [sys.executable, "-m", "techtonics.bench", "--quick", f"--output_dir={tmp_path}"]
-    subprocess.run(command, check=True, capture_output=True, cwd=REPO, timeout=600)
+    subprocess.run(command, check=True, capture_output=True, cwd=REPO, timeout=900)
     results = json.loads((tmp_path / "bench.json").read_text())
     rows = {row["key"]: row for row in results["rows"]}
     assert set(rows) == FIGURES
