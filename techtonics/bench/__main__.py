@@ -1,7 +1,8 @@
 """One benchmark command: the parts of techtonics.bench, and their report.
 
-    python -m techtonics.bench --output_dir=/tmp/techtonics-bench            # about 10 minutes on 2 cores
-    python -m techtonics.bench --output_dir=/tmp/techtonics-bench --quick    # under 2 minutes
+    python -m techtonics.bench --output_dir=/tmp/techtonics-bench            # about 30 minutes on 2 cores
+    python -m techtonics.bench --output_dir=/tmp/techtonics-bench --quick    # about 4 minutes
+    python -m techtonics.bench --parts=archive                               # station archives: 20 minutes
     python -m techtonics.bench --parts=scale                                 # the full-size run: about 45 GB
 
 Results: OUTPUT_DIR/bench.json, bench.md (the tables and the input profile)
