@@ -135,5 +135,5 @@ def test_without_the_extras_every_command_helps_and_a_job_runs(tmp_path):
         "-m", "techtonics.predict", "--model=model/export", "--waveforms=stead", "--output_dir=p", check=False
     )
     assert done.returncode == 1 and done.stderr.strip().splitlines()[-1] == (
-        "error: --waveforms needs ObsPy: pip install 'techtonics[waveforms]' (or pip install obspy)"
+        "error: continuous input needs ObsPy: pip install 'techtonics[waveforms]' (or pip install obspy)"
     )
