@@ -2,20 +2,47 @@
 # reuse a virtual environment in .venv with the package installed in editable
 # mode (with the extras the tests and the demo's continuous recording need);
 # it is rebuilt when setup.cfg changes.
-PYTHON ?= python3
-VENV := .venv
+#
+# The Python: python3 when setup.cfg's python_requires admits it, else the newest of python3.13 ...
+# python3.10 on PATH; PYTHON=python3.12 make demo names one. The s3 extra's set (make test-s3) needs
+# one of 3.12 ... 3.10 (tensorflow-io has no wheel for 3.13): S3_PYTHON names it.
+SUPPORTED := 3.13 3.12 3.11 3.10
+S3_SUPPORTED := 3.12 3.11 3.10
+is_one_of = $(1) -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] not in "$(2)".split())'
+find_python = $(firstword $(foreach p,python3 $(addprefix python,$(1)),\
+	$(shell $(call is_one_of,$(p),$(1)) 2>/dev/null && echo $(p))))
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(call find_python,$(SUPPORTED))
+endif
+ifeq ($(origin S3_PYTHON),undefined)
+S3_PYTHON := $(call find_python,$(S3_SUPPORTED))
+endif
+VENV ?= .venv
+S3_VENV ?= .venv-s3
+comma := ,
 BIN := $(VENV)/bin
 # Where `make demo` writes, passed as --output_dir (README: `WORKDIR=... make demo`).
 WORKDIR ?= workdir/demo
 PYTEST_ARGS ?=
 
-.PHONY: demo reproduce test test-fast lint docs clean
+.PHONY: demo reproduce test test-s3 test-fast lint docs clean
+
+# $(call venv,PYTHON,VERSIONS,EXTRAS,NAME): the virtual environment of the target's folder, with PYTHON
+# (one of VERSIONS, else one line naming the variable NAME that chooses it) and the package installed in editable mode with EXTRAS.
+define venv
+@$(call is_one_of,$(or $(1),python3),$(2)) 2>/dev/null || { echo "error: this needs Python $(lastword $(2))-$(firstword $(2)): $(if $(1),$(1) is not one,none is on PATH); install one, or name it: $(4)=python3.12 make $(or $(MAKECMDGOALS),demo)" >&2; exit 1; }
+$(1) -m venv $(@D)
+$(@D)/bin/pip install --quiet --upgrade pip
+$(@D)/bin/pip install --quiet -e '.[$(3)]'
+touch $@
+endef
 
 $(VENV)/.installed: setup.cfg pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,waveforms,docs]'
-	touch $@
+	$(call venv,$(PYTHON),$(SUPPORTED),test$(comma)waveforms$(comma)docs,PYTHON)
+
+# The s3 extra's set: TensorFlow 2.17 with tensorflow-io, for s3://, hdfs:// and az:// (docs/storage.md).
+$(S3_VENV)/.installed: setup.cfg pyproject.toml
+	$(call venv,$(S3_PYTHON),$(S3_SUPPORTED),s3$(comma)test,S3_PYTHON)
 
 demo: $(VENV)/.installed
 	$(BIN)/python -m techtonics.demo --output_dir=$(WORKDIR)
@@ -37,8 +64,12 @@ docs: $(VENV)/.installed
 test: lint docs
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The storage tests against a local S3 server (moto), on the s3 extra's set; CI runs them after make test.
+test-s3: $(S3_VENV)/.installed
+	$(S3_VENV)/bin/python -m pytest tests/test_storage.py $(PYTEST_ARGS)
+
 test-fast: $(VENV)/.installed
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) workdir .pytest_cache
+	rm -rf $(VENV) $(S3_VENV) workdir .pytest_cache

@@ -1,5 +1,6 @@
-"""The package works installed (not editable): nothing in it reaches outside it (configs/, tools/)."""
+"""The package installs as users install it: plain, without extras, and by make with the newest Python."""
 
+import glob
 import importlib.util
 import os
 import shutil
@@ -137,3 +138,38 @@ def test_without_the_extras_every_command_helps_and_a_job_runs(tmp_path):
     assert done.returncode == 1 and done.stderr.strip().splitlines()[-1] == (
         "error: continuous input needs ObsPy: pip install 'techtonics[waveforms]' (or pip install obspy)"
     )
+
+
+def _newest_python() -> tuple[str, str]:
+    """The newest Python that setup.cfg admits on this machine, on PATH or built by pyenv: (path, "3.N")."""
+    found = {}
+    for minor in (10, 11, 12, 13):
+        pyenv = os.path.expanduser(f"~/.pyenv/versions/3.{minor}.*/bin/python3.{minor}")
+        candidates = [shutil.which(f"python3.{minor}"), *sorted(glob.glob(pyenv))]
+        for candidate in filter(None, candidates):
+            works = subprocess.run([candidate, "-c", "import venv"], capture_output=True).returncode == 0
+            if works:  # a pyenv shim of a version that is not enabled fails here
+                found[minor] = candidate
+                break
+    newest = max(found)
+    return found[newest], f"3.{newest}"
+
+
+@pytest.mark.slow
+def test_make_builds_the_environment_with_the_newest_python_here_and_its_commands_run(tmp_path):
+    python, version = _newest_python()
+    venv = tmp_path / "venv"
+    build = ["make", "-s", f"VENV={venv}", f"PYTHON={python}", f"{venv}/.installed"]
+    done = subprocess.run(build, capture_output=True, text=True, cwd=REPO, timeout=1500)
+    assert done.returncode == 0, done.stderr[-3000:]
+    check = "import sys; print('%d.%d' % sys.version_info[:2])"
+    done = subprocess.run([venv / "bin" / "python", "-c", check], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == version
+    done = subprocess.run(
+        [venv / "bin" / "python", "-m", "techtonics.train", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert "Traceback" not in done.stderr and "--model_dir" in done.stdout, done.stderr[-2000:]

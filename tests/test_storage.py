@@ -15,15 +15,19 @@ import pytest
 import tensorflow as tf
 from conftest import REPO
 
+from techtonics.core import fileio
 from techtonics.data import records
 from techtonics.testing import local_s3
 
 BUCKET = "techtonics-test"
+EXTRA = fileio.extra_file_systems()  # the s3 extra's set: TensorFlow 2.17 with tensorflow-io
 
 
 @pytest.fixture(scope="module")
 def s3():
     """A moto S3 server on a free loopback port, stopped at the end (failed or not)."""
+    if not EXTRA:
+        pytest.skip("s3:// needs the s3 extra's set (make test-s3)")
     with local_s3.Server(BUCKET) as server:
         yield server
 
@@ -203,3 +207,27 @@ def test_an_unreachable_endpoint_unknown_bucket_or_wrong_credential_is_one_line(
     assert error.startswith("error: s3://no-such-bucket/x") and error.endswith(
         ": cannot write the records there (NoSuchBucket: The specified bucket does not exist)"
     )
+
+
+@pytest.mark.skipif(EXTRA, reason="the s3 extra's set has the file systems")
+def test_without_the_s3_extra_an_s3_or_hdfs_path_is_one_line_naming_the_extra(tiny_stead, tmp_path):
+    commands = {
+        "s3://any/records": [
+            "techtonics.convert",
+            f"--stead_dir={tiny_stead}",
+            "--output_dir=s3://any/records",
+        ],
+        "hdfs://nn/records/manifest.json": [
+            "techtonics.train",
+            "--records=hdfs://nn/records",
+            f"--model_dir={tmp_path}",
+        ],
+    }
+    for path, command in commands.items():
+        done = _run(dict(os.environ), *command, check=False)
+        scheme = path.split(":")[0]
+        assert done.returncode == 1 and done.stderr.strip().splitlines()[-1] == (
+            f"error: {path}: {scheme}:// paths need tensorflow-io's file systems, which load only on "
+            "TensorFlow 2.17: pip install 'techtonics[s3]' on Python 3.10-3.12 (docs/storage.md)"
+        ), done.stderr
+        assert "Traceback" not in done.stderr

@@ -3,12 +3,13 @@
 Local paths use the standard library, so processes that only touch local
 files (the synthetic writer, HDF5 reader workers) do not pay TensorFlow's
 import time and memory. Paths with a scheme go through `tf.io.gfile`, which
-tensorflow-io extends with s3://, hdfs:// and az://.
+tensorflow-io extends with s3://, hdfs:// and az:// (the s3 extra).
 """
 
 import contextlib
 import fcntl
 import hashlib
+import importlib.util
 import io
 import json
 import os
@@ -19,7 +20,7 @@ import sys
 import urllib.parse
 import uuid
 
-from techtonics.core.errors import UserError
+from techtonics.core.errors import UserError, missing_file_system
 
 _REACHED: set[tuple[str, int]] = set()
 
@@ -30,15 +31,33 @@ def is_remote(path: str) -> bool:
 
 
 def _gfile(path: str):
-    if path.startswith("s3://"):
-        _check_s3_endpoint(path)
     import tensorflow as tf  # only remote paths need it
 
-    try:
+    scheme = path.split("://", 1)[0]
+    if scheme in EXTRA_SCHEMES:
+        if not extra_file_systems():
+            raise UserError(f"{path}: {missing_file_system(scheme)}")
         import tensorflow_io  # noqa: F401  (registers s3://, hdfs://, az://)
-    except ImportError:
-        pass
+    if scheme == "s3":
+        _check_s3_endpoint(path)
     return tf.io.gfile
+
+
+# The schemes that tensorflow-io's file systems bring; gs:// is TensorFlow's own.
+EXTRA_SCHEMES = ("s3", "hdfs", "az")
+
+
+def extra_file_systems() -> bool:
+    """Whether tensorflow-io's file systems (s3://, hdfs://, az://) can load here: the s3 extra's set.
+
+    tensorflow-io 0.37.1, its last release, imports on a later TensorFlow too, but its file systems
+    then fail to load (an undefined symbol), so the TensorFlow version decides. Nothing is imported
+    but TensorFlow: tensorflow-io, once it has used S3, must end its process early (errors._exit).
+    """
+    import tensorflow as tf
+
+    version = tuple(int(part) for part in tf.__version__.split(".")[:2])
+    return version <= (2, 17) and importlib.util.find_spec("tensorflow_io") is not None
 
 
 def _check_s3_endpoint(path: str) -> None:

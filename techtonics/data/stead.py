@@ -270,7 +270,7 @@ def _is_numbers(text: str) -> bool:
 
 
 def _to_float(values: pd.Series, column: str, path: str, names: pd.Series) -> pd.Series:
-    if column == CODA_COLUMN and values.dtype == object:
+    if column == CODA_COLUMN and not pd.api.types.is_numeric_dtype(values):  # text: object or str dtype
         values = values.str.strip("[] ")
     if values.dtype.kind == "f":
         return values.astype(np.float64)
