@@ -467,7 +467,8 @@ def test_the_picker_trained_on_tiny_data_picks_p_within_0_2_s(tiny_records, seis
 def test_odd_values_in_a_targets_file_are_skipped_by_reason(seisbench_copy):
     dataset = data.from_seisbench(tuple(seisbench.find_chunks(seisbench_copy)))
     made = targets.generate(dataset.traces)
-    onsets = made["task23"].astype({"phase_onset": object, "sampling_rate": object})
+    # As a targets file read back may hold them: text where numbers go, a start between samples.
+    onsets = made["task23"].astype({"phase_onset": object, "sampling_rate": object, "start_sample": float})
     onsets.loc[0, "phase_onset"] = "abc"
     onsets.loc[1, "phase_label"] = "X"
     onsets.loc[2, "sampling_rate"] = "abc"
