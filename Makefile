@@ -3,20 +3,16 @@
 # mode (with the extras the tests and the demo's continuous recording need);
 # it is rebuilt when setup.cfg changes.
 #
-# The Python: python3 when setup.cfg's python_requires admits it, else the newest of python3.13 ...
-# python3.10 on PATH; PYTHON=python3.12 make demo names one. The s3 extra's set (make test-s3) needs
-# one of 3.12 ... 3.10 (tensorflow-io has no wheel for 3.13): S3_PYTHON names it.
-SUPPORTED := 3.13 3.12 3.11 3.10
-S3_SUPPORTED := 3.12 3.11 3.10
+# The Python: python3 when it is one of the versions setup.cfg lists, else the newest python3.N of them
+# on PATH; PYTHON=python3.12 make demo names one. The s3 extra's set (make test-s3) needs 3.12 or older,
+# since tensorflow-io has no wheel for 3.13: S3_PYTHON names it. Each is looked for once, when used.
+SUPPORTED := $(shell sed -n 's/^ *Programming Language :: Python :: \(3\.[0-9]*\)$$/\1/p' setup.cfg | sort -t. -k2 -nr)
+S3_SUPPORTED := $(filter-out 3.13,$(SUPPORTED))
 is_one_of = $(1) -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] not in "$(2)".split())'
-find_python = $(firstword $(foreach p,python3 $(addprefix python,$(1)),\
-	$(shell $(call is_one_of,$(p),$(1)) 2>/dev/null && echo $(p))))
-ifeq ($(origin PYTHON),undefined)
-PYTHON := $(call find_python,$(SUPPORTED))
-endif
-ifeq ($(origin S3_PYTHON),undefined)
-S3_PYTHON := $(call find_python,$(S3_SUPPORTED))
-endif
+find_python = $(shell for p in python3 $(addprefix python,$(1)); do \
+	$(call is_one_of,$$p,$(1)) 2>/dev/null && { echo $$p; break; }; done)
+PYTHON ?= $(eval PYTHON := $(call find_python,$(SUPPORTED)))$(PYTHON)
+S3_PYTHON ?= $(eval S3_PYTHON := $(call find_python,$(S3_SUPPORTED)))$(S3_PYTHON)
 VENV ?= .venv
 S3_VENV ?= .venv-s3
 comma := ,
@@ -27,11 +23,12 @@ PYTEST_ARGS ?=
 
 .PHONY: demo reproduce test test-s3 test-fast lint docs clean
 
-# $(call venv,PYTHON,VERSIONS,EXTRAS,NAME): the virtual environment of the target's folder, with PYTHON
-# (one of VERSIONS, else one line naming the variable NAME that chooses it) and the package installed in editable mode with EXTRAS.
+# $(call venv,PYTHON,VERSIONS,EXTRAS,NAME): the virtual environment of the target's folder, made anew
+# with PYTHON (one of VERSIONS, else one line naming the variable NAME that chooses it), and the package
+# installed in editable mode with EXTRAS.
 define venv
-@$(call is_one_of,$(or $(1),python3),$(2)) 2>/dev/null || { echo "error: this needs Python $(lastword $(2))-$(firstword $(2)): $(if $(1),$(1) is not one,none is on PATH); install one, or name it: $(4)=python3.12 make $(or $(MAKECMDGOALS),demo)" >&2; exit 1; }
-$(1) -m venv $(@D)
+@$(if $(1),$(call is_one_of,$(1),$(2)),false) 2>/dev/null || { echo "error: this needs Python $(lastword $(2))-$(firstword $(2)): $(if $(1),$(1) is not one,none is on PATH); install one, or name it: $(4)=python3.12 make $(or $(MAKECMDGOALS),demo)" >&2; exit 1; }
+$(1) -m venv --clear $(@D)
 $(@D)/bin/pip install --quiet --upgrade pip
 $(@D)/bin/pip install --quiet -e '.[$(3)]'
 touch $@
@@ -40,7 +37,7 @@ endef
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(call venv,$(PYTHON),$(SUPPORTED),test$(comma)waveforms$(comma)docs,PYTHON)
 
-# The s3 extra's set: TensorFlow 2.17 with tensorflow-io, for s3://, hdfs:// and az:// (docs/storage.md).
+# The s3 extra's set: TensorFlow 2.17 with tensorflow-io, for s3://, hdfs://, az:// (docs/storage.md).
 $(S3_VENV)/.installed: setup.cfg pyproject.toml
 	$(call venv,$(S3_PYTHON),$(S3_SUPPORTED),s3$(comma)test,S3_PYTHON)
 

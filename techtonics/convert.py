@@ -22,7 +22,11 @@ from techtonics.data import seisbench, stead
 
 options.define_flags(stead.SteadFiles)
 options.define_flags(seisbench.SeisBenchFiles)
-flags.DEFINE_string("output_dir", None, "Where shards and manifest.json go (local, gs://, s3://).")
+flags.DEFINE_string(
+    "output_dir",
+    None,
+    "Where shards and manifest.json go (local, gs://, s3:// with the s3 extra).",
+)
 options.define_flags(plan.ConvertConfig)
 flags.DEFINE_bool(
     "verify",

@@ -15,7 +15,9 @@ from techtonics.core import errors, options
 from techtonics.training import trainer
 
 flags.DEFINE_string(
-    "records", None, "Converted dataset: its directory or manifest.json (local, gs://, s3://)."
+    "records",
+    None,
+    "Converted dataset: its directory or manifest.json (local, gs://, s3:// with the s3 extra).",
 )
 flags.DEFINE_string(
     "model_dir", None, "Where checkpoints, logs, the export and figures go; resumed if it exists."

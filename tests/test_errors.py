@@ -31,6 +31,8 @@ def main(argv):
         import os, signal, time
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(5)
+    if kind == "unknown_scheme":
+        tf.io.gfile.exists("S3://bucket/records")  # the scheme in capitals, as a typo has it
     if kind == "os_disk_full":
         raise OSError(28, "No space left on device", "/out/summary.json")
     return 0
@@ -56,6 +58,14 @@ def test_a_known_tensorflow_error_is_explained_then_shown():
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert lines[-2].startswith("error: a file is corrupt or truncated; find a bad shard with")
     assert lines[-1] == "DataLossError: corrupted record at 12"
+
+
+def test_a_scheme_tensorflow_has_no_file_system_for_is_one_line_saying_which_it_has():
+    done = _run("unknown_scheme")
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert lines[-2] == "error: S3:// is no file system here; paths are local, gs://, s3://, hdfs:// or az://"
+    assert lines[-1].startswith("UnimplementedError: File system scheme 'S3' not implemented")
 
 
 def test_a_full_disk_is_not_called_out_of_memory():

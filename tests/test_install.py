@@ -1,8 +1,10 @@
 """The package installs as users install it: plain, without extras, and by make with the newest Python."""
 
+import configparser
 import glob
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -140,19 +142,56 @@ def test_without_the_extras_every_command_helps_and_a_job_runs(tmp_path):
     )
 
 
+def _supported_pythons() -> list[str]:
+    """The Python versions setup.cfg lists ("3.N"), newest first: what the Makefile chooses among."""
+    metadata = configparser.ConfigParser()
+    metadata.read(REPO / "setup.cfg")
+    lines = metadata["metadata"]["classifiers"].split("\n")
+    versions = [line.rsplit(" :: ", 1)[1] for line in lines if re.fullmatch(r".*Python :: 3\.\d+", line)]
+    return sorted(versions, key=lambda v: int(v.split(".")[1]), reverse=True)
+
+
 def _newest_python() -> tuple[str, str]:
-    """The newest Python that setup.cfg admits on this machine, on PATH or built by pyenv: (path, "3.N")."""
-    found = {}
-    for minor in (10, 11, 12, 13):
-        pyenv = os.path.expanduser(f"~/.pyenv/versions/3.{minor}.*/bin/python3.{minor}")
-        candidates = [shutil.which(f"python3.{minor}"), *sorted(glob.glob(pyenv))]
-        for candidate in filter(None, candidates):
-            works = subprocess.run([candidate, "-c", "import venv"], capture_output=True).returncode == 0
-            if works:  # a pyenv shim of a version that is not enabled fails here
-                found[minor] = candidate
-                break
-    newest = max(found)
-    return found[newest], f"3.{newest}"
+    """The newest supported Python on this machine, on PATH or built by pyenv: (path, "3.N")."""
+    for version in _supported_pythons():
+        pyenv = os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python{version}")
+        for candidate in filter(None, [shutil.which(f"python{version}"), *sorted(glob.glob(pyenv))]):
+            # A pyenv shim of a version that is not enabled fails here.
+            if subprocess.run([candidate, "-c", "import venv"], capture_output=True).returncode == 0:
+                return candidate, version
+    pytest.skip("no supported Python on this machine")
+
+
+def _make(*arguments: str, path: str | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PATH=path) if path else None
+    make = shutil.which("make")  # found on this PATH, not on the one the Makefile gets
+    return subprocess.run([make, "-s", *arguments], capture_output=True, text=True, cwd=REPO, env=env)
+
+
+def test_make_takes_python3_or_else_the_newest_supported_python_or_says_which_to_install(tmp_path):
+    assert _supported_pythons()[-1] == "3.10" and len(_supported_pythons()) >= 4
+    show = "--eval=show: ; $(info $(PYTHON))"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("sed", "sort"):  # what the Makefile runs besides Python
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    shim = bin_dir / "python3"  # as a pyenv shim whose version is not enabled: it fails
+    shim.write_text("#!/bin/sh\nexit 127\n")
+    shim.chmod(0o755)
+    assert _make(show, "show", path=str(bin_dir)).stdout.strip() == ""
+    (bin_dir / "python3.11").symlink_to(sys.executable)
+    (bin_dir / "python3.12").symlink_to(sys.executable)
+    assert _make(show, "show", path=str(bin_dir)).stdout.strip() == "python3.12"  # the newest that runs
+    shim.unlink()
+    shim.symlink_to(sys.executable)
+    assert _make(show, "show", path=str(bin_dir)).stdout.strip() == "python3"
+    for python, why in (("/bin/false", "/bin/false is not one"), ("", "none is on PATH")):
+        done = _make(f"PYTHON={python}", f"VENV={tmp_path / 'venv'}", f"{tmp_path / 'venv'}/.installed")
+        assert done.returncode != 0 and done.stderr.splitlines()[0] == (
+            f"error: this needs Python 3.10-{_supported_pythons()[0]}: {why}; install one, or name it: "
+            f"PYTHON=python3.12 make {tmp_path / 'venv'}/.installed"
+        )
+        assert not (tmp_path / "venv").exists()
 
 
 @pytest.mark.slow

@@ -210,25 +210,33 @@ def test_an_unreachable_endpoint_unknown_bucket_or_wrong_credential_is_one_line(
 
 
 @pytest.mark.skipif(EXTRA, reason="the s3 extra's set has the file systems")
-def test_without_the_s3_extra_an_s3_or_hdfs_path_is_one_line_naming_the_extra(tiny_stead, tmp_path):
-    # The first path each command reaches under its input or output, which its line names.
-    commands = {
-        "s3://any/records/_progress": [
+def test_without_the_s3_extra_each_such_path_is_one_line_naming_the_extra(tiny_stead, tiny_records, tmp_path):
+    commands = {  # the URL each command is given, in an input or an output
+        "s3://any/records": [
             "techtonics.convert",
             f"--stead_dir={tiny_stead}",
             "--output_dir=s3://any/records",
         ],
-        "hdfs://nn/records/manifest.json": [
+        "hdfs://nn/records": ["techtonics.train", "--records=hdfs://nn/records", f"--model_dir={tmp_path}"],
+        "az://account/runs": [
             "techtonics.train",
-            "--records=hdfs://nn/records",
-            f"--model_dir={tmp_path}",
+            f"--records={tiny_records}",
+            "--model_dir=az://account/runs",
+        ],
+        "s3://any/export": [
+            "techtonics.predict",
+            "--model=s3://any/export",
+            f"--records={tiny_records}",
+            f"--output_dir={tmp_path / 'predictions'}",
         ],
     }
-    for path, command in commands.items():
+    for url, command in commands.items():
         done = _run(dict(os.environ), *command, check=False)
-        scheme = path.split(":")[0]
-        assert done.returncode == 1 and done.stderr.strip().splitlines()[-1] == (
-            f"error: {path}: {scheme}:// paths need tensorflow-io's file systems, which load only on "
+        scheme = url.split(":")[0]
+        line = done.stderr.strip().splitlines()[-1]
+        assert done.returncode == 1 and line.startswith(f"error: {url}"), done.stderr
+        assert line.endswith(
+            f": {scheme}:// paths need tensorflow-io's file systems, which load only on "
             "TensorFlow 2.17: pip install 'techtonics[s3]' on Python 3.10-3.12 (docs/storage.md)"
-        ), done.stderr
+        ), line
         assert "Traceback" not in done.stderr

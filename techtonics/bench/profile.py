@@ -37,7 +37,7 @@ def profile_pipeline(records_dir: str, batch_size: int, batches: int, logdir: st
     wall = time.perf_counter() - start
     tf.profiler.experimental.stop()
     space = xplane_pb2.XSpace()
-    with fileio.open_file(sorted(tf.io.gfile.glob(f"{logdir}/plugins/profile/*/*.xplane.pb"))[-1], "rb") as f:
+    with fileio.open_file(fileio.glob(f"{logdir}/plugins/profile/*/*.xplane.pb")[-1], "rb") as f:
         space.ParseFromString(f.read())
     seconds = collections.Counter()
     for plane in space.planes:

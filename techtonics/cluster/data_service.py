@@ -11,6 +11,7 @@ import socket
 
 import tensorflow as tf
 
+from techtonics.core import fileio
 from techtonics.core.errors import UserError
 
 ROLES = ("dispatcher", "worker")
@@ -30,6 +31,7 @@ def serve(role: str, port: int, dispatcher_address: str = "", worker_host: str =
     elif role == "worker":
         if not dispatcher_address:
             raise UserError("--dispatcher_address is required for a worker")
+        fileio.load_extra_file_systems()  # the worker reads the records itself
         config = tf.data.experimental.service.WorkerConfig(
             dispatcher_address=dispatcher_address.removeprefix("grpc://"),
             worker_address=f"{worker_host or socket.getfqdn()}:{port}",

@@ -48,14 +48,6 @@ def _terminated(signum, frame):
     raise Terminated("stopped by SIGTERM; run the same command again to resume")
 
 
-def missing_file_system(scheme: str) -> str:
-    """What to install for a scheme that tensorflow-io's file systems bring (s3://, hdfs://, az://)."""
-    return (
-        f"{scheme}:// paths need tensorflow-io's file systems, which load only on TensorFlow 2.17: "
-        "pip install 'techtonics[s3]' on Python 3.10-3.12 (docs/storage.md)"
-    )
-
-
 def _explanation(error: BaseException) -> str | None:
     """What to do about a full disk, an output path taken by a file or folder, or a TensorFlow error that
     users cause; None for any other error."""
@@ -68,9 +60,11 @@ def _explanation(error: BaseException) -> str | None:
     tf = sys.modules.get("tensorflow")  # an error cannot be TensorFlow's if TensorFlow is not loaded
     if tf is None or not isinstance(error, tf.errors.OpError):
         return None
-    unknown_scheme = re.search(r"File system scheme '(\w+)' not implemented", str(error))
+    unknown_scheme = re.search(r"File system scheme '([^']*)' not implemented", str(error))
     if isinstance(error, tf.errors.UnimplementedError) and unknown_scheme:
-        return missing_file_system(unknown_scheme[1])
+        from techtonics.core import fileio  # which imports this module
+
+        return fileio.no_file_system(unknown_scheme[1])
     if isinstance(error, tf.errors.DataLossError):
         return "a file is corrupt or truncated; find a bad shard with python -m techtonics.convert --verify"
     if isinstance(error, tf.errors.ResourceExhaustedError):

@@ -8,6 +8,7 @@ tensorflow-io extends with s3://, hdfs:// and az:// (the s3 extra).
 
 import contextlib
 import fcntl
+import glob as globbing
 import hashlib
 import importlib.util
 import io
@@ -20,7 +21,7 @@ import sys
 import urllib.parse
 import uuid
 
-from techtonics.core.errors import UserError, missing_file_system
+from techtonics.core.errors import UserError
 
 _REACHED: set[tuple[str, int]] = set()
 
@@ -30,21 +31,23 @@ def is_remote(path: str) -> bool:
     return "://" in str(path)
 
 
+# The schemes that tensorflow-io's file systems bring (gs:// is TensorFlow's own), and the TensorFlow and
+# Pythons of the s3 extra that installs it (setup.cfg).
+EXTRA_SCHEMES = ("s3", "hdfs", "az")
+S3_EXTRA_TENSORFLOW = (2, 17)
+S3_EXTRA_PYTHONS = "3.10-3.12"
+
+
 def _gfile(path: str):
     import tensorflow as tf  # only remote paths need it
 
     scheme = path.split("://", 1)[0]
-    if scheme in EXTRA_SCHEMES:
-        if not extra_file_systems():
-            raise UserError(f"{path}: {missing_file_system(scheme)}")
-        import tensorflow_io  # noqa: F401  (registers s3://, hdfs://, az://)
+    if scheme in EXTRA_SCHEMES and not extra_file_systems():
+        raise UserError(f"{path}: {no_file_system(scheme)}")
+    load_extra_file_systems()
     if scheme == "s3":
         _check_s3_endpoint(path)
     return tf.io.gfile
-
-
-# The schemes that tensorflow-io's file systems bring; gs:// is TensorFlow's own.
-EXTRA_SCHEMES = ("s3", "hdfs", "az")
 
 
 def extra_file_systems() -> bool:
@@ -57,7 +60,24 @@ def extra_file_systems() -> bool:
     import tensorflow as tf
 
     version = tuple(int(part) for part in tf.__version__.split(".")[:2])
-    return version <= (2, 17) and importlib.util.find_spec("tensorflow_io") is not None
+    return version <= S3_EXTRA_TENSORFLOW and importlib.util.find_spec("tensorflow_io") is not None
+
+
+def load_extra_file_systems() -> None:
+    """Registers tensorflow-io's file systems with TensorFlow where they load; nothing elsewhere."""
+    if extra_file_systems():
+        import tensorflow_io  # noqa: F401  (registers s3://, hdfs://, az://)
+
+
+def no_file_system(scheme: str) -> str:
+    """Why TensorFlow has no file system for `scheme` here, and what to install or write instead."""
+    if scheme in EXTRA_SCHEMES:
+        return (
+            f"{scheme}:// paths need tensorflow-io's file systems, which load only on TensorFlow "
+            f"{'.'.join(map(str, S3_EXTRA_TENSORFLOW))}: pip install 'techtonics[s3]' on Python "
+            f"{S3_EXTRA_PYTHONS} (docs/storage.md)"
+        )
+    return f"{scheme}:// is no file system here; paths are local, gs://, s3://, hdfs:// or az://"
 
 
 def _check_s3_endpoint(path: str) -> None:
@@ -107,6 +127,11 @@ def isdir(path: str) -> bool:
 def listdir(path: str) -> list[str]:
     """Names of the entries of a directory, sorted."""
     return sorted(_gfile(path).listdir(path) if is_remote(path) else os.listdir(path))
+
+
+def glob(pattern: str) -> list[str]:
+    """The paths that match a glob pattern, sorted."""
+    return sorted(_gfile(pattern).glob(pattern) if is_remote(pattern) else globbing.glob(pattern))
 
 
 def size(path: str) -> int:

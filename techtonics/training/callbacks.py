@@ -49,7 +49,7 @@ from techtonics.core.errors import UserError
 from techtonics.core.options import option
 from techtonics.training import tasks
 
-# The variables Keras's WorkerTrainingState saves beside the model (tf_keras 2.17).
+# The variables Keras's WorkerTrainingState saves beside the model (tf_keras 2.17-2.21).
 _SAVED_EPOCH = "ckpt_saved_epoch/.ATTRIBUTES/VARIABLE_VALUE"
 _SAVED_STEP = "ckpt_saved_batch/.ATTRIBUTES/VARIABLE_VALUE"
 _EPOCH_END = -1  # the saved step of a backup made at an epoch's end
@@ -243,7 +243,7 @@ class Backup(tf_keras.callbacks.BackupAndRestore):
     after it; this class alone decides when to save, so the number is unused.
     A backup at an epoch's end records step _EPOCH_END, and fit's
     initial_epoch (completed_epochs) resumes after it. Keras's state variables
-    are private (tf_keras 2.17's WorkerTrainingState); tests cover both kinds.
+    are private (tf_keras 2.17-2.21's WorkerTrainingState); tests cover both kinds.
     """
 
     def __init__(self, model_dir: str):
@@ -357,7 +357,7 @@ class _BestWeights(tf_keras.callbacks.ModelCheckpoint):
         super().on_epoch_end(epoch, logs)
         latest = self.chief and best_weights(self.model_dir)  # other workers never touch model_dir
         if latest:  # the others: superseded, or a write that a kill cut short
-            for path in tf.io.gfile.glob(fileio.join(self.model_dir, "best", "weights*")):
+            for path in fileio.glob(fileio.join(self.model_dir, "best", "weights*")):
                 if not path.startswith(latest + "."):
                     fileio.remove(path)
 
@@ -400,7 +400,7 @@ def _prune(directory: str, keep: int) -> None:
     """Removes every epoch checkpoint's files but the newest `keep` epochs'. TensorFlow's `checkpoint`
     file names only the newest, so no list ever names a removed one."""
     files: dict[int, list[str]] = {}
-    for path in tf.io.gfile.glob(fileio.join(directory, "epoch-*")):
+    for path in fileio.glob(fileio.join(directory, "epoch-*")):
         epoch = int(os.path.basename(path).split(".")[0].removeprefix("epoch-"))
         files.setdefault(epoch, []).append(path)
     for epoch in sorted(files)[:-keep]:

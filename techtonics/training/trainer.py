@@ -251,7 +251,7 @@ def _record_job(config: TrainConfig, model_dir: str, flags_text: str | None, con
     """
     fileio.makedirs(model_dir)
     for saved in ("checkpoints", "best", fileio.join("backup", "chief")):
-        for debris in tf.io.gfile.glob(fileio.join(model_dir, saved, "*_temp")):
+        for debris in fileio.glob(fileio.join(model_dir, saved, "*_temp")):
             fileio.rmtree(debris)
     before = fileio.read_json(fileio.join(model_dir, CONFIG_FILE)) or {}
     recorded = dataclasses.replace(config, epochs=max(config.epochs, before.get("epochs", 0)))
