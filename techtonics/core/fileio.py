@@ -8,6 +8,7 @@ tensorflow-io extends with s3://, hdfs:// and az:// (the s3 extra).
 
 import contextlib
 import fcntl
+import functools
 import glob as globbing
 import hashlib
 import importlib.util
@@ -50,6 +51,7 @@ def _gfile(path: str):
     return tf.io.gfile
 
 
+@functools.cache  # asked on every remote file operation; the answer cannot change in a process
 def extra_file_systems() -> bool:
     """Whether tensorflow-io's file systems (s3://, hdfs://, az://) can load here: the s3 extra's set.
 
