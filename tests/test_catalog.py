@@ -105,8 +105,7 @@ def test_without_an_arrival_model_there_are_no_picks_and_no_detection_is_an_empt
 
 def test_tasks_say_which_estimates_are_magnitudes_and_arrivals():
     def entry(task, target="source_magnitude"):
-        outputs = tasks.get(task, target).outputs("m")
-        return {c.split(".", 1)[1]: o.catalog_entry() for c, o in outputs.items()}
+        return {name: o.catalog_entry() for name, o in tasks.get(task, target).outputs().items()}
 
     entries = {target: entry("regression", target)[target] for target in stead.REGRESSION_TARGETS}
     assert entries == {

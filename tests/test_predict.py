@@ -91,16 +91,17 @@ def test_records_input_equals_evaluation(tiny_records, exports, tmp_path):
         source = ConvertedDataset(str(tiny_records))
         config = input_pipeline.InputConfig(batch_size=32)
         evaluated = evaluation.predict_split(loaded, tasks.from_info(info), source, "test", config)
-        expected, names = evaluated.predicted, [n.decode() for n in evaluated.metadata["trace_name"]]
+        names = [n.decode() for n in evaluated.metadata["trace_name"]]
         by_name = {r["trace_name"]: r for r in rows}
         if column:
             got = [float(by_name[n][column]) for n in names]
-            np.testing.assert_allclose(got, expected[:, stead.EARTHQUAKE_CLASS], rtol=1e-5, atol=1e-6)
+            expected = evaluated.values["p_earthquake"]
+            np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
             in_files = [r["trace_name"].decode() for r in read_records(tiny_records)["test"]]
             assert [r["trace_name"] for r in rows] == in_files  # every record, in file order
         else:  # the regressor is evaluated on earthquakes with the target: a subset of the rows
             got = [float(by_name[n]["magnitude.source_magnitude"]) for n in names]
-            np.testing.assert_allclose(got, expected, rtol=1e-5)
+            np.testing.assert_allclose(got, evaluated.values["source_magnitude"], rtol=1e-5)
 
 
 def test_several_models_in_one_pass_equal_each_model_alone(tiny_stead, exports, tmp_path):
@@ -390,7 +391,7 @@ def test_an_augmented_detector_finds_an_earthquake_30_s_into_the_window_that_the
     for name, path in (("plain", detector), ("augmented", augmented)):
         model, _ = export.load_exported(path)
         placed = evaluation.predict_split(model, task, converted, "test", config, p_at_s=30.0)
-        mean_p[name] = placed.predicted[placed.truth == 1, 1].mean()
+        mean_p[name] = placed.values["p_earthquake"][placed.metadata["label"] == 1].mean()
     # Margins, not the measured 0.01 and 0.8-0.9: training on another CPU draws other batches' floats.
     assert mean_p["plain"] < 0.2 and mean_p["augmented"] > 0.6, mean_p
 

@@ -13,7 +13,7 @@ from techtonics.data.converted import ConvertedDataset
 from techtonics.model import export
 from techtonics.prediction import inputs, predictor
 from techtonics.testing.exports import export_untrained
-from techtonics.training import evaluation, input_pipeline, metrics, tasks, trainer
+from techtonics.training import evaluation, evaluation_kinds, input_pipeline, metrics, tasks, trainer
 
 
 def _pairs_auc(positive, scores) -> float:
@@ -94,19 +94,21 @@ def test_evaluation_names_the_validation_threshold_and_the_export_records_it(tra
     threshold = written["threshold"]
     assert written == json.loads(json.dumps(test_metrics)) and threshold["chosen_on"] == "validation"
     validation = _answers(model_dir, tiny_records, "validation")
-    positive, scores = validation.truth == 1, validation.predicted[:, 1]
+    positive, scores = validation.metadata["label"] == 1, validation.values["p_earthquake"]
     assert threshold["validation"]["f1"] == pytest.approx(_best_f1(positive, scores))
     assert threshold["validation"] == metrics.at_threshold(positive, scores, threshold["value"])
     test = _answers(model_dir, tiny_records, "test")
     assert written["at_threshold"] == metrics.at_threshold(
-        test.truth == 1, test.predicted[:, 1], threshold["value"]
+        test.metadata["label"] == 1, test.values["p_earthquake"], threshold["value"]
     )
-    assert written["roc_auc"] == pytest.approx(_pairs_auc(test.truth == 1, test.predicted[:, 1]))
+    assert written["roc_auc"] == pytest.approx(
+        _pairs_auc(test.metadata["label"] == 1, test.values["p_earthquake"])
+    )
     info = json.loads((model_dir / "export" / export.EXPORT_INFO).read_text())
     assert info["threshold"]["value"] == threshold["value"] and info["threshold"]["records"] == str(
         tiny_records
     )
-    assert "at threshold" in tasks.from_info(written).summary(written)
+    assert "at threshold" in evaluation_kinds.summary(tasks.from_info(written), written)
     # The command evaluates a split again with the same threshold; on another dataset it leaves the export's.
     again = trainer.evaluate_model_dir(str(model_dir), "validation")
     assert again["threshold"]["value"] == threshold["value"]

@@ -19,7 +19,8 @@ field scores pickers: score_detection the highest earthquake probability
 (1 - noise), score_p_or_s the highest P over the highest S, and each
 phase's pick its most probable sample.
 Which model answers what comes from its task's declared outputs
-(tasks.Output, Task.phase_probabilities). A column a model does not answer
+(task_base.Output: a detection, arrivals, or per-sample phase
+probabilities). A column a model does not answer
 is left empty (NaN), as the field's collect_results.py expects.
 
 Windows are read through tf.data, a batch of targets a call, in parallel
@@ -49,17 +50,22 @@ TASK_OF_COLUMN = {
 }
 
 
+def per_sample(task) -> str | None:
+    """The export's answer of per-sample phase probabilities that `task` (a tasks.Task) declares, if any."""
+    return next((o.answer for o in task.outputs().values() if o.kind == "phase_probabilities"), None)
+
+
 def answered(task, model_name: str = "model") -> dict[str, str]:
-    """{the field's column: the prediction column it comes from} of a model of `task` (a tasks.Task); a
-    picker answers every column from its per-sample probabilities (Task.phase_probabilities)."""
-    if task.phase_probabilities:
-        return dict.fromkeys(PREDICTION_COLUMNS, task.phase_probabilities)
+    """{the field's column: the prediction column it comes from} of a model of `task`; a picker answers
+    every column from its per-sample probabilities (`per_sample`)."""
+    if per_sample(task):
+        return dict.fromkeys(PREDICTION_COLUMNS, per_sample(task))
     found = {}
-    for column, output in task.outputs(model_name).items():
+    for name, output in task.outputs().items():
         if output.kind == "earthquake_probability":
-            found["score_detection"] = column
+            found["score_detection"] = f"{model_name}.{name}"
         elif output.kind == "arrival":
-            found[f"{output.phase.lower()}_sample_pred"] = column
+            found[f"{output.phase.lower()}_sample_pred"] = f"{model_name}.{name}"
     return found
 
 
@@ -70,8 +76,8 @@ def scored_tasks(task) -> list[str]:
 
 def reading(task, task_file: str) -> tuple[bool, bool]:
     """How a model of `task` reads a targets file: (the window alone, masked; per-sample probabilities)."""
-    per_sample = bool(task.phase_probabilities)
-    return task_file == "task1" and not per_sample, per_sample
+    probabilities = bool(per_sample(task))
+    return task_file == "task1" and not probabilities, probabilities
 
 
 def _window_scores(probabilities: np.ndarray, low: np.ndarray, high: np.ndarray) -> dict[str, np.ndarray]:
@@ -171,16 +177,16 @@ def score(
     values = {m.name: {c: np.full(len(rows), np.nan) for c in PREDICTION_COLUMNS} for m in predictor.models}
     read = np.zeros(len(rows), bool)
     start, end = rows.start_sample.to_numpy(np.int64), rows.end_sample.to_numpy(np.int64)
-    columns_needed = any(not m.task.phase_probabilities for m in predictor.models)
+    probabilities = {m.name: per_sample(m.task) for m in predictor.models}
+    columns_needed = not all(probabilities.values())
     for waveforms, positions in batches:
         positions = positions.numpy()
         read[positions] = True
         answers = predictor.predict(waveforms) if columns_needed else {}
         window = (start[positions] - first[positions], end[positions] - first[positions])
         for m in predictor.models:
-            if m.task.phase_probabilities:
-                probabilities = m.loaded.serve(waveforms)[m.task.phase_probabilities].numpy()
-                found = _window_scores(probabilities, *window)
+            if probabilities[m.name]:
+                found = _window_scores(m.loaded.serve(waveforms)[probabilities[m.name]].numpy(), *window)
             else:
                 found = {field: answers[column] for field, column in answered(m.task, m.name).items()}
             for field, value in found.items():

@@ -13,7 +13,7 @@ from techtonics.conversion import converter, plan, verify
 from techtonics.core import errors
 from techtonics.data import splits, stead
 from techtonics.synthetic import generator
-from techtonics.training import tasks
+from techtonics.training import evaluation_kinds, tasks
 
 
 def generate(stead_dir: str, earthquakes: int, noise: int, seed: int) -> list[stead.SteadPair]:
@@ -61,7 +61,7 @@ def train(records_dir: str, model_dir: str, job_flags: tuple[str, ...]) -> dict:
 
 def describe(metrics: dict) -> str:
     """One line of the headline test metrics of an evaluation's metrics.json."""
-    return tasks.from_info(metrics).summary(metrics)
+    return evaluation_kinds.summary(tasks.from_info(metrics), metrics)
 
 
 def describe_p_offset(metrics: dict) -> str:

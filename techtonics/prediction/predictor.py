@@ -8,9 +8,10 @@ every GPU of a machine predicts and a short last batch needs no padding.
 
 Each model's outputs are columns named after the model (its directory,
 `models/classification/export` -> `classification`), as its task names them
-(training/tasks.py): a classifier gives `<name>.p_noise` and
-`<name>.p_earthquake`, a regressor `<name>.<target>` in the target's own
-units. `predict` runs the whole job; outputs.py writes what it finds.
+(its task's declared outputs, task_base.Output): a classifier gives
+`<name>.p_noise` and `<name>.p_earthquake`, a regressor `<name>.<target>`
+in the target's own units, a picker its detection and picks. `predict`
+runs the whole job; outputs.py writes what it finds.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from techtonics.data import stead
 from techtonics.model import export
 from techtonics.prediction import chunk_store, continuous, inputs, outputs, sharding
 from techtonics.training import tasks
+from techtonics.training.task_base import ESTIMATES
 
 
 def model_name(path: str) -> str:
@@ -82,32 +84,39 @@ class Predictor:
             for path, name in zip(paths, model_names(paths)):
                 loaded, info = export.load_exported(path)
                 self.models.append(LoadedModel(name, loaded, info, tasks.from_info(info)))
-        self.columns = [c for m in self.models for c in m.task.prediction_columns(m.name)]
+        # Every model's declared outputs that are columns, by column (MODEL.OUTPUT), and the model of each.
+        self.outputs, self._model_of = {}, {}
+        for m in self.models:
+            for name, o in m.task.outputs().items():
+                if o.is_column:
+                    confidence = o.confidence and f"{m.name}.{o.confidence}"
+                    self.outputs[f"{m.name}.{name}"] = dataclasses.replace(o, confidence=confidence)
+                    self._model_of[f"{m.name}.{name}"] = m
+        self.columns = list(self.outputs)
         self.channels = "".join(
             c for c in stead.CHANNELS if any(c in m.info["image_channels"] for m in self.models)
         )
-        detectors = [m.task.detection_column(m.name) for m in self.models]
-        self.detector = next((column for column in detectors if column), None)
-        outputs = {c: o for m in self.models for c, o in m.task.outputs(m.name).items()}
+        detectors = [c for c, o in self.outputs.items() if o.kind == "earthquake_probability"]
+        self.detector = detectors[0] if detectors else None
         # What a detection reports: every model's estimates (arrivals, magnitudes, values), not probabilities.
-        self.estimates = [c for c, o in outputs.items() if o.kind in ("arrival", "magnitude", "value")]
+        self.estimates = [c for c, o in self.outputs.items() if o.kind in ESTIMATES]
         # The arrivals reported from their most confident window (a picker's), by that probability's column.
-        self.chosen_by = {c: o.confidence for c, o in outputs.items() if o.confidence}
+        self.chosen_by = {c: o.confidence for c, o in self.outputs.items() if o.confidence}
         # The estimates that QuakeML holds as magnitudes or picks, by the detection field reporting them.
         self.catalog_entries = {
-            continuous.estimate_field(c): o.catalog_entry() for c, o in outputs.items() if o.catalog_entry()
+            continuous.estimate_field(c): o.catalog_entry()
+            for c, o in self.outputs.items()
+            if o.catalog_entry()
         }
         # The decision threshold the detecting model's evaluation chose (--threshold=auto); None: none.
-        self.recorded_threshold = next(
-            (export.recorded_threshold(m.info) for m in self.models if m.task.detection_column(m.name)), None
+        self.recorded_threshold = self.detector and export.recorded_threshold(
+            self._model_of[self.detector].info
         )
         self._step = tf.function(self._answers)
 
     def _answers(self, waveform: tf.Tensor) -> dict[str, tf.Tensor]:
-        answers = {}
-        for m in self.models:
-            answers.update(m.task.prediction_values(m.name, m.loaded.serve(waveform)))
-        return answers
+        answers = {m.name: m.loaded.serve(waveform) for m in self.models}
+        return {column: o.read(answers[self._model_of[column].name]) for column, o in self.outputs.items()}
 
     def predict(self, waveform: np.ndarray | tf.Tensor) -> dict[str, np.ndarray]:
         """Every column for a batch of (n, 6000, 3) waveforms, in batch order."""

@@ -25,7 +25,7 @@ import tensorflow as tf
 from techtonics.core import fileio
 from techtonics.data.converted import ConvertedDataset
 from techtonics.model import export
-from techtonics.training import figures, input_pipeline, tasks
+from techtonics.training import evaluation_kinds, figures, input_pipeline, tasks
 
 OFFSETS_S = (1.0, 5.0, 15.0, 30.0, 45.0)  # where P is placed, seconds into the window
 
@@ -34,9 +34,8 @@ OFFSETS_S = (1.0, 5.0, 15.0, 30.0, 45.0)  # where P is placed, seconds into the 
 class SplitPredictions:
     """A model's answers on every example of a split, in file order, beside what evaluation compares."""
 
-    predicted: np.ndarray  # the export's answer: (n, classes) probabilities or (n,) values
-    truth: np.ndarray  # the task's truth per example
-    metadata: dict[str, np.ndarray]  # input_pipeline.METADATA_FIELDS, label and the truth field
+    values: dict[str, np.ndarray]  # each of the task's declared outputs that is a column, by name
+    metadata: dict[str, np.ndarray]  # input_pipeline.METADATA_FIELDS, label and the truth fields
     grid_index: np.ndarray  # examples shown in the grid, by position
     grid_images: np.ndarray  # their model input images
 
@@ -48,18 +47,22 @@ def predict_split(
     split: str,
     config: input_pipeline.InputConfig,
     p_at_s: float | None = None,
+    grid_quota: dict[int, int] | None = None,
 ) -> SplitPredictions:
     """The model (an export, in memory or loaded: `serve` and `spectrogram`) on every example of a split.
 
-    p_at_s: every earthquake's P moved this many seconds into the window first.
+    p_at_s: every earthquake's P moved this many seconds into the window first. grid_quota: how many
+    examples of each class to keep the input images of.
     """
     ds, _ = input_pipeline.split_dataset(
         converted, split, config, task, training=False, metadata=True, p_at_s=p_at_s
     )
-    quota = task.grid_quota()
-    outputs, metadata, grid_index, grid_images, seen = [], [], [], [], 0
+    outputs = {name: o for name, o in task.outputs().items() if o.is_column}
+    quota = dict(grid_quota or {})
+    values, metadata, grid_index, grid_images, seen = [], [], [], [], 0
     for waveform, _, extra in ds:
-        outputs.append(model.serve(waveform)[task.output_name].numpy())
+        answer = model.serve(waveform)
+        values.append({name: o.read(answer).numpy() for name, o in outputs.items()})
         metadata.append({k: v.numpy() for k, v in extra.items()})
         for cls, wanted in quota.items():
             picked = np.flatnonzero(metadata[-1]["label"] == cls)[:wanted]
@@ -67,12 +70,10 @@ def predict_split(
             if picked.size:
                 grid_index.append(seen + picked)
                 grid_images.append(model.spectrogram(tf.gather(waveform, picked))["image"].numpy())
-        seen += len(outputs[-1])
-    meta = {k: np.concatenate([m[k] for m in metadata]) for k in metadata[0]}
+        seen += len(metadata[-1]["label"])
     return SplitPredictions(
-        np.concatenate(outputs),
-        task.truth(meta),
-        meta,
+        {k: np.concatenate([v[k] for v in values]) for k in outputs},
+        {k: np.concatenate([m[k] for m in metadata]) for k in metadata[0]},
         np.concatenate(grid_index) if grid_index else np.zeros(0, np.int64),
         np.concatenate(grid_images) if grid_images else np.zeros(0, np.float32),
     )
@@ -89,39 +90,45 @@ def evaluate(
 ) -> dict:
     """Writes MODEL_DIR/eval/SPLIT/metrics.json and figures; returns the metrics.
 
+    Each kind of output the task declares adds its metrics and figures (evaluation_kinds.of).
     export_path: the export (of `model`) that records the decision threshold
     chosen on the validation split; None: metrics.json alone names it.
     """
-    result = predict_split(model, task, converted, split, config)
+    kinds = evaluation_kinds.of(task)
+    # The grid shows the model's input images, of the first kind that titles them.
+    shows = next((kind for kind in kinds if kind.grid_quota()), None) if task.reads_image else None
+    result = predict_split(model, task, converted, split, config, grid_quota=shows and shows.grid_quota())
     validation = None
-    if task.chooses_threshold and not converted.has("validation"):
+    chooses_threshold = any(kind.chooses_threshold for kind in kinds)
+    if chooses_threshold and not converted.has("validation"):
         print(f"{converted.path}: no validation split to choose a decision threshold on; none is chosen")
-    elif task.chooses_threshold:
+    elif chooses_threshold:
         chosen_on = (
             result if split == "validation" else predict_split(model, task, converted, "validation", config)
         )
-        validation = (chosen_on.truth, chosen_on.predicted)
+        validation = (chosen_on.values, chosen_on.metadata)
     out_dir = fileio.join(model_dir, "eval", split)
     fileio.makedirs(out_dir)
     history = fileio.join(model_dir, "history.csv")
     paths = [figures.training_curves(history, out_dir)] if fileio.exists(history) else []
-    metrics, task_figures = task.evaluate(
-        result.truth, result.predicted, result.metadata, out_dir, validation
-    )
-    paths += task_figures
+    metrics = {}
+    for kind in kinds:
+        kind_metrics, kind_figures = kind.metrics(result.values, result.metadata, out_dir, validation)
+        metrics.update(kind_metrics)
+        paths += kind_figures
+    placed = [predict_split(model, task, converted, split, config, p_at_s=o) for o in OFFSETS_S]
     by_offset = [
-        task.position_metrics(placed.truth, placed.predicted, metrics)
-        for placed in (predict_split(model, task, converted, split, config, p_at_s=o) for o in OFFSETS_S)
+        {k: v for kind in kinds for k, v in kind.position_metrics(p.values, p.metadata, metrics).items()}
+        for p in placed
     ]
     metrics["p_offset"] = {
         "offsets_s": list(OFFSETS_S),
         **{k: [m[k] for m in by_offset] for k in by_offset[0]},
     }
     paths.append(figures.position_robustness(metrics["p_offset"], task.describe(), out_dir))
-    shown = result.grid_index
-    if shown.size:  # a task without an image (the picker) shows none
-        texts = [task.grid_text(result.truth[i], result.predicted[i]) for i in shown]
-        names = [result.metadata["trace_name"][i].decode() for i in shown]
+    if result.grid_index.size:
+        texts = [shows.grid_text(result.values, result.metadata, i) for i in result.grid_index]
+        names = [result.metadata["trace_name"][i].decode() for i in result.grid_index]
         true_text, predicted_text = [t for t, _ in texts], [p for _, p in texts]
         paths.append(figures.example_grid(result.grid_images, names, true_text, predicted_text, out_dir))
     metrics.update(split=split, task=task.name, figures=[p.rsplit("/", 1)[-1] for p in paths])

@@ -108,7 +108,10 @@ def _parse(
             return features["waveform"], label, weighed(features)
         if not metadata:
             return features["waveform"], label
-        fields = dict.fromkeys((*METADATA_FIELDS, "label", task.truth_field, *augmentation.SAMPLE_TARGETS))
+        truths = (
+            o.truth for o in task.outputs().values() if o.truth
+        )  # what evaluation compares outputs with
+        fields = dict.fromkeys((*METADATA_FIELDS, "label", *truths, *augmentation.SAMPLE_TARGETS))
         return features["waveform"], label, {name: features[name] for name in fields}
 
     return parse
@@ -260,7 +263,7 @@ def dataset(
     stream starts, so a resumed run reads what an uninterrupted one reads
     from there. Otherwise one pass in file order with the last partial batch.
     metadata: a third element with METADATA_FIELDS, the raw label, the
-    task's truth and the arrivals, for evaluation.
+    fields its outputs are compared with (Output.truth) and the arrivals, for evaluation.
     input_context: this input pipeline's place in a distributed job; the
     dataset then holds only its share, in per-replica batches.
     input_pipelines: the job's (one per worker), when tf.distribute shards

@@ -13,26 +13,27 @@ regressor's targets do (an arrival pushed out of the window is none).
 Its export answers `phase_probabilities` (batch, 6000, 3) and `picks`
 (batch, 5): PICK_COLUMNS, the whole window's detection (the highest
 earthquake probability, 1 - noise, at any sample), and each phase's pick
-(its most probable sample) and probability. Prediction writes those as
-columns; the pick-benchmark reads the per-sample probabilities inside its
-windows (benchmark/scoring.py). Evaluation scores the detection as the
-classifier's (threshold of best F1 on validation) and the picks' residuals.
+(its most probable sample) and probability. It declares them as outputs
+(`Picking.outputs`), and the later stages read them by kind: prediction
+writes the columns; evaluation scores the detection as the classifier's
+(threshold of best F1 on validation) and the picks as onsets
+(training/evaluation_kinds.py); the pick-benchmark reads the per-sample
+probabilities inside its windows (benchmark/scoring.py).
 """
 
 from __future__ import annotations
 
-import numpy as np
+import dataclasses
+
 import tensorflow as tf
 import tf_keras
 
 from techtonics.data import stead
 from techtonics.model import unet
-from techtonics.training import figures, metrics
-from techtonics.training.task_base import Output, Task, detection_metrics
+from techtonics.training.task_base import Output, Task
 
 SIGMA_SAMPLES = 20.0  # the label's Gaussian around an arrival: 0.2 s at 100 Hz (SeisBench's PhaseNet)
 PICK_COLUMNS = ("p_earthquake", "p_arrival_sample", "p_probability", "s_arrival_sample", "s_probability")
-GOOD_PICK_S = 0.1  # the field's "good pick": within this of the analyst's
 
 
 def _picks(probabilities: tf.Tensor) -> tf.Tensor:
@@ -54,9 +55,9 @@ class Picking(Task):
     truth_field = "p_arrival_sample"
     output_name = "picks"
     filters_examples = False
-    chooses_threshold = True
     head = "unet"
-    phase_probabilities = "phase_probabilities"
+    reads_image = False  # it reads the raw waveform
+    phase_probabilities = "phase_probabilities"  # what the export calls its per-sample probabilities
 
     def describe(self):
         return "picking of P and S"
@@ -100,77 +101,19 @@ class Picking(Task):
     def serving(self, info):
         return lambda output: {self.output_name: _picks(output), self.phase_probabilities: output}
 
-    def truth(self, metadata):
-        return np.stack(
-            [metadata["label"], metadata["p_arrival_sample"], metadata["s_arrival_sample"]], axis=1
-        ).astype(np.float64)
-
-    @staticmethod
-    def _residuals(truth, predicted) -> dict[str, np.ndarray]:
-        """Each phase's pick - onset in seconds, over the earthquakes that have the onset."""
-        rate = stead.SAMPLING_RATE_HZ
-        return {
-            phase: (predicted[known, column] - truth[known, onset]) / rate
-            for phase, onset, column in (("P", 1, 1), ("S", 2, 3))
-            for known in [(truth[:, 0] == stead.EARTHQUAKE_CLASS) & np.isfinite(truth[:, onset])]
-        }
-
-    @staticmethod
-    def _detection(predicted) -> np.ndarray:
-        return np.stack([1.0 - predicted[:, 0], predicted[:, 0]], axis=1)
-
-    def evaluate(self, truth, predicted, metadata, out_dir, validation=None):
-        labels = truth[:, 0].astype(np.int64)
-        if validation:
-            validation = (validation[0][:, 0].astype(np.int64), self._detection(validation[1]))
-        task_metrics, paths = detection_metrics(labels, self._detection(predicted), out_dir, validation)
-        residuals = self._residuals(truth, predicted)
-        for phase, residual in residuals.items():
-            task_metrics[f"{phase}_onset"] = {"picks": int(residual.size)}
-            if residual.size:  # a split without this phase has no figures for it
-                mean, rms, mae = metrics.residual_summary(residual)
-                good_share = float(np.mean(np.abs(residual) <= GOOD_PICK_S))
-                task_metrics[f"{phase}_onset"].update(
-                    mean_s=mean, rmse_s=rms, mae_s=mae, good_share=good_share
-                )
-        paths.append(figures.onset_residuals(residuals, "test split", out_dir))
-        return task_metrics, paths
-
-    def position_metrics(self, truth, predicted, task_metrics):
-        threshold = task_metrics["threshold"]["value"] if "threshold" in task_metrics else 0.5
-        earthquake = truth[:, 0] == stead.EARTHQUAKE_CLASS
-        p = self._residuals(truth, predicted)["P"]
-        return {
-            "recall": float(np.mean(predicted[earthquake, 0] >= threshold)),
-            "p_mae_s": float(np.mean(np.abs(p))) if p.size else float("nan"),
-        }
-
-    def grid_quota(self):
-        return {}  # no image to show
-
-    def grid_text(self, truth, predicted):
-        return "", ""
-
-    def summary(self, task_metrics):
-        onsets = ", ".join(
-            f"{phase} MAE {task_metrics[f'{phase}_onset']['mae_s']:.3f} s "
-            f"({task_metrics[f'{phase}_onset']['good_share']:.0%} within {GOOD_PICK_S} s)"
-            for phase in ("P", "S")
-            if task_metrics[f"{phase}_onset"]["picks"]
+    def outputs(self):
+        answers = dict(  # each pick of a detection comes from the window most sure of it
+            p_earthquake=Output("earthquake_probability", self.output_name, truth="label"),
+            p_arrival_sample=Output(
+                "arrival", self.output_name, truth="p_arrival_sample", phase="P", confidence="p_probability"
+            ),
+            p_probability=Output("value", self.output_name, confidence="p_probability"),
+            s_arrival_sample=Output(
+                "arrival", self.output_name, truth="s_arrival_sample", phase="S", confidence="s_probability"
+            ),
+            s_probability=Output("value", self.output_name, confidence="s_probability"),
         )
-        return f"detection f1 {task_metrics['f1']:.3f}, roc_auc {task_metrics['roc_auc']:.3f}; {onsets}"
-
-    def outputs(self, model_name):
-        p, s = f"{model_name}.p_probability", f"{model_name}.s_probability"
-        kinds = (  # a detection reports each pick and its probability from the window most sure of it
-            Output("earthquake_probability"),
-            Output("arrival", "P", confidence=p),
-            Output("value", confidence=p),
-            Output("arrival", "S", confidence=s),
-            Output("value", confidence=s),
-        )
-        return {f"{model_name}.{c}": kind for c, kind in zip(PICK_COLUMNS, kinds)}
-
-    def prediction_values(self, model_name, answer):
-        picks = answer[self.output_name]
-        return {f"{model_name}.{c}": picks[:, i] for i, c in enumerate(PICK_COLUMNS)}
+        return {
+            **{name: dataclasses.replace(o, column=PICK_COLUMNS.index(name)) for name, o in answers.items()},
+            self.phase_probabilities: Output("phase_probabilities", self.phase_probabilities),
+        }

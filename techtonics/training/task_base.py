@@ -1,8 +1,14 @@
 """What every task declares: the `Task` interface (TF Model Garden's Task) and what its outputs are.
 
-training/tasks.py holds the original's tasks and the registry (`tasks.get`),
-training/picking.py the picker; every other stage asks a task through this
-interface.
+A task declares what training needs (which examples and their labels, the
+model, its loss and metrics, the monitored metric) and what the model
+outputs (`Output`s, by name, with their kind). The stages after training
+read only those declarations: evaluation scores each output by its kind
+(training/evaluation_kinds.py), export records `export_info` and serves
+`serving`, prediction writes the outputs that are columns, the catalog
+and the pick-benchmark take what their kinds say. training/tasks.py holds
+the original's tasks and the registry (`tasks.get`), training/picking.py
+the picker.
 """
 
 from __future__ import annotations
@@ -10,31 +16,59 @@ from __future__ import annotations
 import abc
 import dataclasses
 
-import numpy as np
 import tensorflow as tf
 import tf_keras
 
 from techtonics.core import options
 from techtonics.core.errors import UserError
-from techtonics.data import stead
 from techtonics.data.converted import ConvertedDataset
 from techtonics.model import cnn
-from techtonics.training import augmentation, figures, metrics
+from techtonics.training import augmentation
+
+# Output.kind: what an output is. Those in ESTIMATES are what a detection reports of its event.
+KINDS = (
+    "earthquake_probability",  # of the whole input holding an earthquake
+    "class_probability",  # of another class
+    "arrival",  # a sample of the input; Output.phase P or S
+    "magnitude",
+    "value",  # in the target's or the output's own units
+    "phase_probabilities",  # (samples, [P, S, noise]) at every sample of the input: no column
+)
+ESTIMATES = ("arrival", "magnitude", "value")
 
 
 @dataclasses.dataclass(frozen=True)
 class Output:
-    """What one column of a model's answer is, for the stages that read it (prediction, the pick-benchmark).
+    """One named output of a model: where the export's answer holds it and what it is, for every stage that
+    reads answers (evaluation, prediction, the catalog, the pick-benchmark).
 
-    kind: "earthquake_probability" (of the whole input holding an earthquake), "class_probability" (of
-    another class), "arrival" (a sample of the input; `phase` P or S), "magnitude", or "value" (in the
-    target's units). confidence: the column of an arrival's probability, where the model gives one: a
-    detection then reports the arrival of its most confident window rather than the median of all.
+    kind: one of KINDS. answer: the export's answer it is read from; column: its column of that answer,
+    where the answer has several (None: the whole answer). truth: the record field it estimates, which
+    evaluation compares it with (None: nothing to compare). confidence: the output that is this arrival's
+    probability, where the model gives one (a pick): a detection then reports the arrival of its most
+    confident window rather than the median of all, and evaluation scores it as an onset.
     """
 
     kind: str
+    answer: str
+    column: int | None = None
+    truth: str | None = None
     phase: str | None = None
     confidence: str | None = None
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"output kind {self.kind!r} is none of {KINDS}")
+
+    @property
+    def is_column(self) -> bool:
+        """Whether it is one value per input (a column of predictions.csv), not one per sample."""
+        return self.kind != "phase_probabilities"
+
+    def read(self, answer: dict):
+        """Its values (a tensor or an array) from the export's answer to a batch."""
+        values = answer[self.answer]
+        return values if self.column is None else values[:, self.column]
 
     def catalog_entry(self) -> str | None:
         """What a detection's estimate of this output is in a QuakeML catalog: "magnitude", or the phase
@@ -48,12 +82,11 @@ class Task(abc.ABC):
     name: str
     default_dropout: float  # after pooling, when --dropout is not given
     monitor: tuple[str, str]  # (Keras log name, "min" or "max") of the best epoch
-    truth_field: str  # the parsed record field evaluation compares predictions with
+    truth_field: str  # the parsed record field the label is made from
     output_name: str  # what the export calls its answer
     filters_examples: bool  # keeps only some records of a batch (then batches are re-formed)
-    chooses_threshold = False  # evaluate also reads the validation split, to choose a decision threshold
     head = "dense"  # the model's head: the original's dense layers, "arrival" (ArrivalRegression) or "unet"
-    phase_probabilities: str | None = None  # the export's per-sample probabilities of P, S, noise, if any
+    reads_image = True  # the model reads the spectrogram image (evaluation shows a grid of them)
 
     def __init__(self, target: str):
         self.target = target
@@ -115,54 +148,10 @@ class Task(abc.ABC):
     def serving(self, info: dict):
         """The export's answer: a function of the model's output to {output name: tensor}."""
 
-    def truth(self, metadata: dict) -> np.ndarray:
-        """The true values of the examples evaluation read."""
-        return metadata[self.truth_field]
-
     @abc.abstractmethod
-    def evaluate(
-        self, truth, predicted, metadata: dict, out_dir: str, validation: tuple | None = None
-    ) -> tuple[dict, list[str]]:
-        """(metrics.json's task metrics, the figures written into out_dir).
-
-        validation: (truth, predicted) of the validation split, for a task
-        that chooses_threshold; its metrics then hold `threshold`
-        (metrics.decision_threshold), which the export records.
-        """
-
-    @abc.abstractmethod
-    def position_metrics(self, truth, predicted, task_metrics: dict) -> dict[str, float]:
-        """The metrics that evaluation reports against where P sits in the window (evaluation.OFFSETS_S);
-        task_metrics: `evaluate`'s on the split as it is (its chosen threshold)."""
-
-    @abc.abstractmethod
-    def grid_quota(self) -> dict[int, int]:
-        """How many examples of each class the example grid shows."""
-
-    @abc.abstractmethod
-    def grid_text(self, truth, predicted) -> tuple[str, str]:
-        """(true, predicted) as the example grid titles one example."""
-
-    @abc.abstractmethod
-    def summary(self, task_metrics: dict) -> str:
-        """One line of the headline metrics of evaluate's metrics.json."""
-
-    @abc.abstractmethod
-    def outputs(self, model_name: str) -> dict[str, Output]:
-        """The columns of predictions.csv that a model of this task fills, and what each is."""
-
-    @abc.abstractmethod
-    def prediction_values(self, model_name: str, answer: dict) -> dict:
-        """The export's answer for a batch as {column: tensor}."""
-
-    def prediction_columns(self, model_name: str) -> list[str]:
-        """The columns of predictions.csv that a model of this task fills."""
-        return list(self.outputs(model_name))
-
-    def detection_column(self, model_name: str) -> str | None:
-        """The column whose windows above the threshold are detections; None if the task detects nothing."""
-        found = [c for c, o in self.outputs(model_name).items() if o.kind == "earthquake_probability"]
-        return found[0] if found else None
+    def outputs(self) -> dict[str, Output]:
+        """What the model outputs, by name (a column of predictions.csv is MODEL.NAME): every other stage
+        reads the answers through these (training/evaluation.py, prediction, the pick-benchmark)."""
 
     def recommended_flags(self) -> list[str]:
         """The trainer's flags of the recipe that makes this task's model find an earthquake anywhere in
@@ -175,19 +164,3 @@ class Task(abc.ABC):
         if spec != "none":
             raise UserError(f"--class_weight={spec}: {self.describe()} learns no classes to weigh")
         return None
-
-
-def detection_metrics(
-    labels, probabilities, out_dir: str, validation: tuple | None
-) -> tuple[dict, list[str]]:
-    """A detector's metrics.json metrics and figures: classes from (n, classes) probabilities, and at the
-    threshold of best F1 on validation's (labels, probabilities) when given."""
-    task_metrics, curves = metrics.classification_metrics(labels, probabilities)
-    threshold = metrics.decision_threshold(*validation) if validation else None
-    if threshold:
-        positive = labels == stead.EARTHQUAKE_CLASS
-        task_metrics["threshold"] = threshold
-        task_metrics["at_threshold"] = metrics.at_threshold(
-            positive, probabilities[:, stead.EARTHQUAKE_CLASS], threshold["value"]
-        )
-    return task_metrics, figures.classification_figures(curves, out_dir)

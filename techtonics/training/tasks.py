@@ -1,24 +1,24 @@
 """What a model learns, one object per problem: nothing outside the tasks branches on the task.
 
-A `Task` (task_base.py) holds everything that differs between problems (TF Model Garden's
-Task): which examples it reads and their label, its model (the original's CNN
-with the task's head), loss and metrics, the metric that picks the best
-epoch, what its export answers, how it is evaluated and drawn, and the
-columns it adds to predictions. Every other module asks the task.
+A `Task` (task_base.py) declares what differs between problems (TF Model
+Garden's Task): which examples it reads and their label, its model (the
+original's CNN with the task's head), loss and metrics, the metric that
+picks the best epoch, what its export answers and what each of its outputs
+is (task_base.Output). Evaluation, prediction, the catalog and the
+pick-benchmark read those outputs by their kind.
 
     task = tasks.get("regression", target="source_magnitude")
     model = task.build_model(model_config)
 
 The original's classifier and regressors are here; the picker is
-training/picking.py. Adding a problem is a module like it and its entry in
-TASKS; `--task` offers every name in TASKS.
+training/picking.py. Adding a problem is a module like it, its entry in
+TASKS and a config; `--task` offers every name in TASKS.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 import tensorflow as tf
 import tf_keras
 
@@ -27,9 +27,9 @@ from techtonics.core.errors import UserError
 from techtonics.data import stead
 from techtonics.model import cnn, spectrogram
 from techtonics.model.spectrogram import SpectrogramConfig
-from techtonics.training import augmentation, figures, metrics
+from techtonics.training import augmentation
 from techtonics.training.picking import Picking
-from techtonics.training.task_base import Output, Task, detection_metrics
+from techtonics.training.task_base import Output, Task
 
 
 def parse_class_weight(spec: str) -> tuple[float, ...] | None:
@@ -47,9 +47,6 @@ def parse_class_weight(spec: str) -> tuple[float, ...] | None:
             f"({','.join(stead.CLASS_NAMES)}), such as 1,0.4"
         )
     return weights
-
-
-GRID_EXAMPLES = 16
 
 
 class Classification(Task):
@@ -109,48 +106,13 @@ class Classification(Task):
     def serving(self, info):
         return lambda output: {self.output_name: output}
 
-    def evaluate(self, truth, predicted, metadata, out_dir, validation=None):
-        return detection_metrics(truth, predicted, out_dir, validation)
-
-    def position_metrics(self, truth, predicted, task_metrics):
-        # Only earthquakes have a P to place; noise is what it was. Recall at the threshold that predict
-        # detects at (--threshold=auto), or 0.5 where none was chosen.
-        threshold = task_metrics["threshold"]["value"] if "threshold" in task_metrics else 0.5
-        p_earthquake = predicted[truth == stead.EARTHQUAKE_CLASS, stead.EARTHQUAKE_CLASS]
+    def outputs(self):
         return {
-            "recall": float(np.mean(p_earthquake >= threshold)),
-            "mean_p_earthquake": float(p_earthquake.mean()),
-        }
-
-    def grid_quota(self):
-        classes = len(stead.CLASS_NAMES)
-        return {c: GRID_EXAMPLES // classes for c in range(classes)}
-
-    def grid_text(self, truth, predicted):
-        return stead.CLASS_NAMES[truth], f"{stead.CLASS_NAMES[predicted.argmax()]} {predicted.max():.2f}"
-
-    def summary(self, task_metrics):
-        names = ("accuracy", "precision", "recall", "f1", "roc_auc")
-        line = ", ".join(f"{n} {task_metrics[n]:.3f}" for n in names)
-        if "threshold" not in task_metrics:  # none chosen, or a metrics.json of an earlier release
-            return line
-        at = task_metrics["at_threshold"]
-        return (
-            f"{line}; at threshold {task_metrics['threshold']['value']:.3f} (best F1 on validation): "
-            f"precision {at['precision']:.3f}, recall {at['recall']:.3f}, f1 {at['f1']:.3f}"
-        )
-
-    def outputs(self, model_name):
-        return {
-            f"{model_name}.p_{c}": Output(
-                "earthquake_probability" if i == stead.EARTHQUAKE_CLASS else "class_probability"
-            )
+            f"p_{c}": Output("earthquake_probability", self.output_name, i, truth="label")
+            if i == stead.EARTHQUAKE_CLASS
+            else Output("class_probability", self.output_name, i)
             for i, c in enumerate(stead.CLASS_NAMES)
         }
-
-    def prediction_values(self, model_name, answer):
-        probabilities = answer[self.output_name]
-        return {f"{model_name}.p_{c}": probabilities[:, i] for i, c in enumerate(stead.CLASS_NAMES)}
 
 
 # The targets whose estimate is an arrival, and of which phase (Regression.outputs).
@@ -231,43 +193,10 @@ class Regression(Task):
         mean, std = info["mean"], info["std"]
         return lambda output: {self.output_name: output[:, 0] * std + mean}
 
-    def truth(self, metadata):
-        return metadata[self.target].astype(np.float64)
-
-    def evaluate(self, truth, predicted, metadata, out_dir, validation=None):
-        task_metrics = {
-            **metrics.regression_metrics(truth, predicted),
-            "target": self.target,
-            "units": self.units,
-        }
-        return task_metrics, figures.regression_figures(
-            truth, predicted, metadata, self.target, self.units, out_dir
-        )
-
-    def position_metrics(self, truth, predicted, task_metrics):
-        error = predicted.astype(np.float64) - truth
-        return {"mae": float(np.abs(error).mean()), "rmse": float(np.sqrt((error**2).mean()))}
-
-    def grid_quota(self):
-        return {stead.EARTHQUAKE_CLASS: GRID_EXAMPLES}
-
-    def grid_text(self, truth, predicted):
-        return f"{truth:.2f}", f"{predicted:.2f}"
-
-    def summary(self, task_metrics):
-        return (
-            f"RMSE {task_metrics['rmse']:.3f} {task_metrics['units']} "
-            f"(target std {task_metrics['target_std']:.3f}), "
-            f"MAE {task_metrics['mae']:.3f}, R^2 {task_metrics['r2']:.3f}"
-        )
-
-    def outputs(self, model_name):
+    def outputs(self):
         phase = ARRIVAL_PHASES.get(self.target)
         kind = "arrival" if phase else "magnitude" if self.target == "source_magnitude" else "value"
-        return {f"{model_name}.{self.target}": Output(kind, phase)}
-
-    def prediction_values(self, model_name, answer):
-        return {f"{model_name}.{self.target}": answer[self.output_name]}
+        return {self.target: Output(kind, self.output_name, truth=self.target, phase=phase)}
 
 
 # The width, in columns of the arrival head's output, of the Gaussian that an arrival's label is spread
