@@ -22,6 +22,7 @@ MODELS = {  # name: (task, target, seed)
     "p_arrival": ("regression", "p_arrival_sample", 3),
     "s_arrival": ("regression", "s_arrival_sample", 4),
     "distance": ("regression", "source_distance_km", 5),
+    "picking": ("picking", "source_magnitude", 6),
 }
 
 
@@ -57,7 +58,7 @@ def _time(text: str) -> float:
 
 
 def test_quakeml_and_picks_read_back_equal_detections_csv(models, recording, tmp_path):
-    summary = _predict(models, list(MODELS), recording, tmp_path, THRESHOLD)
+    summary = _predict(models, [n for n in MODELS if n != "picking"], recording, tmp_path, THRESHOLD)
     assert summary["detections_xml"] == str(tmp_path / "detections.xml")
     assert summary["picks_csv"] == str(tmp_path / "picks.csv")
     detections = pd.read_csv(tmp_path / "detections.csv", keep_default_na=False, float_precision="round_trip")
@@ -91,6 +92,20 @@ def test_quakeml_and_picks_read_back_equal_detections_csv(models, recording, tmp
             assert listed["station_id"] == row["station"] and listed["phase_type"] == pick.phase_hint
             assert _time(listed["phase_time"]) == pytest.approx(pick.time.timestamp, abs=0.0005)
             assert listed["phase_score"] == pytest.approx(row["peak_probability"], rel=1e-5)
+
+
+def test_a_pickers_picks_are_scored_with_their_own_probability(models, recording, tmp_path):
+    summary = _predict(models, ["classification", "picking"], recording, tmp_path, THRESHOLD)
+    detections = pd.read_csv(tmp_path / "detections.csv", keep_default_na=False)
+    picks = pd.read_csv(tmp_path / "picks.csv", keep_default_na=False)
+    assert summary["detections"] == len(detections) >= 1 and len(picks) == 2 * len(detections)
+    for i, row in enumerate(detections.to_dict("records")):
+        for k, phase in enumerate(("p", "s")):
+            listed = picks.iloc[2 * i + k]
+            assert listed["phase_type"] == phase.upper()
+            assert listed["phase_score"] == pytest.approx(row[f"picking.{phase}_probability"], rel=1e-5)
+    # An untrained picker is no surer of its picks than the classifier of its detections.
+    assert not np.allclose(picks.phase_score.to_numpy()[::2], detections.peak_probability.to_numpy())
 
 
 def test_without_an_arrival_model_there_are_no_picks_and_no_detection_is_an_empty_catalog(

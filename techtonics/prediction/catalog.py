@@ -17,8 +17,9 @@ one dict per detection) into two files beside detections.csv:
 - picks.csv, when a P- or S-arrival model is given: the columns of PhaseNet's
   and QuakeFlow's picks (`station_id, phase_time, phase_score,
   phase_type`): the station id NET.STA.LOC.BAND as PhaseNet writes it, the
-  arrival in UTC to the millisecond, the detection's peak probability as the
-  score (a regressor gives no score of its own), and P or S.
+  arrival in UTC to the millisecond, its score (a picker's: the pick's own
+  probability; a regressor gives none, so the detection's peak probability),
+  and P or S.
 
 Which estimate is which comes from the tasks' declared outputs (task_base.Output.catalog_entry).
 """
@@ -125,8 +126,12 @@ def quakeml(detections: list[dict], entries: dict[str, str], detector: str, thre
     return buffer.getvalue()
 
 
-def picks_csv(detections: list[dict], entries: dict[str, str]) -> str:
-    """One row per arrival estimate of every detection, in PhaseNet's columns (PICK_COLUMNS)."""
+def picks_csv(detections: list[dict], entries: dict[str, str], scores: dict[str, str]) -> str:
+    """One row per arrival estimate of every detection, in PhaseNet's columns (PICK_COLUMNS).
+
+    scores: {an arrival's detection field: the field of its own probability}, for a picker's arrivals;
+    any other arrival is scored with the detection's peak probability.
+    """
     obspy = recordings.import_obspy()
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
@@ -137,21 +142,27 @@ def picks_csv(detections: list[dict], entries: dict[str, str]) -> str:
             if key in detection:
                 rounded = obspy.UTCDateTime(round(detection[key], 3))  # isoformat cuts, not rounds
                 time = rounded.datetime.isoformat(timespec="milliseconds")
-                writer.writerow([detection["station"], time, f"{detection['peak_probability']:.6g}", phase])
+                score = detection[scores.get(key, "peak_probability")]
+                writer.writerow([detection["station"], time, f"{score:.6g}", phase])
     return text.getvalue()
 
 
 def write(
-    output_dir: str, detections: list[dict], entries: dict[str, str], detector: str, threshold: float
+    output_dir: str,
+    detections: list[dict],
+    entries: dict[str, str],
+    detector: str,
+    threshold: float,
+    scores: dict[str, str],
 ) -> dict:
     """Writes detections.xml, and picks.csv when an estimate is an arrival, atomically into output_dir.
 
-    Arguments as `quakeml`'s. Returns what the run's summary adds: the paths.
+    Arguments as `quakeml`'s and `picks_csv`'s. Returns what the run's summary adds: the paths.
     """
     written = {"detections_xml": fileio.join(output_dir, "detections.xml")}
     fileio.write_atomic(written["detections_xml"], quakeml(detections, entries, detector, threshold))
     picks = fileio.join(output_dir, "picks.csv")
     if any(phase in PHASES for phase in entries.values()):
-        fileio.write_atomic(picks, picks_csv(detections, entries))
+        fileio.write_atomic(picks, picks_csv(detections, entries, scores))
         written["picks_csv"] = picks
     return written

@@ -180,7 +180,10 @@ class Stations:
             return {}
         path = fileio.join(self.output_dir, "detections.csv")
         fileio.write_atomic(path, self._detections_csv())
-        written = catalog.write(self.output_dir, self.events, d.catalog_entries, d.detector, d.threshold)
+        scores = {continuous.estimate_field(c): continuous.estimate_field(p) for c, p in d.chosen_by.items()}
+        written = catalog.write(
+            self.output_dir, self.events, d.catalog_entries, d.detector, d.threshold, scores
+        )
         return {
             "detections": len(self.events),
             "threshold": d.threshold,
