@@ -58,7 +58,6 @@ class Classification(Task):
     truth_field = "label"
     output_name = "probabilities"
     filters_examples = False
-    chooses_threshold = True
 
     def recommended_flags(self):
         return [*super().recommended_flags(), f"--class_weight={augmentation.RECOMMENDED_CLASS_WEIGHT}"]
