@@ -15,6 +15,7 @@ from techtonics.conversion import plan
 from techtonics.core import options
 from techtonics.core.errors import UserError
 from techtonics.data import seisbench, splits, stead
+from techtonics.prediction import predictor
 from techtonics.testing import seisbench_format
 from techtonics.testing.exports import export_untrained
 
@@ -283,6 +284,26 @@ def exports(tmp_path_factory):
         "magnitude": export_untrained(str(root / "magnitude" / "export"), "regression"),
         "picking": export_untrained(str(root / "picking" / "export"), "picking"),
     }
+
+
+def test_a_picker_scores_alike_on_one_device_and_across_two_replicas(exports):
+    rng = np.random.default_rng(3)
+    dataset = _in_memory({f"t{k}": rng.normal(0.0, 1.0, (9000, 3)).astype(np.float32) for k in range(5)})
+    rows = pd.concat([_rows((1000 + 300 * k, 2000 + 300 * k), trace=f"t{k}") for k in range(5)])
+    rows = rows.reset_index(drop=True)
+    devices = [d.name for d in tf.config.list_logical_devices("CPU")[:2]]
+    scored = {}
+    for name, strategy in (
+        ("one", tf.distribute.get_strategy()),
+        ("two", tf.distribute.MirroredStrategy(devices)),
+    ):
+        scorer = predictor.Predictor([exports["picking"]], strategy, batch_size=8, per_sample=True)
+        (scored[name],) = scoring.score(scorer, dataset, rows, False, 8, collections.Counter())
+    assert (
+        len(scored["one"]) == 5
+        and scored["one"].p_sample_pred.between(rows.start_sample, rows.end_sample).all()
+    )
+    pd.testing.assert_frame_equal(scored["one"], scored["two"], rtol=1e-5)
 
 
 def _benchmark(models, output_dir, **values):

@@ -87,7 +87,7 @@ def _stream_windows(path: str):
 
 def _scoring_rows(classifier: str, pair: stead.SteadPair) -> list[Row]:
     """The pick-benchmark's task-1 windows/s against predict's traces/s, one classifier, the same traces."""
-    model = predictor.Predictor([classifier], tf.distribute.get_strategy())
+    model = predictor.Predictor([classifier], tf.distribute.get_strategy(), per_sample=True)
     predicted, _, _ = _rates(model, inputs.stead_source([pair]).make(BATCH, model.channels))
     dataset = data.from_stead((pair,), None, splits_needed=False)
     dataset.traces["trace_split"] = "test"  # every trace scored

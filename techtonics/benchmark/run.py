@@ -169,7 +169,9 @@ def _run(config: BenchmarkConfig) -> dict:
             if task_file in scoring.scored_tasks(task):
                 groups[scoring.reading(task, task_file)].append(name)
         for (masked, _), names in sorted(groups.items()):
-            scorer = prediction.Predictor([models[n][0] for n in names], strategy, config.batch_size)
+            scorer = prediction.Predictor(
+                [models[n][0] for n in names], strategy, config.batch_size, per_sample=True
+            )
             for split in targets.SPLITS:
                 began, unread = time.perf_counter(), collections.Counter()
                 split_rows = rows[(task_file, split)]

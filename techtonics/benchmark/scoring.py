@@ -51,8 +51,8 @@ TASK_OF_COLUMN = {
 
 
 def per_sample(task) -> str | None:
-    """The export's answer of per-sample phase probabilities that `task` (a tasks.Task) declares, if any."""
-    return next((o.answer for o in task.outputs().values() if o.kind == "phase_probabilities"), None)
+    """The output of per-sample phase probabilities that `task` (a tasks.Task) declares, if any."""
+    return next((name for name, o in task.outputs().items() if o.kind == "phase_probabilities"), None)
 
 
 def answered(task, model_name: str = "model") -> dict[str, str]:
@@ -182,15 +182,14 @@ def score(
     read = np.zeros(len(rows), bool)
     start, end = rows.start_sample.to_numpy(np.int64), rows.end_sample.to_numpy(np.int64)
     probabilities = {m.name: per_sample(m.task) for m in predictor.models}
-    columns_needed = not all(probabilities.values())
     for waveforms, positions in batches:
         positions = positions.numpy()
         read[positions] = True
-        answers = predictor.predict(waveforms) if columns_needed else {}
+        answers = predictor.predict(waveforms)  # under the predictor's strategy, every replica a slice
         window = (start[positions] - first[positions], end[positions] - first[positions])
         for m in predictor.models:
             if probabilities[m.name]:
-                found = _window_scores(m.loaded.serve(waveforms)[probabilities[m.name]].numpy(), *window)
+                found = _window_scores(answers[f"{m.name}.{probabilities[m.name]}"], *window)
             else:
                 found = {field: answers[column] for field, column in answered(m.task, m.name).items()}
             for field, value in found.items():

@@ -71,11 +71,18 @@ class LoadedModel:
 class Predictor:
     """Every exported model of `paths` on the same batches."""
 
-    def __init__(self, paths: list[str], strategy: tf.distribute.Strategy, batch_size: int | None = None):
+    def __init__(
+        self,
+        paths: list[str],
+        strategy: tf.distribute.Strategy,
+        batch_size: int | None = None,
+        per_sample: bool = False,
+    ):
         """batch_size: every batch shorter than this is padded to it (with zeros) before the models run,
         so a waveform's answer does not depend on the batch it came in: a CPU's convolutions sum in an
         order that follows the batch's size, which moved a last digit between one machine's run and a
-        merge of shards. None: batches run as they come."""
+        merge of shards. None: batches run as they come. per_sample: answer the outputs that are no
+        column too (a picker's phase probabilities, (n, 6000, 3)), as the pick-benchmark reads them."""
         if not paths:
             raise UserError("no model: give --model=EXPORT_DIR (a model directory's export/)")
         self.strategy, self.batch_size = strategy, batch_size
@@ -84,15 +91,15 @@ class Predictor:
             for path, name in zip(paths, model_names(paths)):
                 loaded, info = export.load_exported(path)
                 self.models.append(LoadedModel(name, loaded, info, tasks.from_info(info)))
-        # Every model's declared outputs that are columns, by column (MODEL.OUTPUT), and the model of each.
+        # Every model's declared outputs that it answers, as MODEL.OUTPUT, and the model of each.
         self.outputs, self._model_of = {}, {}
         for m in self.models:
             for name, o in m.task.outputs().items():
-                if o.is_column:
+                if o.is_column or per_sample:
                     confidence = o.confidence and f"{m.name}.{o.confidence}"
                     self.outputs[f"{m.name}.{name}"] = dataclasses.replace(o, confidence=confidence)
                     self._model_of[f"{m.name}.{name}"] = m
-        self.columns = list(self.outputs)
+        self.columns = [c for c, o in self.outputs.items() if o.is_column]
         self.channels = "".join(
             c for c in stead.CHANNELS if any(c in m.info["image_channels"] for m in self.models)
         )
@@ -119,7 +126,7 @@ class Predictor:
         return {column: o.read(answers[self._model_of[column].name]) for column, o in self.outputs.items()}
 
     def predict(self, waveform: np.ndarray | tf.Tensor) -> dict[str, np.ndarray]:
-        """Every column for a batch of (n, 6000, 3) waveforms, in batch order."""
+        """Every output answered (`outputs`) for a batch of (n, 6000, 3) waveforms, in batch order."""
         waveform = np.asarray(waveform, np.float32)
         count = len(waveform)
         if self.batch_size and count < self.batch_size:
