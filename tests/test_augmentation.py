@@ -119,6 +119,8 @@ def _first_batches(records, split, training, augment, count=3):
     if training and augment:  # the pipeline brings the records' fields; the step augments and labels them
         made = (step.training_batch(b, augment, task, task.normalization(converted)) for b in ds)
         ds = ((w, y) for w, y, _ in made)
+    else:
+        ds = ((b["waveform"], b["y"]) for b in ds)
     return [(w.numpy(), y.numpy()) for (w, y), _ in zip(ds, range(count))]
 
 
@@ -168,8 +170,8 @@ def test_class_weights_weigh_each_example_by_its_class(tiny_records):
     ds = input_pipeline.dataset(
         converted, "train", config, classification, training=True, class_weights=(2.0, 0.5)
     )
-    for _, label, weight in ds.take(2):
-        np.testing.assert_array_equal(weight.numpy(), np.where(label.numpy() == 1, 0.5, 2.0))
+    for batch in ds.take(2):
+        np.testing.assert_array_equal(batch["weight"].numpy(), np.where(batch["y"].numpy() == 1, 0.5, 2.0))
     # The loss Keras minimises is then the mean of weight x cross-entropy.
     loss = tf.keras.losses.SparseCategoricalCrossentropy()
     probabilities = tf.constant([[0.9, 0.1], [0.2, 0.8]])
@@ -222,8 +224,8 @@ def test_the_augmented_step_weighs_classes_as_the_plain_pipeline_does(tiny_recor
     plain = input_pipeline.dataset(converted, "train", config, task, **reading)
     augment = augmentation.AugmentConfig(gain=1.0)
     augmented = input_pipeline.dataset(converted, "train", config, task, augment=augment, **reading)
-    for (_, plain_label, plain_weight), batch in zip(plain.take(2), augmented):
+    for plain_batch, batch in zip(plain.take(2), augmented):
         _, label, weight = step.training_batch(batch, augment, task, (0.0, 1.0))
-        np.testing.assert_array_equal(label.numpy(), plain_label.numpy())  # the same examples, in order
-        np.testing.assert_array_equal(weight.numpy(), plain_weight.numpy())
+        np.testing.assert_array_equal(label.numpy(), plain_batch["y"].numpy())  # the same examples, in order
+        np.testing.assert_array_equal(weight.numpy(), plain_batch["weight"].numpy())
         np.testing.assert_array_equal(weight.numpy(), np.where(label.numpy() == 1, 0.5, 2.0))

@@ -20,7 +20,7 @@ CLASSIFICATION = tasks.get("classification")
 
 
 def _names(ds) -> list[str]:
-    return [name.decode() for _, _, extra in ds for name in extra["trace_name"].numpy()]
+    return [name.decode() for batch in ds for name in batch["trace_name"].numpy()]
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +34,7 @@ def expected(tiny_records) -> dict:
 def test_one_pass_reads_each_example_exactly_once(tiny_records, expected, task, split):
     source = ConvertedDataset(str(tiny_records))
     config = input_pipeline.InputConfig(batch_size=16)
-    ds, steps = input_pipeline.split_dataset(
-        source, split, config, tasks.get(task), training=False, metadata=True
-    )
+    ds, steps = input_pipeline.split_dataset(source, split, config, tasks.get(task), training=False)
     names = _names(ds)
     wanted = [
         r["trace_name"].decode()
@@ -57,13 +55,12 @@ def test_labels_and_waveforms_come_from_the_records(tiny_records, expected):
         input_pipeline.InputConfig(batch_size=8),
         CLASSIFICATION,
         training=False,
-        metadata=True,
     )
-    for waveform, label, extra in ds:
-        for i, name in enumerate(extra["trace_name"].numpy()):
+    for batch in ds:
+        for i, name in enumerate(batch["trace_name"].numpy()):
             record = by_name[name.decode()]
-            assert label[i] == record["label"]
-            np.testing.assert_array_equal(waveform[i].numpy(), record["waveform"])
+            assert batch["y"][i] == record["label"]
+            np.testing.assert_array_equal(batch["waveform"][i].numpy(), record["waveform"])
 
 
 def test_regression_labels_are_normalised_with_the_train_statistics(tiny_records, expected):
@@ -72,9 +69,9 @@ def test_regression_labels_are_normalised_with_the_train_statistics(tiny_records
     train = [r["source_distance_km"] for r in expected["train"] if r["label"] == stead.EARTHQUAKE_CLASS]
     assert mean == pytest.approx(np.mean(train), rel=1e-5) and std == pytest.approx(np.std(train), rel=1e-5)
     config, task = input_pipeline.InputConfig(batch_size=8), tasks.get("regression", "source_distance_km")
-    ds, _ = input_pipeline.split_dataset(source, "train", config, task, training=False, metadata=True)
-    labels = np.concatenate([label.numpy()[:, 0] for _, label, _ in ds])
-    raw = np.concatenate([extra["source_distance_km"].numpy() for _, _, extra in ds])
+    ds, _ = input_pipeline.split_dataset(source, "train", config, task, training=False)
+    labels = np.concatenate([batch["y"].numpy()[:, 0] for batch in ds])
+    raw = np.concatenate([batch["source_distance_km"].numpy() for batch in ds])
     np.testing.assert_allclose(labels, (raw - mean) / std, rtol=1e-5, atol=1e-6)
     assert abs(labels.mean()) < 1e-4 and labels.std() == pytest.approx(1.0, rel=1e-3)
 
@@ -82,16 +79,16 @@ def test_regression_labels_are_normalised_with_the_train_statistics(tiny_records
 def test_training_epochs_are_full_shuffled_batches_without_repeats(tiny_records):
     source = ConvertedDataset(str(tiny_records))
     config = input_pipeline.InputConfig(batch_size=10, deterministic=True)
-    read = dict(training=True, seed=5, metadata=True)
+    read = dict(training=True, seed=5)
     ds, steps = input_pipeline.split_dataset(source, "train", config, CLASSIFICATION, **read)
     batches = list(ds.take(2 * steps))
-    assert all(len(b[1]) == 10 for b in batches)  # drop_remainder: equal steps on every replica
-    first = [n for _, _, extra in batches[:steps] for n in extra["trace_name"].numpy()]
-    second = [n for _, _, extra in batches[steps:] for n in extra["trace_name"].numpy()]
+    assert all(len(b["y"]) == 10 for b in batches)  # drop_remainder: equal steps on every replica
+    first = [n for b in batches[:steps] for n in b["trace_name"].numpy()]
+    second = [n for b in batches[steps:] for n in b["trace_name"].numpy()]
     assert len(set(first)) == len(first) == steps * 10  # no example twice within an epoch
     assert first != second  # reshuffled every epoch
     again, _ = input_pipeline.split_dataset(source, "train", config, CLASSIFICATION, **read)
-    assert [n for _, _, extra in again.take(steps) for n in extra["trace_name"].numpy()] == first  # seeded
+    assert [n for b in again.take(steps) for n in b["trace_name"].numpy()] == first  # seeded
 
 
 def test_cache_to_a_file_gives_the_same_examples(tiny_records, tmp_path):
@@ -102,12 +99,9 @@ def test_cache_to_a_file_gives_the_same_examples(tiny_records, tmp_path):
         input_pipeline.InputConfig(batch_size=8),
         CLASSIFICATION,
         training=False,
-        metadata=True,
     )
     cached_config = input_pipeline.InputConfig(batch_size=8, cache=str(tmp_path / "cache"))
-    cached, _ = input_pipeline.split_dataset(
-        source, "test", cached_config, CLASSIFICATION, training=False, metadata=True
-    )
+    cached, _ = input_pipeline.split_dataset(source, "test", cached_config, CLASSIFICATION, training=False)
     assert _names(cached) == _names(plain) == _names(cached)  # the second pass reads the cache
     assert list(tmp_path.glob("cache*"))
 

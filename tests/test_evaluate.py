@@ -91,15 +91,13 @@ def test_an_export_of_another_task_than_the_model_directorys_is_refused(trained,
 def test_p_placed_at_an_offset_is_where_the_regressors_truth_says(tiny_records, offset_s):
     converted, task = ConvertedDataset(str(tiny_records)), tasks.get("regression", "p_arrival_sample")
     config = options.build(input_pipeline.InputConfig, {"batch_size": 8})
-    ds = input_pipeline.dataset(
-        converted, "test", config, task, training=False, metadata=True, p_at_s=offset_s
-    )
-    waveforms, truth = zip(*[(w.numpy(), meta["p_arrival_sample"].numpy()) for w, _, meta in ds])
-    truth = np.concatenate(truth)
+    placed = evaluation.place_p(offset_s)
+    ds = input_pipeline.dataset(converted, "test", config, task, training=False, before_labels=placed)
+    truth = np.concatenate([batch["p_arrival_sample"].numpy() for batch in ds])
     assert len(truth) == task.example_count(converted, "test")
     np.testing.assert_array_equal(truth, offset_s * 100)
-    plain = input_pipeline.dataset(converted, "test", config, task, training=False, metadata=True)
-    before = np.concatenate([meta["p_arrival_sample"].numpy() for _, _, meta in plain])
+    plain = input_pipeline.dataset(converted, "test", config, task, training=False)
+    before = np.concatenate([batch["p_arrival_sample"].numpy() for batch in plain])
     assert not np.array_equal(before, truth)  # STEAD puts P 4-9 s in: every trace was moved
 
 

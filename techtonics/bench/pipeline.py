@@ -26,7 +26,7 @@ def examples_per_second(ds: tf.data.Dataset, batches: int, passes: int = 3) -> f
         next(iterator)
     start, examples = time.perf_counter(), 0
     for _ in range(passes * batches):
-        batch = next(iterator)  # (waveform, label), or the augmented step's dict
+        batch = next(iterator)  # the input pipeline's dict, or a tuple of the other readers
         examples += int(tf.shape(batch["waveform"] if isinstance(batch, dict) else batch[0])[0])
     return examples / (time.perf_counter() - start)
 

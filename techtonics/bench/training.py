@@ -43,6 +43,9 @@ def training_rates(
         pipeline = input_pipeline.split_dataset(
             converted, "train", config.input, task_object, training=True, augment=augment
         )[0]
+        pipeline = (
+            pipeline if augment else pipeline.map(input_pipeline.keras_batch)
+        )  # as the trainer feeds fit
         memory = tf.data.Dataset.from_tensors(next(iter(pipeline))).repeat()  # one batch, no input
         for name, ds in ((recipe, pipeline), (f"{recipe}_memory" if augment else "memory", memory)):
             model = task_object.build_model(config.model)

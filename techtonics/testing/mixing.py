@@ -24,7 +24,7 @@ def epoch_labels(source: ConvertedDataset, config: input_pipeline.InputConfig) -
     ds, steps = input_pipeline.split_dataset(
         source, "train", config, tasks.get("classification"), training=True
     )
-    labels = ds.map(lambda waveform, label: label).take(steps)
+    labels = ds.map(lambda batch: batch["y"]).take(steps)
     return np.concatenate([batch.numpy().ravel() for batch in labels])
 
 

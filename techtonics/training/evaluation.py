@@ -25,7 +25,7 @@ import tensorflow as tf
 from techtonics.core import fileio
 from techtonics.data.converted import ConvertedDataset
 from techtonics.model import export
-from techtonics.training import evaluation_kinds, figures, input_pipeline, tasks
+from techtonics.training import augmentation, evaluation_kinds, figures, input_pipeline, tasks
 
 OFFSETS_S = (1.0, 5.0, 15.0, 30.0, 45.0)  # where P is placed, seconds into the window
 
@@ -38,6 +38,14 @@ class SplitPredictions:
     metadata: dict[str, np.ndarray]  # input_pipeline.METADATA_FIELDS, label and the truth fields
     grid_index: np.ndarray  # examples shown in the grid, by position
     grid_images: np.ndarray  # their model input images
+
+
+def place_p(p_at_s: float):
+    """An op over a parsed batch of records (input_pipeline's before_labels): every earthquake's P moved
+    p_at_s seconds into the window, as training's shift moves it, before the task labels the batch."""
+    placement = augmentation.AugmentConfig(shift=1.0, shift_min_s=p_at_s, shift_max_s=p_at_s)
+    # The place is fixed, so the seed draws nothing that matters.
+    return lambda features: augmentation.augment(features, tf.constant([0, 0], tf.int64), placement)
 
 
 def predict_split(
@@ -54,16 +62,16 @@ def predict_split(
     p_at_s: every earthquake's P moved this many seconds into the window first. grid_quota: how many
     examples of each class to keep the input images of.
     """
-    ds, _ = input_pipeline.split_dataset(
-        converted, split, config, task, training=False, metadata=True, p_at_s=p_at_s
-    )
+    placed = None if p_at_s is None else place_p(p_at_s)
+    ds, _ = input_pipeline.split_dataset(converted, split, config, task, training=False, before_labels=placed)
     outputs = {name: o for name, o in task.outputs().items() if o.is_column}
     quota = dict(grid_quota or {})
     values, metadata, grid_index, grid_images, seen = [], [], [], [], 0
-    for waveform, _, extra in ds:
+    for batch in ds:
+        waveform = batch["waveform"]
         answer = model.serve(waveform)
         values.append({name: o.read(answer).numpy() for name, o in outputs.items()})
-        metadata.append({k: v.numpy() for k, v in extra.items()})
+        metadata.append({k: v.numpy() for k, v in batch.items() if k not in ("waveform", "y")})
         for cls, wanted in quota.items():
             picked = np.flatnonzero(metadata[-1]["label"] == cls)[:wanted]
             quota[cls] -= picked.size

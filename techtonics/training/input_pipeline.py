@@ -1,4 +1,4 @@
-"""The tf.data input pipeline: TFRecord shards of a converted dataset to (waveform, label) batches.
+"""The tf.data input pipeline: TFRecord shards of a converted dataset to batches, each one dict.
 
 `dataset` is one chain of steps, each with its reason beside it. Sharding
 over the workers of a cluster: FILE (each worker reads whole shards,
@@ -73,48 +73,55 @@ def _parse(
     task: Task,
     encoding: str,
     normalization: tuple[float, float],
-    metadata: bool,
     augmented_step: bool,
     class_weights: tuple[float, ...] | None,
-    p_at_s: float | None,
+    before_labels,
 ):
-    """A batch of serialized records -> (waveform, label[, metadata]), only the examples the task keeps.
+    """A batch of serialized records -> one dict of the examples the task keeps.
 
     Labelling parsed batches (then `rebatch`) costs nothing beside parsing,
     where filtering single records parsed each of them twice.
-    augmented_step: a dict of the kept examples' fields that the step augments and labels instead
-    (step.training_batch). class_weights: each example's weight in the loss (Keras's sample_weight),
-    a third element (or the dict's `weight`).
-    p_at_s: every earthquake's P moved this far into the window first, as the shift moves it.
+    The dict: `waveform` and `y`, the task's label, and METADATA_FIELDS,
+    the raw label, the fields the task's outputs are compared with
+    (Output.truth) and the arrivals, for evaluation (a few numbers an
+    example beside its 18,000 samples; `keras_batch` leaves them out).
+    augmented_step: instead, the fields that the step augments and labels
+    (step.training_batch). class_weights: each example's weight in the loss
+    (Keras's sample_weight), as `weight`. before_labels: an op over the
+    parsed batch before it is labelled (evaluation's placing of P).
     """
-    placement = (
-        None
-        if p_at_s is None
-        else augmentation.AugmentConfig(shift=1.0, shift_min_s=p_at_s, shift_max_s=p_at_s)
+    truths = (o.truth for o in task.outputs().values() if o.truth)  # what evaluation compares outputs with
+    fields = tuple(
+        dict.fromkeys(("waveform", *METADATA_FIELDS, "label", *truths, *augmentation.SAMPLE_TARGETS))
     )
 
     def weighed(features):  # each example's class weight
-        return tf.gather(tf.constant(class_weights, tf.float32), features["label"])
+        return (
+            {"weight": tf.gather(tf.constant(class_weights, tf.float32), features["label"])}
+            if class_weights
+            else {}
+        )
 
     def parse(serialized):
         features = records.parse_batch(serialized, encoding)
         if augmented_step:
             kept = task.kept({name: features[name] for name in {*augmentation.FIELDS, task.truth_field}})
-            return {**kept, "weight": weighed(kept)} if class_weights else kept
-        if placement:  # the place is fixed, so the seed draws nothing that matters
-            features = augmentation.augment(features, tf.constant([0, 0], tf.int64), placement)
-        features, label = task.labels(features, normalization)
-        if class_weights:
-            return features["waveform"], label, weighed(features)
-        if not metadata:
-            return features["waveform"], label
-        truths = (
-            o.truth for o in task.outputs().values() if o.truth
-        )  # what evaluation compares outputs with
-        fields = dict.fromkeys((*METADATA_FIELDS, "label", *truths, *augmentation.SAMPLE_TARGETS))
-        return features["waveform"], label, {name: features[name] for name in fields}
+            return {**kept, **weighed(kept)}
+        if before_labels:
+            features = before_labels(features)
+        features, y = task.labels(features, normalization)
+        return {**{name: features[name] for name in fields}, "y": y, **weighed(features)}
 
     return parse
+
+
+def keras_batch(batch: dict) -> tuple:
+    """(waveform, y[, weight]) of a batch, as Keras's fit and evaluate read it."""
+    return (
+        (batch["waveform"], batch["y"], batch["weight"])
+        if "weight" in batch
+        else (batch["waveform"], batch["y"])
+    )
 
 
 def check_augmentation(converted: ConvertedDataset, augment: augmentation.AugmentConfig) -> None:
@@ -247,14 +254,14 @@ def dataset(
     training: bool,
     seed: int = 0,
     epochs: Epochs | None = None,
-    metadata: bool = False,
     input_context: tf.distribute.InputContext | None = None,
     input_pipelines: int = 1,
     augment: augmentation.AugmentConfig | None = None,
     class_weights: tuple[float, ...] | None = None,
-    p_at_s: float | None = None,
+    before_labels=None,
 ) -> tf.data.Dataset:
-    """Batches of (waveform (B, 6000, 3), label) of one split, as the task labels them.
+    """Batches of one split, each one dict (`_parse`): `waveform` (B, 6000, 3) and `y`, as the task labels
+    them, and what else the stage that reads it needs (`keras_batch` gives Keras its part).
 
     training: an endless stream of epochs of full batches (so steps are
     equal on every replica), each epoch a new pass over the split in an
@@ -262,18 +269,16 @@ def dataset(
     full batches, from epoch 0) says how long an epoch is and where the
     stream starts, so a resumed run reads what an uninterrupted one reads
     from there. Otherwise one pass in file order with the last partial batch.
-    metadata: a third element with METADATA_FIELDS, the raw label, the
-    fields its outputs are compared with (Output.truth) and the arrivals, for evaluation.
     input_context: this input pipeline's place in a distributed job; the
     dataset then holds only its share, in per-replica batches.
     input_pipelines: the job's (one per worker), when tf.distribute shards
     this dataset itself.
     config.data_service (training only): the batches come from the service.
     augment (training only): how the training step augments the batches, which
-    are then dicts of what it reads (step.training_batch). class_weights
-    (training only): each class's weight, given with every example. p_at_s:
-    every earthquake's P placed this many seconds into the window, as the
-    augmentation's shift places it (evaluation against P's position).
+    are then what it reads (step.training_batch). class_weights
+    (training only): each class's weight, given with every example as
+    `weight`. before_labels: an op over each parsed batch before the task
+    labels it (evaluation.place_p: P where evaluation puts it).
     """
     files = converted.files(split)
     context = input_context or tf.distribute.InputContext()
@@ -286,10 +291,9 @@ def dataset(
         task,
         converted.encoding,
         task.normalization(converted),
-        metadata,
         bool(augment),
         class_weights,
-        p_at_s,
+        before_labels,
     )
 
     def batches(records: tf.data.Dataset) -> tf.data.Dataset:
@@ -393,7 +397,7 @@ def training_input(
     epochs = epochs or Epochs(steps(converted, "train", config, task, training=True))
 
     def dataset_fn(input_context: tf.distribute.InputContext) -> tf.data.Dataset:
-        return dataset(
+        ds = dataset(
             converted,
             "train",
             config,
@@ -405,5 +409,7 @@ def training_input(
             augment=augment,
             class_weights=class_weights,
         )
+        # The augmented step reads the dict itself (step.training_batch); fit reads Keras's tuple otherwise.
+        return ds if augment and augment.enabled else ds.map(keras_batch)
 
     return tf_keras.utils.experimental.DatasetCreator(dataset_fn), epochs.steps

@@ -318,7 +318,7 @@ def _inputs(
     return {
         "x": train,
         "steps_per_epoch": steps,
-        "validation_data": validation,
+        "validation_data": validation.map(input_pipeline.keras_batch),
         # Workers' validation shares differ; tf.distribute ends the pass when all of them are done.
         "validation_steps": validation_steps if workers == 1 else None,
     }
