@@ -109,7 +109,7 @@ class Detection(Kind):
         return {c: GRID_EXAMPLES // classes for c in range(classes)}
 
     def grid_text(self, values, metadata, i):
-        probability = self._probabilities(values)[i]
+        probability = self._probabilities({self.name: values[self.name][i : i + 1]})[0]
         guess = probability.argmax()
         return stead.CLASS_NAMES[
             metadata[self.truth][i]
