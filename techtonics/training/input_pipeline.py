@@ -73,6 +73,7 @@ def _parse(
     task: Task,
     encoding: str,
     normalization: tuple[float, float],
+    training: bool,
     augmented_step: bool,
     class_weights: tuple[float, ...] | None,
     before_labels,
@@ -81,19 +82,19 @@ def _parse(
 
     Labelling parsed batches (then `rebatch`) costs nothing beside parsing,
     where filtering single records parsed each of them twice.
-    The dict: `waveform` and `y`, the task's label, and METADATA_FIELDS,
-    the raw label, the fields the task's outputs are compared with
-    (Output.truth) and the arrivals, for evaluation (a few numbers an
-    example beside its 18,000 samples; `keras_batch` leaves them out).
+    The dict: `waveform` and `y`, the task's label; out of training also
+    METADATA_FIELDS, the raw label, the fields the task's outputs are
+    compared with (Output.truth) and the arrivals, for evaluation.
     augmented_step: instead, the fields that the step augments and labels
     (step.training_batch). class_weights: each example's weight in the loss
     (Keras's sample_weight), as `weight`. before_labels: an op over the
     parsed batch before it is labelled (evaluation's placing of P).
     """
     truths = (o.truth for o in task.outputs().values() if o.truth)  # what evaluation compares outputs with
-    fields = tuple(
-        dict.fromkeys(("waveform", *METADATA_FIELDS, "label", *truths, *augmentation.SAMPLE_TARGETS))
-    )
+    evaluated = ("waveform", *METADATA_FIELDS, "label", *truths, *augmentation.SAMPLE_TARGETS)
+    # Training carries the waveform alone: Keras reads nothing else of it, and every field more is carried
+    # through the rebatch and the data service for nothing.
+    fields = ("waveform",) if training else tuple(dict.fromkeys(evaluated))
 
     def weighed(features):  # each example's class weight
         return (
@@ -291,6 +292,7 @@ def dataset(
         task,
         converted.encoding,
         task.normalization(converted),
+        training,
         bool(augment),
         class_weights,
         before_labels,
