@@ -3,7 +3,7 @@
     python -m techtonics.demo --output_dir=workdir/demo     # or: make demo
 
 Generates a synthetic STEAD, converts it, trains a classifier, a
-magnitude regressor, a P-arrival regressor and the picker, evaluates them,
+magnitude regressor and the picker, evaluates them,
 applies them to a synthetic continuous recording and scores them with the
 field's pick-benchmark (techtonics/experiments/demo.py says how, and holds
 the training flags). Every stage resumes what an interrupted run left, so
