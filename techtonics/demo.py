@@ -7,7 +7,7 @@ magnitude regressor and the picker, evaluates them,
 applies them to a synthetic continuous recording and scores them with the
 field's pick-benchmark (techtonics/experiments/demo.py says how, and holds
 the training flags). Every stage resumes what an interrupted run left, so
-re-running the command picks up where it stopped. About 27 minutes on 2
+re-running the command picks up where it stopped. About 15 minutes on 2
 cores.
 """
 

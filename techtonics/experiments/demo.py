@@ -13,7 +13,7 @@ QuakeML), their P picks and their figure are. It ends by scoring the models
 as the field scores them (`python -m techtonics.pick_benchmark` on the
 converter's validation and test splits) and printing the table. The settings live here, not
 in configs/, so the installed package runs the demo. Every stage resumes
-what an interrupted run left. 27 minutes on 2 cores (2026-12-07, venv included).
+what an interrupted run left. 15 minutes on 2 cores (2026-12-08; 17 with the venv).
 """
 
 import json
