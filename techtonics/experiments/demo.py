@@ -79,7 +79,8 @@ JOBS = {
     # The picker (training/picking.py): P, S and noise at every sample of the raw waveform, as PhaseNet.
     # Its learning rate is 3x the classifier's. P forms late: after 8 epochs its probability was a flat
     # 0.26 over +-0.3 s around every onset (the argmax 0.2 s early, 4% of P within 0.1 s, in three runs);
-    # after 14, 94% within 0.1 s and S 88% (test split of whole traces, 2026-12-08).
+    # after 14, 94% within 0.1 s and S 88% (test split of whole traces, 2026-12-08). Not robust: the same
+    # 16 epochs under XLA (other rounding) ended on the plateau (docs/RESULTS.md).
     "picking_anywhere_std": (
         "--task=picking",
         "--epochs=16",
