@@ -83,9 +83,8 @@ def test_training_epochs_are_full_shuffled_batches_without_repeats(tiny_records,
     ds, steps = input_pipeline.split_dataset(source, "train", config, CLASSIFICATION, **read)
     batches = list(ds.take(2 * steps))
     assert all(len(b["y"]) == 10 for b in batches)  # drop_remainder: equal steps on every replica
-    name_of = {
-        r["waveform"].tobytes(): r["trace_name"] for r in expected["train"]
-    }  # training carries no names
+    # Training batches carry no names: an example is known by its waveform.
+    name_of = {r["waveform"].tobytes(): r["trace_name"] for r in expected["train"]}
     first = [name_of[w.tobytes()] for b in batches[:steps] for w in b["waveform"].numpy()]
     second = [name_of[w.tobytes()] for b in batches[steps:] for w in b["waveform"].numpy()]
     assert len(set(first)) == len(first) == steps * 10  # no example twice within an epoch

@@ -5,15 +5,15 @@ verified TFRecord shards in OUTPUT_DIR/records (80/10/10, no event in two
 splits), trains the classifier, the magnitude regressor and the picker
 (whose P and S picks are the detections') with the trainer's own command
 line and the flags in JOBS (each evaluates its exported model on the test
-split), prints the test metrics and where
-the figures are, and then applies the models to a two-hour synthetic
-continuous recording with earthquakes at known times (`python -m
-techtonics.predict --waveforms`), printing where the detections (CSV and
-QuakeML), their P picks and their figure are. It ends by scoring the models
-as the field scores them (`python -m techtonics.pick_benchmark` on the
-converter's validation and test splits) and printing the table. The settings live here, not
-in configs/, so the installed package runs the demo. Every stage resumes
-what an interrupted run left. 15 minutes on 2 cores (2026-12-08; 17 with the venv).
+split), prints the test metrics and where the figures are, and then applies
+the models to a two-hour synthetic continuous recording with earthquakes at
+known times (`python -m techtonics.predict --waveforms`), printing where the
+detections (CSV and QuakeML), their P and S picks and their figure are. It
+ends by scoring the models as the field scores them (`python -m
+techtonics.pick_benchmark` on the converter's validation and test splits)
+and printing the table. The settings live here, not in configs/, so the
+installed package runs the demo. Every stage resumes what an interrupted run
+left. 15 minutes on 2 cores (2026-12-08; 17 with the venv).
 """
 
 import json

@@ -124,9 +124,8 @@ def evaluate(
         kind_metrics, kind_figures = kind.metrics(result.values, result.metadata, out_dir, validation)
         metrics.update(kind_metrics)
         paths += kind_figures
-    placed = (
-        predict_split(model, task, converted, split, config, p_at_s=o) for o in OFFSETS_S
-    )  # one at a time
+    # A generator: one placement's answers in memory at a time, not all five splits' at once.
+    placed = (predict_split(model, task, converted, split, config, p_at_s=o) for o in OFFSETS_S)
     by_offset = [
         {k: v for kind in kinds for k, v in kind.position_metrics(p.values, p.metadata, metrics).items()}
         for p in placed
